@@ -1,0 +1,29 @@
+import { Command, CommanderError } from 'commander';
+import { registerCommands } from './commands/index.js';
+import { CliError } from './output.js';
+
+/** Runs the valkka command line; resolves to the process exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const program = new Command('valkka')
+    .description('Record cameras into a ValkkaFS block ring, inspect and check it, and play it back.')
+    .version(VERSION)
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  registerCommands(program);
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode;
+    if (err instanceof CliError) {
+      process.stderr.write(`valkka: ${err.message}\n`);
+      return err.exitCode;
+    }
+    const e = err as Error & { code?: string };
+    process.stderr.write(`valkka: ${e.message ?? String(err)}${e.code ? ` (${e.code})` : ''}\n`);
+    return 1;
+  }
+}
+
+declare const __VERSION__: string;
+const VERSION = typeof __VERSION__ === 'string' ? __VERSION__ : '0.0.0';

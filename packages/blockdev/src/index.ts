@@ -1,0 +1,1 @@
+export type { BlockDevice } from './types.js';

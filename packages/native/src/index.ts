@@ -1,0 +1,1 @@
+export type { Capabilities, NativeApi, OpenOptions, RawFile, SectorSizes } from './types.js';

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Runs every test of every package and ends with one line: "N passed, N failed, N skipped".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh test || { echo "0 passed, 1 failed"; exit 1; }
+source scripts/env.sh
+rm -rf .test-results && mkdir -p .test-results
+pnpm exec turbo run test --concurrency=2 --continue --output-logs=full
+rc=$?
+node scripts/test-summary.mjs || rc=1
+exit $rc

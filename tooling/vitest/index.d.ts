@@ -1,0 +1,1 @@
+export function packageTestConfig(packageDir: string, extra?: Record<string, unknown>): { test: Record<string, unknown> };
