@@ -1,1 +1,1 @@
-export {};
+export * from './frame.js';

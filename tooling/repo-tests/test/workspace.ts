@@ -1,0 +1,37 @@
+import { readdirSync, readFileSync, existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+export const repoRoot = resolve(import.meta.dirname, '../../..');
+
+/** The stack, bottom first: a package may import only from layers below its own. */
+export const LAYERS = ['@valkka/native', '@valkka/blockdev', '@valkka/fs', '@valkka/threads', '@valkka/manager'] as const;
+export const APPS_LAYER = LAYERS.length;
+
+export interface WorkspacePackage {
+  name: string;
+  dir: string;
+  manifest: {
+    name: string;
+    private?: boolean;
+    dependencies?: Record<string, string>;
+    devDependencies?: Record<string, string>;
+  };
+}
+
+export function workspacePackages(groups = ['packages', 'apps']): WorkspacePackage[] {
+  return groups.flatMap((group) =>
+    readdirSync(join(repoRoot, group))
+      .map((d) => join(repoRoot, group, d))
+      .filter((dir) => existsSync(join(dir, 'package.json')))
+      .map((dir) => {
+        const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as WorkspacePackage['manifest'];
+        return { name: manifest.name, dir, manifest };
+      }),
+  );
+}
+
+/** Layer number of a package: apps sit above every library. */
+export function layerOf(name: string): number {
+  const i = (LAYERS as readonly string[]).indexOf(name);
+  return i >= 0 ? i : APPS_LAYER;
+}
