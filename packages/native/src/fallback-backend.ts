@@ -63,7 +63,7 @@ class FallbackFile extends RawFileBase {
   /** Mode 0 keeps existing bytes, so only the part past the end of file is written (with zeros, never sparse). */
   protected async reserve(offset: number, length: number): Promise<void> {
     if (this.rdev !== undefined) {
-      throw new NativeError('EOPNOTSUPP', 'fallocate', this.path, 'not supported on a block device (as fallocate(2) says)');
+      throw new NativeError('ENOTSUP', 'fallocate', this.path, 'not supported on a block device (as fallocate(2) says)');
     }
     const end = offset + length;
     const { size } = await this.handle.stat();
