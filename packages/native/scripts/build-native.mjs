@@ -3,7 +3,7 @@
 // It never fails the install: when the addon cannot be built, it says why and the
 // package uses its pure-JS fallback at run time.
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,6 +31,16 @@ function findNodeGyp() {
   }
 }
 
+/** True when the built addon is newer than binding.gyp and every source (N-API is ABI-stable across Node versions). */
+function isUpToDate() {
+  const addon = join(packageDir, 'build/Release/valkka_native.node');
+  if (!existsSync(addon)) return false;
+  const addonDir = join(packageDir, 'src/addon');
+  const inputs = [join(packageDir, 'binding.gyp'), ...readdirSync(addonDir).map((name) => join(addonDir, name))];
+  const builtAt = statSync(addon).mtimeMs;
+  return inputs.every((file) => statSync(file).mtimeMs <= builtAt);
+}
+
 function skip(reason) {
   console.warn(`@valkka/native: the addon was not built (${reason}); the pure-JS fallback will be used.`);
   process.exit(0);
@@ -39,12 +49,17 @@ function skip(reason) {
 if (process.env.VALKKA_NO_NATIVE === '1') skip('VALKKA_NO_NATIVE=1');
 if (process.platform !== 'linux') skip(`platform ${process.platform} is not Linux`);
 
+if (!process.argv.includes('--force') && isUpToDate()) {
+  console.log('@valkka/native: addon is up to date (build/Release/valkka_native.node); `pnpm build:native` forces a rebuild');
+  process.exit(0);
+}
+
 const nodeDir = findNodeDir();
 if (!nodeDir) skip('no Node headers found (include/node/node_api.h under /usr or the node prefix)');
 const nodeGyp = findNodeGyp();
 if (!nodeGyp) skip('node-gyp is not installed');
 
-const result = spawnSync(process.execPath, [nodeGyp, 'rebuild', `--nodedir=${nodeDir}`], {
+const result = spawnSync(process.execPath, [nodeGyp, 'rebuild', `--nodedir=${nodeDir}`, '--loglevel=warn'], {
   cwd: packageDir,
   stdio: 'inherit',
 });

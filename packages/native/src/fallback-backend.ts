@@ -36,8 +36,9 @@ class FallbackFile extends RawFileBase {
     path: string,
     private readonly rdev: bigint | undefined,
     lockPath: string,
+    writable: boolean,
   ) {
-    super(path, handle.fd, false);
+    super(path, handle.fd, false, writable);
     this.#lock = new LockFile(path, lockPath);
   }
 
@@ -119,7 +120,7 @@ async function openFallback(path: string, options: OpenOptions): Promise<RawFile
     const info = await handle.stat({ bigint: true });
     const rdev = info.isBlockDevice() ? info.rdev : undefined;
     const lockPath = rdev !== undefined ? join(blockLockDir(), `valkka-${blockDeviceName(rdev)}.lock`) : `${path}.lock`;
-    return new FallbackFile(handle, path, rdev, lockPath);
+    return new FallbackFile(handle, path, rdev, lockPath, write);
   } catch (error) {
     await handle.close();
     throw error;

@@ -50,8 +50,9 @@ class NativeFile extends RawFileBase {
     path: string,
     fd: number,
     direct: boolean,
+    writable: boolean,
   ) {
-    super(path, fd, direct);
+    super(path, fd, direct, writable);
   }
 
   protected readAt(buffer: Uint8Array, position: number): Promise<number> {
@@ -121,7 +122,7 @@ function createNativeBackend(addon: Addon): NativeBackend {
       const { write = false, create = false, direct = false, exclusive = false } = options;
       try {
         const fd = await addon.open(path, write, create, direct, exclusive);
-        return new NativeFile(addon, path, fd, direct);
+        return new NativeFile(addon, path, fd, direct, write);
       } catch (error) {
         throw toNativeError(error, 'open', path);
       }

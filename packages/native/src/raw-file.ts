@@ -12,6 +12,8 @@ export abstract class RawFileBase implements RawFile {
     readonly path: string,
     readonly fd: number,
     readonly direct: boolean,
+    /** Opened with write: true (an exclusive lock needs it, as F_WRLCK does). */
+    protected readonly writable: boolean,
   ) {}
 
   read(buffer: Uint8Array, position: number): Promise<number> {
@@ -55,6 +57,9 @@ export abstract class RawFileBase implements RawFile {
     const operation = `lock ${String(mode)}`;
     this.#ensureOpen(operation);
     checkLockMode(this.path, mode);
+    if (mode === 'exclusive' && !this.writable) {
+      throw new NativeError('EBADF', operation, this.path, 'an exclusive lock needs the file opened with write: true');
+    }
     try {
       this.lockFile(mode);
     } catch (error) {

@@ -143,6 +143,8 @@ describe.each(backendCases)('$name backend', ({ name, api, native, unavailable }
       const file = await api.open(path);
       await expect(file.write(Buffer.from('y'), 0)).rejects.toMatchObject({ code: 'EBADF', path });
       await expect(file.read(Buffer.alloc(1), -1)).rejects.toMatchObject({ code: 'EARG' });
+      expect(() => file.lock('exclusive')).toThrow(`lock exclusive ${path}: EBADF, an exclusive lock needs the file opened with write: true`);
+      expect(() => file.lock('forever' as 'shared')).toThrow(expect.objectContaining({ code: 'EARG' }));
       await file.close();
       await expect(file.read(Buffer.alloc(1), 0)).rejects.toThrow(`read ${path}: EBADF, the file is closed`);
       await file.close(); // closing twice is harmless
