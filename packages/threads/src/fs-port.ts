@@ -1,0 +1,23 @@
+import type { Frame } from '@valkka/fs';
+
+/** What the writer thread needs from a filesystem's writer. */
+export interface FrameSink {
+  write(frame: Frame): void | Promise<void>;
+  flush(): void | Promise<void>;
+  close(): void | Promise<void>;
+}
+
+/** A finished (sealed) block, as the writer reports it. */
+export interface BlockInfo {
+  index: number;
+  /** [first key frame, last frame] in ms, as the block table row. */
+  range: [number, number];
+}
+
+/** What the reader thread needs from a filesystem opened read-only. */
+export interface BlockSource {
+  readonly nBlocks: number;
+  /** Every frame of the block, in disk order; throws @valkka/fs's BlockExpiredError (code 'EEXPIRED') when the block was reused. */
+  readBlock(index: number): Frame[] | Promise<Frame[]>;
+  close(): void | Promise<void>;
+}

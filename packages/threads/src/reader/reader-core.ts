@@ -1,0 +1,113 @@
+import type { Frame } from '@valkka/fs';
+import type { BlockSource } from '../fs-port.js';
+import type { QueueEntry, ThreadCommand } from '../slot-frame.js';
+import { StreamMap } from '../writer/slot-map.js';
+
+/** Commands of the reader thread. */
+export type ReaderCommand =
+  | { type: 'setSlotId'; slot: number; id: number }
+  | { type: 'unsetSlotId'; id: number }
+  | { type: 'clearSlotIds' }
+  | { type: 'reportSlotIds' }
+  | { type: 'pullBlocks'; blocks: number[]; request: number };
+
+/** A block that was reused by the writer between the request and the read: skipped, never half-delivered. */
+export interface ExpiredBlock {
+  index: number;
+  request: number;
+  message: string;
+}
+
+export interface ReaderCounts {
+  requests: number;
+  blocks: number;
+  frames: number;
+  bytes: number;
+  expired: number;
+}
+
+export interface ReaderHooks {
+  /** Delivers one output entry (to the output FrameQueue, waiting for room). */
+  deliver(entry: QueueEntry): void | Promise<void>;
+  expired(block: ExpiredBlock): void;
+  log(message: string): void;
+  report(map: Array<[number, number]>): void;
+}
+
+/** @valkka/fs's BlockExpiredError (code EEXPIRED). */
+const isExpired = (err: unknown): boolean => (err as { code?: unknown } | null)?.code === 'EEXPIRED';
+
+/** The reader thread's work: id -> slot mapping and pullBlocks with start/end markers (libValkka §6). */
+export class ReaderCore {
+  /** id -> slot. */
+  readonly ids = new StreamMap('id', 'slot');
+  readonly counts: ReaderCounts = { requests: 0, blocks: 0, frames: 0, bytes: 0, expired: 0 };
+
+  constructor(
+    private readonly source: BlockSource,
+    private readonly hooks: ReaderHooks,
+  ) {}
+
+  command(command: ThreadCommand): void | Promise<void> {
+    const c = command as ReaderCommand;
+    switch (c.type) {
+      case 'setSlotId':
+        if (!this.ids.set(c.id, c.slot)) this.hooks.log(`setSlotId: id ${c.id} is already mapped to slot ${this.ids.get(c.id)} (ignored)`);
+        return;
+      case 'unsetSlotId':
+        this.ids.unset(c.id);
+        return;
+      case 'clearSlotIds':
+        this.ids.clear();
+        return;
+      case 'reportSlotIds':
+        this.hooks.report(this.ids.entries().map(([id, slot]) => [slot, id]));
+        return;
+      case 'pullBlocks':
+        return this.pullBlocks(c.blocks, c.request);
+      default:
+        this.hooks.log(`unknown reader command ${JSON.stringify(command)} (ignored)`);
+    }
+  }
+
+  /**
+   * Reads every requested block whole (a reused block throws and is reported, so it is never half-delivered),
+   * then delivers start marker, the frames of mapped ids in time order, end marker.
+   * As the original: the markers carry the first and last frame's timestamp read (mapped or not), 0 when none;
+   * indices >= n_blocks are skipped.
+   */
+  async pullBlocks(blocks: number[], request: number): Promise<void> {
+    this.counts.requests += 1;
+    const frames: Frame[] = [];
+    for (const index of blocks) {
+      if (!Number.isInteger(index) || index < 0 || index >= this.source.nBlocks) continue;
+      try {
+        for (const frame of await this.source.readBlock(index)) frames.push(frame);
+        this.counts.blocks += 1;
+      } catch (err) {
+        if (!isExpired(err)) throw err;
+        this.counts.expired += 1;
+        this.hooks.expired({ index, request, message: (err as Error).message });
+      }
+    }
+    sortByTime(frames);
+    const first = frames[0]?.timestamp ?? 0;
+    const last = frames[frames.length - 1]?.timestamp ?? 0;
+    await this.hooks.deliver({ kind: 'marker', marker: { type: 'start', timestamp: first, request } });
+    for (const frame of frames) {
+      const slot = this.ids.get(frame.streamId);
+      if (slot === undefined) continue;
+      const { streamId: _id, ...rest } = frame;
+      this.counts.frames += 1;
+      this.counts.bytes += frame.payload.byteLength;
+      const r = this.hooks.deliver({ kind: 'frame', frame: { ...rest, slot } });
+      if (r instanceof Promise) await r;
+    }
+    await this.hooks.deliver({ kind: 'marker', marker: { type: 'end', timestamp: last, request } });
+  }
+}
+
+/** Stable sort by timestamp: frames of equal time (SPS, PPS, IDR; several streams) keep their disk order. */
+function sortByTime(frames: Frame[]): void {
+  frames.sort((a, b) => a.timestamp - b.timestamp);
+}

@@ -1,0 +1,79 @@
+import { FrameQueue } from '../queue/frame-queue.js';
+import { ValkkaThread } from '../thread/valkka-thread.js';
+import type { ReaderCommand } from './reader-core.js';
+
+export interface ReaderThreadOptions {
+  /** The filesystem's directory; the worker opens it read-only (no writer lock), so it never blocks the writer. */
+  dirname: string;
+  name?: string;
+  /** Where the frames and markers go (default: a new blocking queue of outputBytes). Its consumer is the owner or a cacher thread. */
+  output?: FrameQueue;
+  /** Size of the default output queue (default 8 MiB). */
+  outputBytes?: number;
+}
+
+export interface ReaderWorkerData {
+  dirname: string;
+  output: SharedArrayBuffer;
+}
+
+export const READER_COUNTERS = ['requests', 'blocks', 'frames', 'bytes', 'expired'] as const;
+
+/**
+ * libValkka's ValkkaFSReaderThread: on pullBlocks(list) it reads those blocks whole in its own worker and puts
+ * a start marker, the frames (id -> slot) in time order and an end marker into `output`.
+ * Events: 'expired' (ExpiredBlock) for a block reused by the writer since it was asked for (it is skipped),
+ * 'log' (string), 'error' (ThreadDiedError). `output` is closed when the thread stops.
+ */
+export class ValkkaFSReaderThread extends ValkkaThread<ReaderWorkerData> {
+  readonly output: FrameQueue;
+  private nextRequest = 1;
+
+  constructor(options: ReaderThreadOptions) {
+    const output = options.output ?? FrameQueue.create({ capacity: options.outputBytes ?? 8 * 1024 * 1024, mode: 'block' });
+    super({
+      name: options.name ?? `reader:${options.dirname}`,
+      worker: 'reader-worker',
+      input: FrameQueue.create({ capacity: 256 * 1024, mode: 'block' }),
+      counters: READER_COUNTERS,
+      data: { dirname: options.dirname, output: output.buffer },
+    });
+    this.output = output;
+  }
+
+  /** Frames of on-disk stream `id` come out with `slot`. Refused (a 'log' event) when the id is already mapped. */
+  setSlotId(slot: number, id: number): Promise<void> {
+    return this.send({ type: 'setSlotId', slot, id });
+  }
+
+  /** Note: by id, as the original. */
+  unsetSlotId(id: number): Promise<void> {
+    return this.send({ type: 'unsetSlotId', id });
+  }
+
+  clearSlotIds(): Promise<void> {
+    return this.send({ type: 'clearSlotIds' });
+  }
+
+  /** The map as [slot, id] pairs, after every command sent before. */
+  async reportSlotIds(): Promise<Array<[number, number]>> {
+    const answer = new Promise<Array<[number, number]>>((resolve) => this.once('slotIds', resolve));
+    await this.send({ type: 'reportSlotIds' });
+    return answer;
+  }
+
+  /** Queues a request for these blocks; resolves to its request number (carried by its two markers). */
+  async pullBlocks(blocks: readonly number[]): Promise<number> {
+    const request = this.nextRequest++;
+    await this.send({ type: 'pullBlocks', blocks: [...blocks], request });
+    return request;
+  }
+
+  protected override onExit(): void {
+    this.output.close();
+  }
+
+  private send(command: ReaderCommand): Promise<void> {
+    return this.command(command);
+  }
+}

@@ -1,0 +1,32 @@
+/** Messages a thread's worker posts to its owner (frames and commands never go this way: they use FrameQueues). */
+export type WorkerMessage =
+  | { type: 'ready' }
+  | { type: 'event'; name: string; payload: unknown }
+  | { type: 'fatal'; error: SerializedError };
+
+export interface SerializedError {
+  name: string;
+  message: string;
+  code?: string;
+  stack?: string;
+}
+
+/** What every worker receives in workerData, beside its own settings in `data`. */
+export interface WorkerInit<Data> {
+  name: string;
+  /** The SharedArrayBuffer of the thread's input FrameQueue (frames and commands, in order). */
+  input: SharedArrayBuffer;
+  /** A SharedArrayBuffer of Float64 counters the worker updates and the owner reads at any time. */
+  counters: SharedArrayBuffer;
+  data: Data;
+}
+
+export const STOP_COMMAND = 'stop';
+
+export function serializeError(err: unknown): SerializedError {
+  if (err instanceof Error) {
+    const code = (err as { code?: unknown }).code;
+    return { name: err.name, message: err.message, ...(typeof code === 'string' ? { code } : {}), ...(err.stack ? { stack: err.stack } : {}) };
+  }
+  return { name: 'Error', message: String(err) };
+}

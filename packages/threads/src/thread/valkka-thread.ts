@@ -1,0 +1,133 @@
+import { EventEmitter } from 'node:events';
+import { Worker } from 'node:worker_threads';
+import { ThreadDiedError, ThreadsError } from '../errors.js';
+import type { FrameQueue } from '../queue/frame-queue.js';
+import type { ThreadCommand } from '../slot-frame.js';
+import { STOP_COMMAND, type WorkerInit, type WorkerMessage } from './protocol.js';
+import { workerUrl } from './worker-path.js';
+
+export interface ThreadSpec<Data> {
+  name: string;
+  /** The worker entry's name: dist/workers/<worker>.js. */
+  worker: string;
+  /** The queue that carries frames and commands to the worker, in order. */
+  input: FrameQueue;
+  /** Names of the Float64 counters the worker keeps (see counters()). */
+  counters: readonly string[];
+  data: Data;
+}
+
+/**
+ * The owner's side of a thread that runs in a worker (node:worker_threads), with libValkka's lifecycle:
+ * start, requestStop, waitStop, close. Commands travel through the input queue, so they stay ordered with frames.
+ *
+ * A worker that dies (throws, or exits with a non-zero code) never takes the process down: the owner gets an
+ * 'error' event (only when it listens for one) and waitStop() rejects with a ThreadDiedError carrying the reason.
+ */
+export class ValkkaThread<Data = unknown> extends EventEmitter {
+  readonly name: string;
+  readonly input: FrameQueue;
+  private readonly spec: ThreadSpec<Data>;
+  private readonly counterValues: Float64Array;
+  private worker: Worker | undefined;
+  private exited: Promise<void> | undefined;
+  private failure: ThreadDiedError | undefined;
+  private running = false;
+
+  constructor(spec: ThreadSpec<Data>) {
+    super();
+    this.spec = spec;
+    this.name = spec.name;
+    this.input = spec.input;
+    this.counterValues = new Float64Array(new SharedArrayBuffer(8 * Math.max(1, spec.counters.length)));
+  }
+
+  get isRunning(): boolean {
+    return this.running;
+  }
+
+  /** Starts the worker; resolves once it has set itself up (e.g. opened the filesystem), rejects if it died doing so. */
+  start(): Promise<void> {
+    if (this.worker) return Promise.reject(new ThreadsError('ERR_THREAD_STATE', `thread "${this.name}" was already started`));
+    const init: WorkerInit<Data> = {
+      name: this.name,
+      input: this.input.buffer,
+      counters: this.counterValues.buffer as SharedArrayBuffer,
+      data: this.spec.data,
+    };
+    const worker = new Worker(workerUrl(this.spec.worker), { workerData: init, name: this.name });
+    this.worker = worker;
+    this.running = true;
+    return new Promise<void>((resolve, reject) => {
+      let ready = false;
+      worker.on('message', (message: WorkerMessage) => {
+        if (message.type === 'ready') {
+          ready = true;
+          resolve();
+        } else if (message.type === 'event') this.emit(message.name, message.payload);
+        else if (message.type === 'fatal') this.fail(message.error.message, message.error);
+      });
+      worker.on('error', (err) => this.fail(err.message, err));
+      this.exited = new Promise<void>((done) => {
+        worker.once('exit', (code) => {
+          this.running = false;
+          if (code !== 0) this.fail(`worker exited with code ${code}`);
+          this.input.close();
+          this.onExit();
+          if (!ready) reject(this.failure ?? new ThreadDiedError(this.name, 'worker exited before it was ready'));
+          done();
+        });
+      });
+    });
+  }
+
+  /** Sends a command, in order with the frames already queued. */
+  protected async command(command: ThreadCommand): Promise<void> {
+    if (!this.running) throw this.failure ?? new ThreadsError('ERR_THREAD_STATE', `thread "${this.name}" is not running`);
+    if (!(await this.input.pushCommandAsync(command))) {
+      throw this.failure ?? new ThreadsError('ERR_THREAD_STATE', `thread "${this.name}" stopped before it got ${command.type}`);
+    }
+  }
+
+  /** Asks the worker to finish what is queued before the request, then stop. */
+  requestStop(): void {
+    if (!this.running) return;
+    void this.input.pushCommandAsync({ type: STOP_COMMAND });
+  }
+
+  /** Resolves when the worker has stopped; rejects with a ThreadDiedError when it died. */
+  async waitStop(): Promise<void> {
+    await this.exited;
+    if (this.failure) throw this.failure;
+  }
+
+  /** requestStop + waitStop. */
+  async close(): Promise<void> {
+    this.requestStop();
+    await this.waitStop();
+  }
+
+  /** Stops the worker at once, without finishing its queue (use close() for a clean stop). */
+  async terminate(): Promise<void> {
+    await this.worker?.terminate();
+    await this.exited;
+  }
+
+  /** The worker's counters, read from shared memory: always current, no message round trip. */
+  counters(): Record<string, number> {
+    const values: Record<string, number> = {};
+    this.spec.counters.forEach((name, i) => {
+      values[name] = this.counterValues[i]!;
+    });
+    return values;
+  }
+
+  /** Subclasses close their output queues here so that consumers see the end. */
+  protected onExit(): void {}
+
+  private fail(reason: string, cause?: unknown): void {
+    if (this.failure) return;
+    this.failure = new ThreadDiedError(this.name, reason, cause);
+    if (this.listenerCount('error') > 0) this.emit('error', this.failure);
+  }
+}

@@ -1,0 +1,70 @@
+import type { FrameSink } from '../fs-port.js';
+import type { SlotFrame, ThreadCommand } from '../slot-frame.js';
+import { StreamMap } from './slot-map.js';
+
+/** Commands of the writer thread (they travel in its input queue, in order with the frames). */
+export type WriterCommand =
+  | { type: 'setSlotId'; slot: number; id: number }
+  | { type: 'unsetSlotId'; slot: number }
+  | { type: 'clearSlotIds' }
+  | { type: 'reportSlotIds' }
+  | { type: 'flush' };
+
+export interface WriterCounts {
+  /** Frames written to the filesystem. */
+  written: number;
+  writtenBytes: number;
+  /** Frames dropped because their slot is not mapped to an id. */
+  unmapped: number;
+}
+
+/**
+ * What the writer thread does with each entry, apart from the worker plumbing: map slot -> id and write.
+ * `log` receives the refusals the original logged ("slot reserved").
+ */
+export class WriterCore {
+  readonly slots = new StreamMap('slot', 'id');
+  readonly counts: WriterCounts = { written: 0, writtenBytes: 0, unmapped: 0 };
+
+  constructor(
+    private readonly sink: FrameSink,
+    private readonly log: (message: string) => void,
+    private readonly report: (map: Array<[number, number]>) => void,
+  ) {}
+
+  frame(frame: SlotFrame): void | Promise<void> {
+    const id = this.slots.get(frame.slot);
+    if (id === undefined) {
+      this.counts.unmapped += 1;
+      return;
+    }
+    this.counts.written += 1;
+    this.counts.writtenBytes += frame.payload.byteLength;
+    const { slot: _slot, ...rest } = frame;
+    return this.sink.write({ ...rest, streamId: id });
+  }
+
+  command(command: ThreadCommand): void | Promise<void> {
+    const c = command as WriterCommand;
+    switch (c.type) {
+      case 'setSlotId':
+        if (!this.slots.set(c.slot, c.id)) {
+          this.log(`setSlotId: slot ${c.slot} is already mapped to id ${this.slots.get(c.slot)}; unset it first (ignored)`);
+        }
+        return;
+      case 'unsetSlotId':
+        this.slots.unset(c.slot);
+        return;
+      case 'clearSlotIds':
+        this.slots.clear();
+        return;
+      case 'reportSlotIds':
+        this.report(this.slots.entries());
+        return;
+      case 'flush':
+        return this.sink.flush();
+      default:
+        this.log(`unknown writer command ${JSON.stringify(command)} (ignored)`);
+    }
+  }
+}

@@ -1,0 +1,95 @@
+import type { BlockInfo } from '../fs-port.js';
+import { type FrameFilter, queueFilter } from '../filters.js';
+import { FrameQueue, type FrameQueueStats, type QueueMode } from '../queue/frame-queue.js';
+import { ValkkaThread } from '../thread/valkka-thread.js';
+import type { WriterCommand } from './writer-core.js';
+
+export interface WriterThreadOptions {
+  /** The filesystem's directory (made with newFromDirectory); the worker opens it and holds its writer lock. */
+  dirname: string;
+  name?: string;
+  /** Size of the input frame queue in bytes (default 8 MiB): it must hold the largest frame. */
+  queueBytes?: number;
+  /** 'block' (default): producers wait when the queue is full. 'drop': frames are dropped and counted. */
+  mode?: QueueMode;
+}
+
+/** Settings the writer worker gets. */
+export interface WriterWorkerData {
+  dirname: string;
+}
+
+export const WRITER_COUNTERS = ['written', 'writtenBytes', 'unmapped', 'blocks'] as const;
+
+export interface WriterStats {
+  queue: FrameQueueStats;
+  /** Frames and payload bytes written to the filesystem. */
+  written: number;
+  writtenBytes: number;
+  /** Frames dropped because their slot was not mapped to an id. */
+  unmapped: number;
+  /** Blocks finished so far. */
+  blocks: number;
+}
+
+/**
+ * libValkka's ValkkaFSWriterThread: takes frames (by slot) from its input queue, maps slot -> id and writes
+ * them through @valkka/fs in its own worker. Events: 'block' (BlockInfo) for each finished block,
+ * 'log' (string) for refused commands, 'error' (ThreadDiedError).
+ */
+export class ValkkaFSWriterThread extends ValkkaThread<WriterWorkerData> {
+  constructor(options: WriterThreadOptions) {
+    super({
+      name: options.name ?? `writer:${options.dirname}`,
+      worker: 'writer-worker',
+      input: FrameQueue.create({ capacity: options.queueBytes ?? 8 * 1024 * 1024, mode: options.mode ?? 'block' }),
+      counters: WRITER_COUNTERS,
+      data: { dirname: options.dirname },
+    });
+  }
+
+  /** The filter that feeds this writer: connect a source's output to it. */
+  getFrameFilter(): FrameFilter {
+    return queueFilter(this.input);
+  }
+
+  /** Maps a slot to an on-disk stream id. Refused (with a 'log' event) when the slot is already mapped: unset it first. */
+  setSlotId(slot: number, id: number): Promise<void> {
+    return this.send({ type: 'setSlotId', slot, id });
+  }
+
+  unsetSlotId(slot: number): Promise<void> {
+    return this.send({ type: 'unsetSlotId', slot });
+  }
+
+  clearSlotIds(): Promise<void> {
+    return this.send({ type: 'clearSlotIds' });
+  }
+
+  /** The slot -> id map as [slot, id] pairs, once every command sent before has been applied. */
+  async reportSlotIds(): Promise<Array<[number, number]>> {
+    const answer = new Promise<Array<[number, number]>>((resolve) => this.once('slotIds', resolve));
+    await this.send({ type: 'reportSlotIds' });
+    return answer;
+  }
+
+  /** Asks for the open block to be written out now (it also happens on the fs's flush interval). */
+  flush(): Promise<void> {
+    return this.send({ type: 'flush' });
+  }
+
+  /** The original's callback style: called with each finished block (same as the 'block' event). */
+  setBlockCallback(callback: ((block: BlockInfo) => void) | undefined): void {
+    this.removeAllListeners('block');
+    if (callback) this.on('block', callback);
+  }
+
+  stats(): WriterStats {
+    const c = this.counters();
+    return { queue: this.input.stats(), written: c.written!, writtenBytes: c.writtenBytes!, unmapped: c.unmapped!, blocks: c.blocks! };
+  }
+
+  private send(command: WriterCommand): Promise<void> {
+    return this.command(command);
+  }
+}
