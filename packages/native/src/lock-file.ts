@@ -11,6 +11,12 @@ import { NativeError } from './errors.js';
 
 let markerCounter = 0;
 
+/** Lock files this process holds, removed on a normal exit (a killed process leaves them stale). */
+const heldByThisProcess = new Set<string>();
+process.once('exit', () => {
+  for (const file of heldByThisProcess) removeQuietly(file);
+});
+
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -76,6 +82,7 @@ export class LockFile {
   release(): void {
     if (this.#held === undefined) return;
     removeQuietly(this.#held);
+    heldByThisProcess.delete(this.#held);
     this.#held = undefined;
   }
 
@@ -85,7 +92,7 @@ export class LockFile {
       if (holder !== undefined) throw this.#heldBy('exclusive', holder, this.lockPath);
       if (!createExclusively(this.lockPath)) throw this.#heldBy('exclusive', liveHolder(this.lockPath) ?? NaN, this.lockPath);
     }
-    this.#held = this.lockPath;
+    this.#hold(this.lockPath);
     for (const marker of this.#sharedMarkers()) {
       const holder = liveHolder(marker);
       if (holder !== undefined) {
@@ -98,12 +105,17 @@ export class LockFile {
   #acquireShared(): void {
     const marker = `${this.lockPath}.shared-${process.pid}-${++markerCounter}`;
     if (!createExclusively(marker)) throw new NativeError('EEXIST', 'lock shared', this.dataPath, `lock marker ${marker} already exists`);
-    this.#held = marker;
+    this.#hold(marker);
     const holder = liveHolder(this.lockPath);
     if (holder !== undefined) {
       this.release();
       throw this.#heldBy('shared', holder, this.lockPath);
     }
+  }
+
+  #hold(file: string): void {
+    this.#held = file;
+    heldByThisProcess.add(file);
   }
 
   #sharedMarkers(): string[] {
