@@ -73,10 +73,13 @@ export class LockFile {
     readonly lockPath: string,
   ) {}
 
+  /** Takes the lock in `mode`; a failed change of mode keeps the lock already held, as fcntl does. */
   acquire(mode: 'exclusive' | 'shared'): void {
+    const previous = this.#held;
+    if (previous !== undefined && (previous === this.lockPath) === (mode === 'exclusive')) return;
+    const taken = mode === 'exclusive' ? this.#takeExclusive(previous) : this.#takeShared(previous);
     this.release();
-    if (mode === 'exclusive') this.#acquireExclusive();
-    else this.#acquireShared();
+    this.#hold(taken);
   }
 
   release(): void {
@@ -86,31 +89,33 @@ export class LockFile {
     this.#held = undefined;
   }
 
-  #acquireExclusive(): void {
+  /** Creates the lock file, then backs out if a shared marker other than `ours` is alive. */
+  #takeExclusive(ours: string | undefined): string {
     if (!createExclusively(this.lockPath)) {
       const holder = liveHolder(this.lockPath);
       if (holder !== undefined) throw this.#heldBy('exclusive', holder, this.lockPath);
       if (!createExclusively(this.lockPath)) throw this.#heldBy('exclusive', liveHolder(this.lockPath) ?? NaN, this.lockPath);
     }
-    this.#hold(this.lockPath);
     for (const marker of this.#sharedMarkers()) {
-      const holder = liveHolder(marker);
+      const holder = marker === ours ? undefined : liveHolder(marker);
       if (holder !== undefined) {
-        this.release();
+        removeQuietly(this.lockPath);
         throw this.#heldBy('exclusive', holder, marker);
       }
     }
+    return this.lockPath;
   }
 
-  #acquireShared(): void {
+  /** Creates a marker of our own, then backs out if someone else's exclusive lock file is alive. */
+  #takeShared(ours: string | undefined): string {
     const marker = `${this.lockPath}.shared-${process.pid}-${++markerCounter}`;
     if (!createExclusively(marker)) throw new NativeError('EEXIST', 'lock shared', this.dataPath, `lock marker ${marker} already exists`);
-    this.#hold(marker);
-    const holder = liveHolder(this.lockPath);
+    const holder = ours === this.lockPath ? undefined : liveHolder(this.lockPath);
     if (holder !== undefined) {
-      this.release();
+      removeQuietly(marker);
       throw this.#heldBy('shared', holder, this.lockPath);
     }
+    return marker;
   }
 
   #hold(file: string): void {

@@ -163,7 +163,14 @@ describe.each(backendCases)('$name backend', ({ name, api, native, unavailable }
       first.lock('shared'); // shared locks coexist
       expect(() => first.lock('exclusive')).toThrow(expect.objectContaining({ code: 'ELOCKED' }));
       await second.close(); // closing releases its lock
-      first.lock('exclusive');
+      // The failed upgrade kept first's shared lock.
+      const third = track(await api.open(path, { write: true }));
+      expect(() => third.lock('exclusive')).toThrow(expect.objectContaining({ code: 'ELOCKED' }));
+      first.lock('exclusive'); // upgrade, now that first is the only holder
+      expect(() => third.lock('shared')).toThrow(expect.objectContaining({ code: 'ELOCKED' }));
+      first.lock('shared'); // downgrade
+      third.lock('shared');
+      await third.close();
       await first.close();
     });
 
