@@ -302,10 +302,10 @@ export class BlockTable {
 
 /** Stable bottom-up merge of the sorted runs of (rows, keys)[0..m), in place. */
 function mergeRuns(rows: Int32Array, keys: Float64Array, m: number, runStarts: number[]): void {
-  let srcRows = rows;
-  let srcKeys = keys;
-  let dstRows = new Int32Array(m);
-  let dstKeys = new Float64Array(m);
+  let srcRows: Int32Array = rows;
+  let srcKeys: Float64Array = keys;
+  let dstRows: Int32Array = new Int32Array(m);
+  let dstKeys: Float64Array = new Float64Array(m);
   let starts = [...runStarts, m];
   while (starts.length > 2) {
     const merged: number[] = [];
