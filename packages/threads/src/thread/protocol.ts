@@ -2,7 +2,15 @@
 export type WorkerMessage =
   | { type: 'ready' }
   | { type: 'event'; name: string; payload: unknown }
-  | { type: 'fatal'; error: SerializedError };
+  | { type: 'fatal'; error: SerializedError }
+  /** The last message of a worker that finished: the owner answers EXIT_MESSAGE (see runWorker). */
+  | { type: 'stopped' };
+
+/**
+ * The owner's answer to 'stopped' and 'fatal': only then does the worker exit. A worker that exits on its own
+ * right after posting may lose its last messages; this handshake guarantees the owner saw all of them.
+ */
+export const EXIT_MESSAGE = 'exit';
 
 export interface SerializedError {
   name: string;

@@ -3,13 +3,13 @@ import { Worker } from 'node:worker_threads';
 import { ThreadDiedError, ThreadsError } from '../errors.js';
 import type { FrameQueue } from '../queue/frame-queue.js';
 import type { ThreadCommand } from '../slot-frame.js';
-import { STOP_COMMAND, type WorkerInit, type WorkerMessage } from './protocol.js';
+import { EXIT_MESSAGE, STOP_COMMAND, type WorkerInit, type WorkerMessage } from './protocol.js';
 import { workerUrl } from './worker-path.js';
 
 export interface ThreadSpec<Data> {
   name: string;
-  /** The worker entry's name: dist/workers/<worker>.js. */
-  worker: string;
+  /** The worker entry's name (dist/workers/<worker>.js), or the URL of any JavaScript worker file built on runWorker. */
+  worker: string | URL;
   /** The queue that carries frames and commands to the worker, in order. */
   input: FrameQueue;
   /** Names of the Float64 counters the worker keeps (see counters()). */
@@ -55,7 +55,7 @@ export class ValkkaThread<Data = unknown> extends EventEmitter {
       counters: this.counterValues.buffer as SharedArrayBuffer,
       data: this.spec.data,
     };
-    const worker = new Worker(workerUrl(this.spec.worker), { workerData: init, name: this.name });
+    const worker = new Worker(typeof this.spec.worker === 'string' ? workerUrl(this.spec.worker) : this.spec.worker, { workerData: init, name: this.name });
     this.worker = worker;
     this.running = true;
     return new Promise<void>((resolve, reject) => {
@@ -65,7 +65,10 @@ export class ValkkaThread<Data = unknown> extends EventEmitter {
           ready = true;
           resolve();
         } else if (message.type === 'event') this.emit(message.name, message.payload);
-        else if (message.type === 'fatal') this.fail(message.error.message, message.error);
+        else if (message.type === 'fatal') {
+          this.fail(message.error.message, message.error);
+          worker.postMessage(EXIT_MESSAGE);
+        } else if (message.type === 'stopped') worker.postMessage(EXIT_MESSAGE);
       });
       worker.on('error', (err) => this.fail(err.message, err));
       this.exited = new Promise<void>((done) => {

@@ -2,7 +2,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { ThreadsError } from '../errors.js';
 import { FrameQueue } from '../queue/frame-queue.js';
 import type { Marker, SlotFrame, ThreadCommand } from '../slot-frame.js';
-import { serializeError, STOP_COMMAND, type WorkerInit, type WorkerMessage } from './protocol.js';
+import { EXIT_MESSAGE, serializeError, STOP_COMMAND, type WorkerInit, type WorkerMessage } from './protocol.js';
 
 /** What a worker's main function gets. */
 export interface WorkerContext<Data> {
@@ -52,11 +52,22 @@ export function runWorker<Data>(counterNames: readonly string[], main: (ctx: Wor
       counters[indexOf(name)] = value;
     },
   };
-  main(ctx).catch((err: unknown) => {
-    post({ type: 'fatal', error: serializeError(err) });
-    // Let it surface as the worker's uncaught error: the owner sees it, the process survives.
-    throw err;
+  // Exit only when the owner answers, so that every message posted before has reached it. The listener also
+  // keeps the worker alive: Atomics.waitAsync alone does not hold Node's event loop open.
+  let exitCode: number | undefined;
+  port.on('message', (message) => {
+    if (message === EXIT_MESSAGE && exitCode !== undefined) process.exit(exitCode);
   });
+  main(ctx).then(
+    () => {
+      exitCode = 0;
+      post({ type: 'stopped' });
+    },
+    (err: unknown) => {
+      exitCode = 1;
+      post({ type: 'fatal', error: serializeError(err) });
+    },
+  );
 }
 
 /**

@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest';
+import { FrameQueue, ThreadDiedError, ValkkaThread, type ThreadCommand } from '../src/index.js';
+
+const workerFile = new URL('./workers/test-thread-worker.mjs', import.meta.url);
+
+/** A ValkkaThread on the test worker (built on runWorker/runLoop from dist). */
+class TestThread extends ValkkaThread<{ failAtStart?: string }> {
+  constructor(data: { failAtStart?: string } = {}) {
+    super({ name: 'test', worker: workerFile, input: FrameQueue.create({ capacity: 4096 }), counters: ['frames'], data });
+  }
+  send(command: ThreadCommand): Promise<void> {
+    return this.command(command);
+  }
+}
+
+const frame = (ts: number) => ({ slot: 4, subsession: 0, timestamp: ts, mediaType: 0 as const, codec: 27 as const, flags: 0, payload: new Uint8Array(8) });
+
+describe('ValkkaThread lifecycle', () => {
+  it('starts, handles frames and commands in order, stops cleanly', async () => {
+    const t = new TestThread();
+    const seen: string[] = [];
+    t.on('frame', (f: { ts: number }) => seen.push(`f${f.ts}`));
+    t.on('command', (c: { type: string }) => seen.push(c.type));
+    await t.start();
+    expect(t.isRunning).toBe(true);
+    await t.input.pushFrameAsync(frame(1));
+    await t.send({ type: 'a' });
+    await t.input.pushFrameAsync(frame(2));
+    await t.send({ type: 'b' });
+    await t.close();
+    expect(seen).toEqual(['f1', 'a', 'f2', 'b']);
+    expect(t.counters()).toEqual({ frames: 2 });
+    expect(t.isRunning).toBe(false);
+    await t.close(); // idempotent
+  });
+
+  it('a worker that throws reports the reason as an error event and a rejected waitStop; the process lives on', async () => {
+    const t = new TestThread();
+    const errors: unknown[] = [];
+    t.on('error', (e) => errors.push(e));
+    await t.start();
+    await t.send({ type: 'throw', message: 'disk on fire' });
+    const err = await t.waitStop().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ThreadDiedError);
+    expect(err).toMatchObject({ code: 'ERR_THREAD_DIED' });
+    expect((err as Error).message).toMatch(/thread "test" died: disk on fire/);
+    expect(((err as Error).cause as { code?: string }).code).toBe('ETESTFAIL');
+    expect(errors).toEqual([err]);
+    // Commands to a dead thread are refused with the same reason.
+    await expect(t.send({ type: 'a' })).rejects.toBe(err);
+  });
+
+  it('without an error listener, a dying worker only rejects waitStop (no unhandled error)', async () => {
+    const t = new TestThread();
+    await t.start();
+    await t.send({ type: 'exit' });
+    await expect(t.waitStop()).rejects.toThrow(/worker exited with code 3/);
+  });
+
+  it('start rejects with the reason when the worker fails while setting up', async () => {
+    const t = new TestThread({ failAtStart: '/no/such/dir' });
+    await expect(t.start()).rejects.toThrow(/died: cannot open: \/no\/such\/dir/);
+    await expect(t.waitStop()).rejects.toBeInstanceOf(ThreadDiedError);
+  });
+});
