@@ -40,6 +40,8 @@ export interface PartitionInfo {
   /** Linux swap type and, on a live system, not mounted, not an active swap, not busy. */
   usable: boolean;
   reason?: string;
+  /** Problems with the disk's partition table that did not stop reading it (e.g. the backup header was used). */
+  warnings: string[];
 }
 
 export interface ListPartitionsOptions extends SystemRoots {
@@ -125,6 +127,7 @@ function describeEntry(table: GptTable, entry: GptEntry, disk: string, device: s
     sectorSize: table.sectorSize,
     size: (entry.lastLba - entry.firstLba + 1) * table.sectorSize,
     usable: true,
+    warnings: table.warnings.map((w) => `${disk}: ${w}`),
   };
 }
 

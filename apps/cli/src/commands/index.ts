@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
+import { registerPartitions } from './partitions.js';
 
 /** Every subcommand, each from its own module. */
 export function registerCommands(program: Command): void {
   void program;
+  registerPartitions(program);
 }
