@@ -1,1 +1,28 @@
 export * from './frame.js';
+export * from './errors.js';
+export * from './search.js';
+export { classifyAccessUnit, frameFlagsOf, AccessUnitSplitter, type AccessUnit, type AccessUnitInfo, type AccessUnitSplitterOptions } from './codec/access-unit.js';
+export {
+  FORMAT_VERSION,
+  BLOCK_HEADER_SIZE,
+  RECORD_HEADER_SIZE,
+  TRAILER_SIZE,
+  SUMMARY_ENTRY_SIZE,
+  roundBlocksize,
+  type StreamSummary,
+  type ParsedFrame,
+} from './format.js';
+export type { Row, Variant } from './block-stats.js';
+export type { BlockEvent } from './writer.js';
+export type { BlockContents } from './reader.js';
+export type { RecoveryReport } from './recovery.js';
+export {
+  ValkkaFS,
+  ValkkaSingleFS,
+  ValkkaMultiFS,
+  loadValkkaFS,
+  type NewFromDirectoryOptions,
+  type LoadOptions,
+  type FsDescription,
+  type DumpedRecord,
+} from './valkkafs.js';

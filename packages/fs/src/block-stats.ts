@@ -1,0 +1,97 @@
+/**
+ * What one block holds, accumulated frame by frame: the blockfile row (the original's col0/col1
+ * rules for Single and Multi) and the per-stream summary written at the block's tail.
+ */
+import { type Frame, isKeyFrame } from './frame.js';
+import type { StreamSummary } from './format.js';
+
+export type Variant = 'single' | 'multi';
+
+/** [mstime1, mstime2]; [0, 0] = unused. */
+export type Row = [number, number];
+
+const keyOf = (streamId: number, subsession: number): number => streamId * 256 + subsession;
+
+export class BlockStats {
+  /** mstime1 so far: Single = first (min) lead key frame, Multi = last (max) lead key frame; 0 = none. */
+  col0 = 0;
+  /** mstime2 so far: max lead frame timestamp; 0 = none. */
+  col1 = 0;
+  frames = 0;
+  private readonly streams = new Map<number, StreamSummary>();
+
+  constructor(readonly variant: Variant) {}
+
+  /** Entries the summary would hold after adding a frame of this (stream, subsession). */
+  entriesWith(streamId: number, subsession: number): number {
+    return this.streams.size + (this.streams.has(keyOf(streamId, subsession)) ? 0 : 1);
+  }
+
+  get entryCount(): number {
+    return this.streams.size;
+  }
+
+  add(frame: Pick<Frame, 'streamId' | 'subsession' | 'timestamp' | 'flags'>): void {
+    const ts = frame.timestamp;
+    const key = isKeyFrame(frame);
+    this.frames++;
+    if (frame.subsession === 0) {
+      // Only lead-stream frames update the table, as in the original.
+      this.col1 = Math.max(this.col1, ts);
+      if (key) this.col0 = this.variant === 'multi' ? Math.max(this.col0, ts) : this.col0 <= 0 ? ts : Math.min(this.col0, ts);
+    }
+    const k = keyOf(frame.streamId, frame.subsession);
+    let s = this.streams.get(k);
+    if (!s) {
+      s = { streamId: frame.streamId, subsession: frame.subsession, frames: 0, keyFrames: 0, firstTs: ts, lastTs: ts, firstKeyTs: 0, lastKeyTs: 0 };
+      this.streams.set(k, s);
+    }
+    s.frames++;
+    s.firstTs = Math.min(s.firstTs, ts);
+    s.lastTs = Math.max(s.lastTs, ts);
+    if (key) {
+      s.keyFrames++;
+      s.firstKeyTs = s.firstKeyTs === 0 ? ts : Math.min(s.firstKeyTs, ts);
+      s.lastKeyTs = Math.max(s.lastKeyTs, ts);
+    }
+  }
+
+  summary(): StreamSummary[] {
+    return [...this.streams.values()].map((s) => ({ ...s }));
+  }
+
+  /** The row to show while the block is open: [0, 0] until it has a lead key frame (the original's updateTable rule). */
+  liveRow(): Row {
+    return this.col0 > 0 && this.col1 > 0 ? [this.col0, this.col1] : [0, 0];
+  }
+
+  /** The row of the sealed block, with the original's fallbacks to the previous row ("frame", "keyframe"). */
+  finalRow(previous: Row): { row: Row; msg: '' | 'frame' | 'keyframe' } {
+    let msg: '' | 'frame' | 'keyframe' = '';
+    let c1 = this.col1;
+    let c0 = this.col0;
+    if (c1 === 0) {
+      c1 = previous[1];
+      msg = 'frame';
+    }
+    if (c0 === 0) {
+      c0 = previous[0];
+      msg = 'keyframe';
+    }
+    return { row: [c0, c1], msg };
+  }
+}
+
+/** Rebuilds the stats of a block from its summary (recovery and check of sealed blocks). */
+export function statsFromSummary(variant: Variant, entries: readonly StreamSummary[]): BlockStats {
+  const stats = new BlockStats(variant);
+  for (const e of entries) {
+    // Feed the extremes: enough to reproduce col0/col1 and the entry itself.
+    const base = { streamId: e.streamId, subsession: e.subsession };
+    if (e.firstKeyTs > 0) stats.add({ ...base, timestamp: e.firstKeyTs, flags: 1 });
+    if (e.lastKeyTs > 0 && e.lastKeyTs !== e.firstKeyTs) stats.add({ ...base, timestamp: e.lastKeyTs, flags: 1 });
+    stats.add({ ...base, timestamp: e.firstTs, flags: 0 });
+    stats.add({ ...base, timestamp: e.lastTs, flags: 0 });
+  }
+  return stats;
+}

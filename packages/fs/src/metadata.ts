@@ -1,0 +1,134 @@
+/**
+ * valkkafs.json: the original's keys (same order, same meaning) plus what our format needs.
+ * Parsed with zod; replaced atomically (write tmp, fsync, rename, fsync the directory).
+ */
+import { open, readFile, rename } from 'node:fs/promises';
+import { join } from 'node:path';
+
+import { z } from 'zod';
+
+import type { Variant } from './block-stats.js';
+import { ValkkaFSLoadError } from './errors.js';
+import { FORMAT_VERSION, FS_ID_SIZE, GRAIN, MAX_BLOCKSIZE } from './format.js';
+
+export const JSON_NAME = 'valkkafs.json';
+export const BLOCKFILE_NAME = 'blockfile';
+export const DUMPFILE_NAME = 'dumpfile';
+/** The json is at most this big: a hostile file is refused before it is parsed. */
+const MAX_JSON_BYTES = 64 * 1024;
+
+const originalKeys = {
+  dumpfile: z.string().min(1),
+  partition_uuid: z.string().min(1).nullable(),
+  blockfile: z.string().min(1),
+  blocksize: z.number().int().min(GRAIN).max(MAX_BLOCKSIZE).refine((b) => b % GRAIN === 0, 'blocksize must be a multiple of 4096'),
+  n_blocks: z.number().int().min(1).max(2 ** 32 - 1),
+  current_block: z.number().int().min(0),
+  jsonfile: z.string().min(1),
+};
+
+const metadataSchema = z
+  .object({
+    ...originalKeys,
+    format: z.literal('valkkafs-ts'),
+    format_version: z.literal(FORMAT_VERSION),
+    fs_id: z.string().regex(new RegExp(`^[0-9a-f]{${FS_ID_SIZE * 2}}$`), `fs_id must be ${FS_ID_SIZE * 2} lower-case hex digits`),
+    variant: z.enum(['single', 'multi']),
+  })
+  .refine((m) => m.current_block < m.n_blocks, { message: 'current_block must be < n_blocks', path: ['current_block'] });
+
+/** A libValkka directory's json (no format_version): the original keys only. */
+export const legacyMetadataSchema = z
+  .object({ ...originalKeys, dumpfile: z.string().min(1).nullable() })
+  .refine((m) => m.current_block < m.n_blocks, { message: 'current_block must be < n_blocks', path: ['current_block'] });
+
+export type Metadata = z.infer<typeof metadataSchema>;
+export type LegacyMetadata = z.infer<typeof legacyMetadataSchema>;
+
+export function newMetadata(args: {
+  dirname: string;
+  partitionUuid?: string | undefined;
+  dumpfile: string;
+  blocksize: number;
+  nBlocks: number;
+  fsId: Uint8Array;
+  variant: Variant;
+}): Metadata {
+  return {
+    dumpfile: args.dumpfile,
+    partition_uuid: args.partitionUuid ?? null,
+    blockfile: join(args.dirname, BLOCKFILE_NAME),
+    blocksize: args.blocksize,
+    n_blocks: args.nBlocks,
+    current_block: 0,
+    jsonfile: join(args.dirname, JSON_NAME),
+    format: 'valkkafs-ts',
+    format_version: FORMAT_VERSION,
+    fs_id: Buffer.from(args.fsId).toString('hex'),
+    variant: args.variant,
+  };
+}
+
+export type LoadedJson = { kind: 'ours'; meta: Metadata } | { kind: 'legacy'; meta: LegacyMetadata };
+
+/** Reads and validates <dirname>/valkkafs.json; a json without format_version is a libValkka one. */
+export async function readMetadata(dirname: string): Promise<LoadedJson> {
+  const path = join(dirname, JSON_NAME);
+  let text: string;
+  try {
+    const fh = await open(path, 'r');
+    try {
+      const { size } = await fh.stat();
+      if (size > MAX_JSON_BYTES) throw new ValkkaFSLoadError('EMETADATA', `${path}: ${size} bytes, larger than a valkkafs.json can be (${MAX_JSON_BYTES})`);
+      text = await readFile(fh, 'utf8');
+    } finally {
+      await fh.close();
+    }
+  } catch (err) {
+    if (err instanceof ValkkaFSLoadError) throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new ValkkaFSLoadError(code === 'ENOENT' ? 'ENOTFOUND' : 'EMETADATA', `${path}: cannot read (${code ?? String(err)})`, { cause: err });
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new ValkkaFSLoadError('EMETADATA', `${path}: not valid JSON (${(err as Error).message})`, { cause: err });
+  }
+  const isLegacy = typeof raw === 'object' && raw !== null && !('format_version' in raw);
+  const parsed = isLegacy ? legacyMetadataSchema.safeParse(raw) : metadataSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+    throw new ValkkaFSLoadError('EMETADATA', `${path}: invalid ${isLegacy ? 'libValkka ' : ''}valkkafs.json (${issues})`);
+  }
+  return isLegacy ? { kind: 'legacy', meta: parsed.data as LegacyMetadata } : { kind: 'ours', meta: parsed.data as Metadata };
+}
+
+/** Writes the json atomically: a reader sees the old or the new file, never a mix, even after a crash. */
+export async function writeMetadata(dirname: string, meta: Metadata): Promise<void> {
+  const path = join(dirname, JSON_NAME);
+  const tmp = `${path}.tmp`;
+  const fh = await open(tmp, 'w');
+  try {
+    await fh.writeFile(`${toPythonStyleJson(meta)}\n`);
+    await fh.datasync();
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, path);
+  const dir = await open(dirname, 'r');
+  try {
+    await dir.sync();
+  } finally {
+    await dir.close();
+  }
+}
+
+export const fsIdBytes = (meta: Metadata): Uint8Array => Buffer.from(meta.fs_id, 'hex');
+
+/** The original wrote json.dumps(dic): `{"key": value, ...}` with the keys in order. */
+function toPythonStyleJson(meta: Metadata): string {
+  return `{${Object.entries(meta)
+    .map(([k, v]) => `${JSON.stringify(k)}: ${JSON.stringify(v)}`)
+    .join(', ')}}`;
+}

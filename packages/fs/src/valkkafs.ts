@@ -1,0 +1,575 @@
+/**
+ * ValkkaSingleFS and ValkkaMultiFS: one directory (valkkafs.json, blockfile, dumpfile or a
+ * partition) holding a ring of blocks. A handle is either the single writer (lock held,
+ * recovery run on open) or a reader (no lock, follows the writer through refresh()).
+ */
+import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+
+import { type BlockDevice, DeviceError, FileDevice, PartitionDevice } from '@valkka/blockdev';
+
+import { BlockFile } from './blockfile.js';
+import type { Variant } from './block-stats.js';
+import { BlockExpiredError, ValkkaFSError, ValkkaFSLoadError } from './errors.js';
+import { FORMAT_VERSION, type StreamSummary, encodeBlockHeader, roundBlocksize } from './format.js';
+import type { Frame } from './frame.js';
+import { type DirectoryLock, lockDirectory } from './lock.js';
+import { BLOCKFILE_NAME, DUMPFILE_NAME, type Metadata, fsIdBytes, newMetadata, readMetadata, writeMetadata } from './metadata.js';
+import { type BlockContents, type Geometry, parseBlock, readBlockFromDevice, readSummary } from './reader.js';
+import { type RecoveryReport, recover } from './recovery.js';
+import { type BlockTable, type StreamSpan, type TimeRange, blockAt, getInd, getIndNeigh, getTimeRange, recordedRanges } from './search.js';
+import { StreamIndex } from './stream-index.js';
+import { type BlockEvent, RingWriter, maxPayloadFor } from './writer.js';
+
+export interface NewFromDirectoryOptions {
+  dirname: string;
+  /** Rounded down to a multiple of 4096 (at least 4096). */
+  blocksize: number;
+  /** Number of blocks; or give deviceSize (n_blocks = deviceSize / blocksize; a partition's size by default). */
+  nBlocks?: number;
+  deviceSize?: number;
+  /** A GPT partition of type Linux swap (PARTUUID) instead of the dumpfile. */
+  partitionUuid?: string;
+  /** Default 1000 ms. */
+  flushIntervalMs?: number;
+  /** Use this device instead of a dumpfile or partition (tests: MemoryDevice). */
+  device?: BlockDevice;
+}
+
+export interface LoadOptions {
+  /** Open as a reader: no lock, no writing, no recovery. Default false (the writer). */
+  readOnly?: boolean;
+  flushIntervalMs?: number;
+  device?: BlockDevice;
+}
+
+export interface BlockRow {
+  index: number;
+  mstime1: number;
+  mstime2: number;
+}
+
+export interface DumpedRecord {
+  offset: number;
+  streamId: number;
+  subsession: number;
+  timestamp: number;
+  mediaType: number;
+  codec: number;
+  flags: number;
+  key: boolean;
+  config: boolean;
+  length: number;
+}
+
+export interface FsDescription {
+  format: 'valkkafs-ts';
+  formatVersion: number;
+  variant: Variant;
+  dirname: string;
+  dumpfile: string;
+  partitionUuid: string | null;
+  fsId: string;
+  blocksize: number;
+  nBlocks: number;
+  capacityBytes: number;
+  maxFramePayload: number;
+  currentBlock: number;
+  usedBlocks: number;
+  timeRange: [number, number] | null;
+  streams: Array<{ streamId: number; frames: number; keyFrames: number; ranges: Array<[number, number]> }>;
+}
+
+type Events = { block: [BlockEvent] };
+
+export abstract class ValkkaFS extends EventEmitter<Events> {
+  static readonly variant: Variant;
+  /** How the last open recovered the ring (writer handles only). */
+  recovery: RecoveryReport | undefined;
+  private blockCallback: ((event: BlockEvent) => void) | undefined;
+  private closed = false;
+  private readonly geometry: Geometry;
+  private indexComplete = false;
+  /** False for a device the caller passed in (it stays open and unlocked by us). */
+  ownsDevice = true;
+
+  /** @internal use newFromDirectory / loadFromDirectory */
+  constructor(
+    readonly dirname: string,
+    private meta: Metadata,
+    readonly device: BlockDevice,
+    private blockfile: BlockFile,
+    private readonly writer: RingWriter | undefined,
+    private readonly lock: DirectoryLock | undefined,
+    private readonly index: StreamIndex,
+  ) {
+    super();
+    this.geometry = { fsId: fsIdBytes(meta), blocksize: meta.blocksize, nBlocks: meta.n_blocks };
+  }
+
+  abstract get variant(): Variant;
+
+  get blocksize(): number {
+    return this.meta.blocksize;
+  }
+
+  get nBlocks(): number {
+    return this.meta.n_blocks;
+  }
+
+  get readOnly(): boolean {
+    return this.writer === undefined;
+  }
+
+  /** The block being written now (the original's current_block). */
+  get currentBlock(): number {
+    return this.writer ? this.writer.currentBlock : this.meta.current_block;
+  }
+
+  get fsId(): string {
+    return this.meta.fs_id;
+  }
+
+  /** Largest frame payload that fits into one block. */
+  get maxFramePayload(): number {
+    return maxPayloadFor(this.blocksize);
+  }
+
+  // ---------- writing ----------
+
+  /** Appends one frame (access unit). Throws FrameTooLargeError when it cannot fit into a block. */
+  async write(frame: Frame): Promise<void> {
+    return this.requireWriter().write(frame);
+  }
+
+  /** Makes everything written durable now (the writer also does it every flush interval). */
+  async flush(): Promise<void> {
+    return this.requireWriter().flush();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      await this.writer?.close();
+    } finally {
+      await this.blockfile.close().catch(() => undefined);
+      if (this.ownsDevice) await this.device.close().catch(() => undefined);
+      await this.lock?.release().catch(() => undefined);
+    }
+  }
+
+  // ---------- the block table and search ----------
+
+  /** The live table (search.ts BlockTable); do not modify. */
+  get blockTable(): BlockTable {
+    return this.blockfile.table;
+  }
+
+  /** A copy of the table rows, [mstime1, mstime2] per block, as the original's numpy array. */
+  getBlockTable(): Array<[number, number]> {
+    const t = this.blockfile.table;
+    return Array.from({ length: t.n }, (_, i) => t.get(i));
+  }
+
+  /** Reader handles: re-reads valkkafs.json and the blockfile to follow the writer (live edge). */
+  async refresh(): Promise<void> {
+    if (this.writer) return;
+    const loaded = await readMetadata(this.dirname);
+    if (loaded.kind !== 'ours' || loaded.meta.fs_id !== this.meta.fs_id) {
+      throw new ValkkaFSLoadError('EMETADATA', `${this.dirname}: the filesystem was replaced while open`);
+    }
+    const table = await this.blockfile.reread(loaded.meta.current_block);
+    const before = this.blockfile.table;
+    for (let i = 0; i < table.n; i++) {
+      const [a, b] = table.get(i);
+      const [c, d] = before.get(i);
+      if (a !== c || b !== d) {
+        before.set(i, a, b);
+        this.index.forget(i);
+      }
+    }
+    before.setCurrentBlock(loaded.meta.current_block);
+    this.meta = loaded.meta;
+  }
+
+  /** [first key frame, last frame] over the used blocks, or undefined when empty. */
+  getTimeRange(): [number, number] | undefined {
+    return getTimeRange(this.blockfile.table);
+  }
+
+  /** Blocks to read to cover [t0, t1], in time order (the original's getInd). */
+  getInd(times: TimeRange): number[] {
+    return getInd(this.blockfile.table, times);
+  }
+
+  /** n blocks before `time` and n+1 from it, in time order (the original's getIndNeigh). */
+  getIndNeigh(n = 1, time = 0): number[] {
+    return getIndNeigh(this.blockfile.table, n, time);
+  }
+
+  /** The block to start reading from to show instant t. */
+  blockAt(t: number): number | undefined {
+    return blockAt(this.blockfile.table, t);
+  }
+
+  /**
+   * The block holding the last key frame of `streamId` at or before t (for a MultiFS seek,
+   * where a block's mstime1 says nothing about one stream), or undefined when there is none.
+   */
+  async keyBlockFor(streamId: number, t: number): Promise<number | undefined> {
+    await this.loadStreamIndex();
+    const order = this.blockfile.table.timeOrder();
+    let best: { block: number; ts: number } | undefined;
+    for (const block of order) {
+      for (const s of this.spansOfBlock(block)) {
+        if (s.streamId === streamId && s.subsession === 0 && s.firstKeyTs > 0 && s.firstKeyTs <= t) {
+          const ts = s.lastKeyTs <= t ? s.lastKeyTs : s.firstKeyTs;
+          if (!best || ts >= best.ts) best = { block, ts };
+        }
+      }
+    }
+    return best?.block;
+  }
+
+  /**
+   * Recorded intervals of each stream (or one), merged across blocks: a gap larger than maxGapMs
+   * (default 5000) is a hole.
+   */
+  async recordedRanges(streamId?: number, options: { maxGapMs?: number; within?: TimeRange } = {}): Promise<Map<number, Array<[number, number]>>> {
+    await this.loadStreamIndex();
+    const spansOf = (block: number): StreamSpan[] =>
+      this.spansOfBlock(block)
+        .filter((s) => streamId === undefined || s.streamId === streamId)
+        .map((s) => ({ streamId: s.streamId, first: s.firstTs, last: s.lastTs }));
+    const opts = { maxGapMs: options.maxGapMs ?? 5000, ...(options.within ? { within: options.within } : {}) };
+    return recordedRanges(this.blockfile.table, spansOf, opts);
+  }
+
+  /** Per-stream summary of a block (sealed: from its tail; open: from the writer), if known. */
+  private spansOfBlock(block: number): StreamSummary[] {
+    if (this.writer && block === this.writer.currentBlock) return this.writer.openStats.summary();
+    return this.index.get(block)?.streams ?? [];
+  }
+
+  /** Reads the summaries of used blocks not known yet (two small reads per block, once). */
+  async loadStreamIndex(): Promise<void> {
+    if (this.indexComplete && this.writer) return;
+    const table = this.blockfile.table;
+    for (const block of table.timeOrder()) {
+      if (this.index.has(block) || (this.writer && block === this.writer.currentBlock)) continue;
+      const s = await readSummary(this.device, this.geometry, block);
+      if (s) this.index.set(block, s);
+      else if (!this.writer && block === this.meta.current_block) {
+        // Another process's open block: scan it (it has no summary yet).
+        const c = await this.readBlock(block).catch(() => undefined);
+        if (c) this.index.set(block, { seq: c.seq, streams: summarize(c) });
+      }
+    }
+    this.indexComplete = true;
+  }
+
+  // ---------- reading ----------
+
+  /**
+   * Frames of block `index` (whole block, checked). The open block is read up to the last frame
+   * written (this process's writer) or flushed (another process's). Throws BlockExpiredError when
+   * the block is reused during the read or its seq differs from `expectedSeq`.
+   */
+  async readBlock(index: number, options: { expectedSeq?: number } = {}): Promise<BlockContents> {
+    if (this.closed) throw new ValkkaFSError('ECLOSED', `${this.dirname}: the filesystem is closed`);
+    if (!Number.isInteger(index) || index < 0 || index >= this.nBlocks) {
+      throw new ValkkaFSError('EBLOCKINDEX', `block ${index} is outside 0..${this.nBlocks - 1}`);
+    }
+    const { expectedSeq } = options;
+    const snap = this.writer?.snapshot(index);
+    if (snap) {
+      if (expectedSeq !== undefined && snap.seq !== expectedSeq) throw new BlockExpiredError(index, expectedSeq, snap.seq);
+      return parseBlock(snap.bytes, index, this.geometry, snap.sealed);
+    }
+    const contents = await readBlockFromDevice(this.device, this.geometry, index, expectedSeq);
+    // Entered by this process's writer while we read: its old contents are no longer the block's.
+    const now = this.writer?.snapshot(index);
+    if (now && now.seq !== contents.seq) throw new BlockExpiredError(index, contents.seq, now.seq);
+    return contents;
+  }
+
+  /** Records of block n, without payloads (for `valkka dump-block`). */
+  async dumpBlock(n: number): Promise<{ index: number; seq: number; sealed: boolean; end: number; records: DumpedRecord[]; summary: StreamSummary[] | null }> {
+    const c = await this.readBlock(n);
+    return {
+      index: c.index,
+      seq: c.seq,
+      sealed: c.sealed,
+      end: c.end,
+      summary: c.summary ?? null,
+      records: c.frames.map((f) => ({
+        offset: f.offset,
+        streamId: f.streamId,
+        subsession: f.subsession,
+        timestamp: f.timestamp,
+        mediaType: f.mediaType,
+        codec: f.codec,
+        flags: f.flags,
+        key: (f.flags & 1) !== 0,
+        config: (f.flags & 2) !== 0,
+        length: f.payload.length,
+      })),
+    };
+  }
+
+  /** Format, geometry, time range and streams with their recorded ranges (for `valkka info`). */
+  async describe(): Promise<FsDescription> {
+    const ranges = await this.recordedRanges();
+    const counts = new Map<number, { frames: number; keyFrames: number }>();
+    for (const block of this.blockfile.table.timeOrder()) {
+      for (const s of this.spansOfBlock(block)) {
+        const c = counts.get(s.streamId) ?? { frames: 0, keyFrames: 0 };
+        c.frames += s.frames;
+        c.keyFrames += s.keyFrames;
+        counts.set(s.streamId, c);
+      }
+    }
+    return {
+      format: 'valkkafs-ts',
+      formatVersion: FORMAT_VERSION,
+      variant: this.variant,
+      dirname: this.dirname,
+      dumpfile: this.meta.dumpfile,
+      partitionUuid: this.meta.partition_uuid,
+      fsId: this.meta.fs_id,
+      blocksize: this.blocksize,
+      nBlocks: this.nBlocks,
+      capacityBytes: this.blocksize * this.nBlocks,
+      maxFramePayload: this.maxFramePayload,
+      currentBlock: this.currentBlock,
+      usedBlocks: this.blockfile.table.usedCount,
+      timeRange: this.getTimeRange() ?? null,
+      streams: [...ranges].map(([streamId, r]) => ({ streamId, ...(counts.get(streamId) ?? { frames: 0, keyFrames: 0 }), ranges: r })),
+    };
+  }
+
+  // ---------- callbacks ----------
+
+  /** The original's single callback slot, called with each sealed block; also emitted as 'block'. */
+  setBlockCallback(cb: ((event: BlockEvent) => void) | undefined): void {
+    this.blockCallback = cb;
+  }
+
+  /** @internal the writer's hook */
+  deliverBlockEvent(event: BlockEvent): void {
+    this.blockCallback?.(event);
+    this.emit('block', event);
+  }
+
+  private requireWriter(): RingWriter {
+    if (this.closed) throw new ValkkaFSError('ECLOSED', `${this.dirname}: the filesystem is closed`);
+    if (!this.writer) throw new ValkkaFSError('EREADONLY', `${this.dirname}: opened read-only`);
+    return this.writer;
+  }
+
+  // ---------- opening ----------
+
+  protected static async create<T extends ValkkaFS>(this: FsClass<T>, options: NewFromDirectoryOptions): Promise<T> {
+    const { dirname } = options;
+    if (typeof dirname !== 'string' || dirname === '') throw new ValkkaFSError('EARGUMENT', 'dirname must be a non-empty string');
+    if (!Number.isSafeInteger(options.blocksize) || options.blocksize <= 0) {
+      throw new ValkkaFSError('EARGUMENT', `blocksize must be a positive integer, got ${options.blocksize}`);
+    }
+    const blocksize = roundBlocksize(options.blocksize);
+    await mkdir(dirname, { recursive: true });
+    const blockfilePath = join(dirname, BLOCKFILE_NAME);
+    // Lock first: never wipe a directory another writer is using.
+    const lock = await lockDirectory(dirname, blockfilePath);
+    let device: BlockDevice | undefined;
+    try {
+      let dumpfile = join(dirname, DUMPFILE_NAME);
+      let partitionUuid: string | undefined;
+      if (options.device) {
+        device = options.device;
+      } else if (options.partitionUuid) {
+        partitionUuid = options.partitionUuid.toLowerCase();
+        const part = await openPartition(partitionUuid, false, dirname);
+        device = part;
+        dumpfile = part.partition.device ?? part.name;
+        await rm(join(dirname, DUMPFILE_NAME), { force: true });
+      }
+      const nBlocks = options.nBlocks ?? Math.floor((options.deviceSize ?? device?.size ?? 0) / blocksize);
+      if (!Number.isSafeInteger(nBlocks) || nBlocks < 1 || nBlocks > 2 ** 32 - 1) {
+        throw new ValkkaFSError('EARGUMENT', `n_blocks must be a positive integer (give nBlocks or deviceSize), got ${nBlocks}`);
+      }
+      if (!device) device = await wrapDevice(dirname, () => FileDevice.create(dumpfile, blocksize * nBlocks, { overwrite: true }));
+      if (blocksize * nBlocks > device.size) {
+        throw new ValkkaFSError('EARGUMENT', `${device.name}: ${nBlocks} blocks of ${blocksize} bytes need ${blocksize * nBlocks} bytes, the device has ${device.size}`);
+      }
+      if (blocksize % device.alignment !== 0) throw new ValkkaFSError('EARGUMENT', `blocksize ${blocksize} is not a multiple of ${device.name}'s alignment ${device.alignment}`);
+      if (!options.device) await wrapDevice(dirname, () => device!.lock());
+      const fsId = randomBytes(16);
+      const variant = this.variant;
+      // Block 0's header is durable before the json points at it.
+      const head = device.allocBuffer(device.alignment);
+      encodeBlockHeader(head, { version: FORMAT_VERSION, block: 0, fsId, seq: 1, blocksize, nBlocks });
+      await device.write(0, head);
+      await device.flush();
+      const blockfile = await BlockFile.create(blockfilePath, nBlocks);
+      await blockfile.sync();
+      const meta = newMetadata({ dirname, partitionUuid, dumpfile, blocksize, nBlocks, fsId, variant });
+      await writeMetadata(dirname, meta);
+      const fs = await openWriter(this, dirname, meta, device, blockfile, lock, options.flushIntervalMs);
+      fs.ownsDevice = !options.device;
+      return fs;
+    } catch (err) {
+      if (device && !options.device) await device.close().catch(() => undefined);
+      await lock.release().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  protected static async load<T extends ValkkaFS>(this: FsClass<T>, dirname: string, options: LoadOptions = {}): Promise<T> {
+    const loaded = await readMetadata(dirname);
+    if (loaded.kind === 'legacy') {
+      throw new ValkkaFSLoadError('EMETADATA', `${dirname}: a libValkka (legacy) directory; open it with openLegacyValkkaFS() (read-only)`);
+    }
+    const meta = loaded.meta;
+    if (meta.variant !== this.variant) {
+      throw new ValkkaFSLoadError('EMETADATA', `${dirname}: holds a ${meta.variant} filesystem, not a ${this.variant} one`);
+    }
+    const readOnly = options.readOnly ?? false;
+    const blockfilePath = join(dirname, BLOCKFILE_NAME);
+    const lock = readOnly ? undefined : await lockDirectory(dirname, blockfilePath);
+    let device: BlockDevice | undefined;
+    let blockfile: BlockFile | undefined;
+    try {
+      device = options.device ?? (await openDevice(dirname, meta, readOnly));
+      if (!readOnly && !options.device) await wrapDevice(dirname, () => device!.lock());
+      if (meta.blocksize * meta.n_blocks > device.size) {
+        throw new ValkkaFSLoadError('EMETADATA', `${dirname}: ${meta.n_blocks} blocks of ${meta.blocksize} bytes do not fit in ${device.name} (${device.size} bytes)`);
+      }
+      blockfile = await BlockFile.open(blockfilePath, meta.n_blocks, meta.current_block, { write: !readOnly });
+      const fs = readOnly
+        ? new this(dirname, meta, device, blockfile, undefined, undefined, new StreamIndex(meta.n_blocks))
+        : await openWriter(this, dirname, meta, device, blockfile, lock, options.flushIntervalMs);
+      fs.ownsDevice = !options.device;
+      return fs;
+    } catch (err) {
+      await blockfile?.close().catch(() => undefined);
+      if (device && !options.device) await device.close().catch(() => undefined);
+      await lock?.release().catch(() => undefined);
+      throw err;
+    }
+  }
+
+}
+
+async function openWriter<T extends ValkkaFS>(
+    ctor: FsClass<T>,
+    dirname: string,
+    meta: Metadata,
+    device: BlockDevice,
+    blockfile: BlockFile,
+    lock: DirectoryLock | undefined,
+    flushIntervalMs: number | undefined,
+  ): Promise<T> {
+    const index = new StreamIndex(meta.n_blocks);
+    const base = { device, blockfile, index, fsId: fsIdBytes(meta), variant: meta.variant, blocksize: meta.blocksize, nBlocks: meta.n_blocks };
+    const { resume, report } = await recover(base, meta.current_block);
+    let fs: T | undefined;
+    const saveCurrentBlock = async (block: number): Promise<void> => {
+      meta.current_block = block;
+      await writeMetadata(dirname, meta);
+    };
+    const writer = await RingWriter.start(
+      { ...base, saveCurrentBlock, onBlock: (e) => fs?.deliverBlockEvent(e) },
+      resume,
+      flushIntervalMs === undefined ? {} : { flushIntervalMs },
+    );
+    if (meta.current_block !== writer.currentBlock) await saveCurrentBlock(writer.currentBlock);
+    fs = new ctor(dirname, meta, device, blockfile, writer, lock, index);
+    fs.recovery = report;
+    return fs;
+}
+
+type FsClass<T extends ValkkaFS> = {
+  new (dirname: string, meta: Metadata, device: BlockDevice, blockfile: BlockFile, writer: RingWriter | undefined, lock: DirectoryLock | undefined, index: StreamIndex): T;
+  readonly variant: Variant;
+};
+
+/** One camera per filesystem; mstime1 = the block's first key frame. */
+export class ValkkaSingleFS extends ValkkaFS {
+  static override readonly variant: Variant = 'single';
+  get variant(): Variant {
+    return 'single';
+  }
+  static newFromDirectory(options: NewFromDirectoryOptions): Promise<ValkkaSingleFS> {
+    return ValkkaSingleFS.create(options);
+  }
+  static loadFromDirectory(dirname: string, options?: LoadOptions): Promise<ValkkaSingleFS> {
+    return ValkkaSingleFS.load(dirname, options);
+  }
+}
+
+/** Several cameras per filesystem; mstime1 = the block's last key frame among all streams. */
+export class ValkkaMultiFS extends ValkkaFS {
+  static override readonly variant: Variant = 'multi';
+  get variant(): Variant {
+    return 'multi';
+  }
+  static newFromDirectory(options: NewFromDirectoryOptions): Promise<ValkkaMultiFS> {
+    return ValkkaMultiFS.create(options);
+  }
+  static loadFromDirectory(dirname: string, options?: LoadOptions): Promise<ValkkaMultiFS> {
+    return ValkkaMultiFS.load(dirname, options);
+  }
+}
+
+/** Opens a directory whatever its variant. */
+export async function loadValkkaFS(dirname: string, options?: LoadOptions): Promise<ValkkaSingleFS | ValkkaMultiFS> {
+  const loaded = await readMetadata(dirname);
+  if (loaded.kind === 'ours' && loaded.meta.variant === 'multi') return ValkkaMultiFS.loadFromDirectory(dirname, options);
+  return ValkkaSingleFS.loadFromDirectory(dirname, options);
+}
+
+function summarize(c: BlockContents): StreamSummary[] {
+  const m = new Map<number, StreamSummary>();
+  for (const f of c.frames) {
+    const k = f.streamId * 256 + f.subsession;
+    const key = (f.flags & 1) !== 0;
+    const s = m.get(k) ?? { streamId: f.streamId, subsession: f.subsession, frames: 0, keyFrames: 0, firstTs: f.timestamp, lastTs: f.timestamp, firstKeyTs: 0, lastKeyTs: 0 };
+    s.frames++;
+    s.firstTs = Math.min(s.firstTs, f.timestamp);
+    s.lastTs = Math.max(s.lastTs, f.timestamp);
+    if (key) {
+      s.keyFrames++;
+      s.firstKeyTs = s.firstKeyTs === 0 ? f.timestamp : Math.min(s.firstKeyTs, f.timestamp);
+      s.lastKeyTs = Math.max(s.lastKeyTs, f.timestamp);
+    }
+    m.set(k, s);
+  }
+  return [...m.values()];
+}
+
+/** The dumpfile, or the partition re-resolved by its PARTUUID (refused when it is gone). */
+async function openDevice(dirname: string, meta: Metadata, readOnly: boolean): Promise<BlockDevice> {
+  if (meta.partition_uuid) return openPartition(meta.partition_uuid, readOnly, dirname);
+  const path = join(dirname, DUMPFILE_NAME);
+  return wrapDevice(dirname, () => FileDevice.open(path, { readOnly }));
+}
+
+async function openPartition(uuid: string, readOnly: boolean, dirname: string): Promise<PartitionDevice> {
+  return wrapDevice(dirname, () => PartitionDevice.open(uuid, { readOnly }));
+}
+
+/** Device errors become load errors naming the directory (ELOCKED stays ELOCKED). */
+async function wrapDevice<T>(dirname: string, f: () => Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (err) {
+    if (err instanceof DeviceError) {
+      const code = err.code === 'ELOCKED' ? 'ELOCKED' : err.code === 'ENOENT' || err.code === 'ENODEV' ? 'ENOTFOUND' : 'EMETADATA';
+      throw new ValkkaFSLoadError(code, `${dirname}: ${err.message}`, { cause: err });
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,302 @@
+/**
+ * The ring writer: appends frame records into the open block (an aligned buffer in memory,
+ * readable in-process at once), makes the filled part durable at every flush interval, and
+ * seals full blocks and moves to the next one in the order the invariants need:
+ *
+ *   seal b:  write the rest of b, flush  ->  row b final, row b+1 zeroed, blockfile synced
+ *            -> header of b+1 (seq+1) written, flushed  ->  valkkafs.json current_block = b+1
+ *
+ * so a block's row is invalid before any of its bytes is reused, and the json never points
+ * to a block whose header is not durable. All device I/O runs on one serial chain; while a
+ * sealed block is being written the next one fills a second buffer (double buffering).
+ */
+import type { BlockDevice } from '@valkka/blockdev';
+
+import type { BlockFile } from './blockfile.js';
+import { BlockStats, type Row, type Variant } from './block-stats.js';
+import { FrameTooLargeError, ValkkaFSError } from './errors.js';
+import {
+  BLOCK_HEADER_SIZE,
+  FORMAT_VERSION,
+  RECORD_HEADER_SIZE,
+  alignDown,
+  alignUp,
+  encodeBlockHeader,
+  encodeFrameRecord,
+  encodeSummary,
+  recordSize,
+  seqSeed,
+  tailReserve,
+} from './format.js';
+import type { Frame } from './frame.js';
+import { FrameIngest } from './ingest.js';
+import type { StreamIndex } from './stream-index.js';
+
+export interface BlockEvent {
+  /** The block just sealed. */
+  index: number;
+  /** Its final row [mstime1, mstime2]. */
+  range: Row;
+  seq: number;
+  /** The block being written now. */
+  currentBlock: number;
+  /** The original's message: '' normally, 'frame' / 'keyframe' when a column was copied from the previous row. */
+  msg: '' | 'frame' | 'keyframe';
+}
+
+export interface RingContext {
+  device: BlockDevice;
+  blockfile: BlockFile;
+  index: StreamIndex;
+  fsId: Uint8Array;
+  variant: Variant;
+  blocksize: number;
+  nBlocks: number;
+  /** Persists current_block in valkkafs.json (atomically). */
+  saveCurrentBlock(block: number): Promise<void>;
+  onBlock(event: BlockEvent): void;
+}
+
+/** The block being written (or being sealed) and its buffer. */
+export interface OpenBlock {
+  block: number;
+  seq: number;
+  seed: number;
+  buf: Buffer;
+  /** Bytes of buf in use: header + records. */
+  filled: number;
+  /** Bytes of the block known to be durable on the device. */
+  durable: number;
+  stats: BlockStats;
+  sealed: boolean;
+  /** The row last written to the blockfile for this block. */
+  rowOnDisk: Row;
+}
+
+/** Where the writer resumes, as recovery found it. */
+export interface ResumePoint {
+  open: OpenBlock;
+  /** Final row of the block before `open` (the original's prev_row, for its fallbacks). */
+  previousRow: Row;
+}
+
+export interface WriterOptions {
+  /** The filled part of the open block is made durable at least this often. Default 1000 ms. */
+  flushIntervalMs?: number;
+}
+
+export const maxPayloadFor = (blocksize: number): number => blocksize - BLOCK_HEADER_SIZE - RECORD_HEADER_SIZE - tailReserve(1);
+
+export class RingWriter {
+  private open: OpenBlock;
+  private sealing: OpenBlock | undefined;
+  private spare: Buffer | undefined;
+  private sealDone: Promise<void> = Promise.resolve();
+  private io: Promise<void> = Promise.resolve();
+  private serial: Promise<void> = Promise.resolve();
+  private failure: unknown;
+  private flushQueued = false;
+  private closed = false;
+  private readonly timer: NodeJS.Timeout;
+  private previousRow: Row;
+  private readonly ingest = new FrameIngest();
+  private readonly maxPayload: number;
+  /** Incremented whenever the writer enters a new block (readers compare it). */
+  generation = 0;
+
+  private constructor(
+    private readonly ctx: RingContext,
+    resume: ResumePoint,
+    options: WriterOptions,
+  ) {
+    this.open = resume.open;
+    this.previousRow = resume.previousRow;
+    this.spare = ctx.device.allocBuffer(ctx.blocksize);
+    this.maxPayload = maxPayloadFor(ctx.blocksize);
+    const interval = options.flushIntervalMs ?? 1000;
+    if (!(interval > 0)) throw new ValkkaFSError('EARGUMENT', `flushIntervalMs must be > 0, got ${interval}`);
+    this.timer = setInterval(() => void this.requestFlush().catch(() => undefined), interval);
+    this.timer.unref();
+  }
+
+  /** Starts writing at the resume point; a sealed resume block is left at once for the next one. */
+  static async start(ctx: RingContext, resume: ResumePoint, options: WriterOptions = {}): Promise<RingWriter> {
+    const writer = new RingWriter(ctx, resume, options);
+    if (resume.open.sealed) {
+      await writer.advance();
+    }
+    return writer;
+  }
+
+  get currentBlock(): number {
+    return this.open.block;
+  }
+
+  /** Sequence number of the block being written. */
+  get currentSeq(): number {
+    return this.open.seq;
+  }
+
+  /** Stats of the open block (for in-process per-stream queries). */
+  get openStats(): BlockStats {
+    return this.open.stats;
+  }
+
+  /**
+   * Appends one frame (an access unit). Resolves once it is in the open block, readable in-process;
+   * durable after the next flush. Calls are applied in order.
+   */
+  write(frame: Frame): Promise<void> {
+    const p = this.serial.then(() => this.writeNow(frame));
+    this.serial = p.then(
+      () => undefined,
+      () => undefined,
+    );
+    return p;
+  }
+
+  /** Makes everything written so far durable (and the open block's row visible to other processes). */
+  async flush(): Promise<void> {
+    await this.serial;
+    await this.requestFlush(true);
+  }
+
+  /** Seals the partial block (as the original's stop did), waits for all I/O, stops the timer. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    clearInterval(this.timer);
+    await this.serial;
+    this.closed = true;
+    if (this.failure === undefined && this.open.stats.frames > 0) await this.advance();
+    await this.io;
+    if (this.failure !== undefined) throw this.failure;
+  }
+
+  /** Bytes of a block the writer holds in memory (open or being sealed), with its seq; undefined otherwise. */
+  snapshot(block: number): { seq: number; bytes: Buffer; sealed: boolean } | undefined {
+    for (const ob of [this.open, this.sealing]) {
+      if (ob && ob.block === block) return { seq: ob.seq, bytes: Buffer.from(ob.buf.subarray(0, ob.sealed ? this.ctx.blocksize : ob.filled)), sealed: ob.sealed };
+    }
+    return undefined;
+  }
+
+  // ---------- internals ----------
+
+  private async writeNow(frame: Frame): Promise<void> {
+    if (this.closed) throw new ValkkaFSError('ECLOSED', 'the writer is closed');
+    if (this.failure !== undefined) throw this.failure;
+    const f = this.ingest.prepare(frame);
+    if (f.payload.length > this.maxPayload) throw new FrameTooLargeError(f.payload.length, this.maxPayload, this.ctx.blocksize);
+    const size = recordSize(f.payload.length);
+    if (this.open.filled + size + tailReserve(this.open.stats.entriesWith(f.streamId, f.subsession)) > this.ctx.blocksize) {
+      await this.advance();
+    }
+    const ob = this.open;
+    ob.filled = encodeFrameRecord(ob.buf, ob.filled, f, ob.seed);
+    ob.stats.add(f);
+    const live = ob.stats.liveRow();
+    const [m0, m1] = this.ctx.blockfile.table.get(ob.block);
+    if (live[0] !== m0 || live[1] !== m1) this.ctx.blockfile.table.set(ob.block, live[0], live[1]);
+  }
+
+  /** Seals the open block (summary at its tail) and enters the next one in a fresh buffer. */
+  private async advance(): Promise<void> {
+    const old = this.open;
+    if (!old.sealed) {
+      encodeSummary(old.buf, this.ctx.blocksize, old.stats.summary(), old.seed);
+      old.sealed = true;
+    }
+    while (this.spare === undefined) {
+      await this.sealDone;
+      if (this.failure !== undefined) throw this.failure;
+    }
+    const buf = this.spare;
+    this.spare = undefined;
+    const next = newOpenBlock(this.ctx, buf, (old.block + 1) % this.ctx.nBlocks, old.seq + 1);
+    // In memory at once: the next block is no longer what its row said (on disk in the seal job).
+    this.ctx.index.forget(next.block);
+    this.ctx.blockfile.table.set(next.block, 0, 0);
+    this.ctx.blockfile.table.setCurrentBlock(next.block);
+    this.sealing = old;
+    this.open = next;
+    this.generation++;
+    this.sealDone = this.enqueue(() => this.seal(old, next));
+  }
+
+  private async seal(old: OpenBlock, next: OpenBlock): Promise<void> {
+    const { device, blockfile, blocksize } = this.ctx;
+    const from = alignDown(old.durable, device.alignment);
+    if (from < blocksize) {
+      await device.write(old.block * blocksize + from, old.buf.subarray(from, blocksize));
+      await device.flush();
+      old.durable = blocksize;
+    }
+    const { row, msg } = old.stats.finalRow(this.previousRow);
+    this.previousRow = row;
+    await blockfile.setRow(old.block, row);
+    old.rowOnDisk = row;
+    await blockfile.setRow(next.block, [0, 0]);
+    await blockfile.sync();
+    // setRow also sets the in-memory row: keep the live row of the block being filled there.
+    const live = next.stats.liveRow();
+    if (!next.sealed) blockfile.table.set(next.block, live[0], live[1]);
+    this.ctx.index.set(old.block, { seq: old.seq, streams: old.stats.summary() });
+    await device.write(next.block * blocksize, next.buf.subarray(0, device.alignment));
+    await device.flush();
+    await this.ctx.saveCurrentBlock(next.block);
+    this.sealing = undefined;
+    this.spare = old.buf;
+    this.ctx.onBlock({ index: old.block, range: row, seq: old.seq, currentBlock: next.block, msg });
+  }
+
+  private requestFlush(force = false): Promise<void> {
+    if (this.closed && !force) return Promise.resolve();
+    if (this.flushQueued && !force) return this.io;
+    this.flushQueued = true;
+    const ob = this.open;
+    return this.enqueue(async () => {
+      this.flushQueued = false;
+      await this.flushOpen(ob);
+    });
+  }
+
+  /** Writes the filled part of `ob` not yet durable (from its last aligned offset, one write), flushes, publishes its row. */
+  private async flushOpen(ob: OpenBlock): Promise<void> {
+    if (ob.sealed) return; // its seal, queued after this job, writes everything
+    const { device, blocksize } = this.ctx;
+    const end = ob.filled;
+    const row = ob.stats.liveRow();
+    if (end > ob.durable) {
+      const from = alignDown(ob.durable, device.alignment);
+      const to = Math.min(blocksize, alignUp(end, device.alignment));
+      await device.write(ob.block * blocksize + from, ob.buf.subarray(from, to));
+      await device.flush();
+      ob.durable = end;
+    }
+    if (row[0] !== ob.rowOnDisk[0] || row[1] !== ob.rowOnDisk[1]) {
+      await this.ctx.blockfile.setRow(ob.block, row);
+      ob.rowOnDisk = row;
+      // The in-memory row may already be newer than the one just written.
+      const live = ob.stats.liveRow();
+      if (!ob.sealed) this.ctx.blockfile.table.set(ob.block, live[0], live[1]);
+    }
+  }
+
+  private enqueue(job: () => Promise<void>): Promise<void> {
+    const p = this.io.then(() => {
+      if (this.failure !== undefined) throw this.failure;
+      return job();
+    });
+    this.io = p.catch((err: unknown) => {
+      this.failure ??= err;
+    });
+    return p;
+  }
+}
+
+/** A fresh block buffer: zeros with the block header. */
+export function newOpenBlock(ctx: Pick<RingContext, 'fsId' | 'variant' | 'blocksize' | 'nBlocks'>, buf: Buffer, block: number, seq: number): OpenBlock {
+  buf.fill(0);
+  encodeBlockHeader(buf, { version: FORMAT_VERSION, block, fsId: ctx.fsId, seq, blocksize: ctx.blocksize, nBlocks: ctx.nBlocks });
+  return { block, seq, seed: seqSeed(seq), buf, filled: BLOCK_HEADER_SIZE, durable: 0, stats: new BlockStats(ctx.variant), sealed: false, rowOnDisk: [0, 0] };
+}
