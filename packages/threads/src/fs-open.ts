@@ -1,18 +1,25 @@
-import { ThreadsError } from './errors.js';
+import { loadValkkaFS } from '@valkka/fs';
 import type { BlockInfo, BlockSource, FrameSink } from './fs-port.js';
 
-export interface OpenedWriter {
-  sink: FrameSink;
-  flushIntervalMs: number;
+/**
+ * Opens the filesystem in `dirname` as its writer (taking the writer lock in this thread).
+ * The fs flushes the open block on its own interval (flushIntervalMs, default 1 s); close() seals nothing
+ * but makes everything durable.
+ */
+export async function openWriter(dirname: string, onBlock: (block: BlockInfo) => void): Promise<FrameSink> {
+  const fs = await loadValkkaFS(dirname);
+  fs.on('block', (e) => onBlock({ index: e.index, range: [e.range[0], e.range[1]], seq: e.seq, currentBlock: e.currentBlock }));
+  return fs;
 }
 
-/** Opens the filesystem in `dirname` for writing (taking its writer lock). */
-export async function openWriter(dirname: string, onBlock: (block: BlockInfo) => void): Promise<OpenedWriter> {
-  void onBlock;
-  throw new ThreadsError('ERR_FS', `@valkka/fs cannot open ${dirname} yet`);
-}
-
-/** Opens the filesystem in `dirname` read-only. */
+/** Opens the filesystem in `dirname` read-only: no lock, so it never gets in the writer's way. */
 export async function openReader(dirname: string): Promise<BlockSource> {
-  throw new ThreadsError('ERR_FS', `@valkka/fs cannot open ${dirname} yet`);
+  const fs = await loadValkkaFS(dirname, { readOnly: true });
+  return {
+    get nBlocks() {
+      return fs.nBlocks;
+    },
+    readBlock: async (index, expectedSeq) => (await fs.readBlock(index, expectedSeq === undefined ? {} : { expectedSeq })).frames,
+    close: () => fs.close(),
+  };
 }

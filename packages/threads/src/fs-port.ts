@@ -12,12 +12,19 @@ export interface BlockInfo {
   index: number;
   /** [first key frame, last frame] in ms, as the block table row. */
   range: [number, number];
+  /** The block's write sequence number (readers compare it to spot reuse). */
+  seq: number;
+  /** The block being written now. */
+  currentBlock: number;
 }
 
 /** What the reader thread needs from a filesystem opened read-only. */
 export interface BlockSource {
   readonly nBlocks: number;
-  /** Every frame of the block, in disk order; throws @valkka/fs's BlockExpiredError (code 'EEXPIRED') when the block was reused. */
-  readBlock(index: number): Frame[] | Promise<Frame[]>;
+  /**
+   * Every frame of the block, in disk order. Throws @valkka/fs's BlockExpiredError (code 'EEXPIRED') when the
+   * block was reused during the read, or when its sequence number is not `expectedSeq`.
+   */
+  readBlock(index: number, expectedSeq?: number): Frame[] | Promise<Frame[]>;
   close(): void | Promise<void>;
 }

@@ -9,7 +9,7 @@ export type ReaderCommand =
   | { type: 'unsetSlotId'; id: number }
   | { type: 'clearSlotIds' }
   | { type: 'reportSlotIds' }
-  | { type: 'pullBlocks'; blocks: number[]; request: number };
+  | { type: 'pullBlocks'; blocks: number[]; request: number; seqs?: Array<number | null> };
 
 /** A block that was reused by the writer between the request and the read: skipped, never half-delivered. */
 export interface ExpiredBlock {
@@ -64,7 +64,7 @@ export class ReaderCore {
         this.hooks.report(this.ids.entries().map(([id, slot]) => [slot, id]));
         return;
       case 'pullBlocks':
-        return this.pullBlocks(c.blocks, c.request);
+        return this.pullBlocks(c.blocks, c.request, c.seqs);
       default:
         this.hooks.log(`unknown reader command ${JSON.stringify(command)} (ignored)`);
     }
@@ -74,15 +74,16 @@ export class ReaderCore {
    * Reads every requested block whole (a reused block throws and is reported, so it is never half-delivered),
    * then delivers start marker, the frames of mapped ids in time order, end marker.
    * As the original: the markers carry the first and last frame's timestamp read (mapped or not), 0 when none;
-   * indices >= n_blocks are skipped.
+   * indices >= n_blocks are skipped. `seqs[i]`, when given, is the sequence number block `blocks[i]` had when it
+   * was chosen (from the writer's 'block' events): a block reused since then is expired too.
    */
-  async pullBlocks(blocks: number[], request: number): Promise<void> {
+  async pullBlocks(blocks: number[], request: number, seqs?: Array<number | null>): Promise<void> {
     this.counts.requests += 1;
     const frames: Frame[] = [];
-    for (const index of blocks) {
+    for (const [i, index] of blocks.entries()) {
       if (!Number.isInteger(index) || index < 0 || index >= this.source.nBlocks) continue;
       try {
-        for (const frame of await this.source.readBlock(index)) frames.push(frame);
+        for (const frame of await this.source.readBlock(index, seqs?.[i] ?? undefined)) frames.push(frame);
         this.counts.blocks += 1;
       } catch (err) {
         if (!isExpired(err)) throw err;

@@ -62,10 +62,14 @@ export class ValkkaFSReaderThread extends ValkkaThread<ReaderWorkerData> {
     return answer;
   }
 
-  /** Queues a request for these blocks; resolves to its request number (carried by its two markers). */
-  async pullBlocks(blocks: readonly number[]): Promise<number> {
+  /**
+   * Queues a request for these blocks; resolves to its request number (carried by its two markers).
+   * `seqs` (optional, one per block, null for unknown): the sequence numbers the blocks had when they were chosen
+   * (BlockInfo.seq of the writer's 'block' events); a block reused since then is reported 'expired' and skipped.
+   */
+  async pullBlocks(blocks: readonly number[], seqs?: ReadonlyArray<number | null>): Promise<number> {
     const request = this.nextRequest++;
-    await this.send({ type: 'pullBlocks', blocks: [...blocks], request });
+    await this.send({ type: 'pullBlocks', blocks: [...blocks], request, ...(seqs ? { seqs: [...seqs] } : {}) });
     return request;
   }
 

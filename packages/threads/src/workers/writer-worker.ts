@@ -5,13 +5,14 @@ import { WRITER_COUNTERS, type WriterWorkerData } from '../writer/writer-thread.
 
 // The ValkkaFSWriterThread's worker: opens the filesystem here (so the writer lock belongs to this worker),
 // then writes what its input queue carries until a stop command, and closes the writer so all is durable.
+// The fs flushes the open block on its own interval.
 runWorker<WriterWorkerData>(WRITER_COUNTERS, async (ctx) => {
-  const fs = await openWriter(ctx.data.dirname, (block) => {
+  const sink = await openWriter(ctx.data.dirname, (block) => {
     ctx.count('blocks');
     ctx.emit('block', block);
   });
   const core = new WriterCore(
-    fs.sink,
+    sink,
     (message) => ctx.emit('log', message),
     (map) => ctx.emit('slotIds', map),
   );
@@ -19,21 +20,15 @@ runWorker<WriterWorkerData>(WRITER_COUNTERS, async (ctx) => {
     ctx.setCounter('written', core.counts.written);
     ctx.setCounter('writtenBytes', core.counts.writtenBytes);
     ctx.setCounter('unmapped', core.counts.unmapped);
+    ctx.setCounter('tooLarge', core.counts.tooLarge);
   };
   ctx.ready();
-  let lastFlush = performance.now();
   await runLoop(ctx.input, {
     frame: (frame) => core.frame(frame),
     command: (command) => core.command(command),
     tickMs: 50,
-    tick: async () => {
-      publish();
-      if (performance.now() - lastFlush >= fs.flushIntervalMs) {
-        lastFlush = performance.now();
-        await fs.sink.flush();
-      }
-    },
+    tick: publish,
   });
-  await fs.sink.close();
+  await sink.close();
   publish();
 });

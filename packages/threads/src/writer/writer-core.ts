@@ -16,6 +16,8 @@ export interface WriterCounts {
   writtenBytes: number;
   /** Frames dropped because their slot is not mapped to an id. */
   unmapped: number;
+  /** Frames dropped because they cannot fit into one block (the fs's FrameTooLargeError). */
+  tooLarge: number;
 }
 
 /**
@@ -24,7 +26,7 @@ export interface WriterCounts {
  */
 export class WriterCore {
   readonly slots = new StreamMap('slot', 'id');
-  readonly counts: WriterCounts = { written: 0, writtenBytes: 0, unmapped: 0 };
+  readonly counts: WriterCounts = { written: 0, writtenBytes: 0, unmapped: 0, tooLarge: 0 };
 
   constructor(
     private readonly sink: FrameSink,
@@ -38,10 +40,23 @@ export class WriterCore {
       this.counts.unmapped += 1;
       return;
     }
+    const { slot: _slot, ...rest } = frame;
+    const written = this.sink.write({ ...rest, streamId: id });
+    if (!(written instanceof Promise)) return this.wrote(frame);
+    return written.then(
+      () => this.wrote(frame),
+      (err: unknown) => {
+        // One oversized frame must not stop the recording (the original's B1 wrote across the block end).
+        if ((err as { code?: unknown }).code !== 'EFRAMETOOLARGE') throw err;
+        this.counts.tooLarge += 1;
+        this.log(`slot ${frame.slot}: ${(err as Error).message} (dropped)`);
+      },
+    );
+  }
+
+  private wrote(frame: SlotFrame): void {
     this.counts.written += 1;
     this.counts.writtenBytes += frame.payload.byteLength;
-    const { slot: _slot, ...rest } = frame;
-    return this.sink.write({ ...rest, streamId: id });
   }
 
   command(command: ThreadCommand): void | Promise<void> {

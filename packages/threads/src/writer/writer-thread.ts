@@ -19,7 +19,7 @@ export interface WriterWorkerData {
   dirname: string;
 }
 
-export const WRITER_COUNTERS = ['written', 'writtenBytes', 'unmapped', 'blocks'] as const;
+export const WRITER_COUNTERS = ['written', 'writtenBytes', 'unmapped', 'tooLarge', 'blocks'] as const;
 
 export interface WriterStats {
   queue: FrameQueueStats;
@@ -28,6 +28,8 @@ export interface WriterStats {
   writtenBytes: number;
   /** Frames dropped because their slot was not mapped to an id. */
   unmapped: number;
+  /** Frames dropped because they cannot fit into one block. */
+  tooLarge: number;
   /** Blocks finished so far. */
   blocks: number;
 }
@@ -86,7 +88,7 @@ export class ValkkaFSWriterThread extends ValkkaThread<WriterWorkerData> {
 
   stats(): WriterStats {
     const c = this.counters();
-    return { queue: this.input.stats(), written: c.written!, writtenBytes: c.writtenBytes!, unmapped: c.unmapped!, blocks: c.blocks! };
+    return { queue: this.input.stats(), written: c.written!, writtenBytes: c.writtenBytes!, unmapped: c.unmapped!, tooLarge: c.tooLarge!, blocks: c.blocks! };
   }
 
   private send(command: WriterCommand): Promise<void> {

@@ -1,0 +1,100 @@
+import { FrameQueue } from '../queue/frame-queue.js';
+import { ValkkaThread } from '../thread/valkka-thread.js';
+import type { CacherOptions } from './cacher-core.js';
+import { PlaybackClock } from './playback-clock.js';
+
+export interface CacherThreadOptions extends Omit<CacherOptions, 'clock'> {
+  /** Where the frames come from: a ValkkaFSReaderThread's output (frames between start and end markers). */
+  input: FrameQueue;
+  /** Where frames and SetupFrames (as commands: stream_init, stream_state) go; default a new blocking queue. */
+  output?: FrameQueue;
+  outputBytes?: number;
+  /** The playback clock; share one between cachers to keep their streams on one timeline. Default: a system clock. */
+  clock?: PlaybackClock;
+  name?: string;
+}
+
+export interface CacherWorkerData {
+  frames: SharedArrayBuffer;
+  output: SharedArrayBuffer;
+  clock: SharedArrayBuffer;
+  options: Omit<CacherOptions, 'clock'>;
+}
+
+/** The commands the cacher worker takes, in order, on its command queue. */
+export type CacherCommand =
+  | { type: 'registerSlot'; slot: number }
+  | { type: 'deregisterSlot'; slot: number }
+  | { type: 'seek'; time: number }
+  | { type: 'playStreams' }
+  | { type: 'stopStreams' }
+  | { type: 'setRate'; rate: number }
+  | { type: 'step'; direction: 1 | -1 }
+  | { type: 'clear' };
+
+export const CACHER_COUNTERS = ['frames', 'transmissions', 'cachedBytes'] as const;
+
+/**
+ * libValkka's FileCacheThread: caches what the reader sends and plays it against a PlaybackClock
+ * (see CacherCore for the behaviour). Events: 'time' {streamTime}, 'limits' {limits, truncated},
+ * 'nodata' and 'data' per stream, 'error'. The output queue is closed when the thread stops.
+ */
+export class FileCacherThread extends ValkkaThread<CacherWorkerData> {
+  readonly output: FrameQueue;
+  readonly clock: PlaybackClock;
+
+  constructor(options: CacherThreadOptions) {
+    const { input, output, outputBytes, clock, name, ...core } = options;
+    const out = output ?? FrameQueue.create({ capacity: outputBytes ?? 8 * 1024 * 1024, mode: 'block' });
+    const playbackClock = clock ?? PlaybackClock.system();
+    super({
+      name: name ?? 'cacher',
+      worker: 'cacher-worker',
+      input: FrameQueue.create({ capacity: 64 * 1024, mode: 'block' }),
+      counters: CACHER_COUNTERS,
+      data: { frames: input.buffer, output: out.buffer, clock: playbackClock.buffer, options: core },
+    });
+    this.output = out;
+    this.clock = playbackClock;
+  }
+
+  registerSlot(slot: number): Promise<void> {
+    return this.send({ type: 'registerSlot', slot });
+  }
+
+  deregisterSlot(slot: number): Promise<void> {
+    return this.send({ type: 'deregisterSlot', slot });
+  }
+
+  seek(time: number): Promise<void> {
+    return this.send({ type: 'seek', time });
+  }
+
+  play(): Promise<void> {
+    return this.send({ type: 'playStreams' });
+  }
+
+  stop(): Promise<void> {
+    return this.send({ type: 'stopStreams' });
+  }
+
+  setRate(rate: number): Promise<void> {
+    return this.send({ type: 'setRate', rate });
+  }
+
+  step(direction: 1 | -1): Promise<void> {
+    return this.send({ type: 'step', direction });
+  }
+
+  clear(): Promise<void> {
+    return this.send({ type: 'clear' });
+  }
+
+  protected override onExit(): void {
+    this.output.close();
+  }
+
+  private send(command: CacherCommand): Promise<void> {
+    return this.command(command);
+  }
+}

@@ -1,0 +1,85 @@
+import { FrameQueue } from '../queue/frame-queue.js';
+import type { QueueEntry } from '../slot-frame.js';
+import { STOP_COMMAND } from '../thread/protocol.js';
+import { runWorker } from '../thread/worker-runtime.js';
+import { CacherCore } from './cacher-core.js';
+import { CACHER_COUNTERS, type CacherCommand, type CacherWorkerData } from './cacher-thread.js';
+import { PlaybackClock } from './playback-clock.js';
+
+/** Longest sleep: a shared clock may be changed by another cacher, and a manual clock by a test, at any time. */
+const MAX_SLEEP_MS = 20;
+/** Reader entries handled before looking at commands and the clock again. */
+const BATCH = 512;
+
+// FileCacherThread's worker: reader frames in, commands in, frames out when the clock says so.
+runWorker<CacherWorkerData>(CACHER_COUNTERS, async (ctx) => {
+  const frames = FrameQueue.attach(ctx.data.frames);
+  const output = FrameQueue.attach(ctx.data.output);
+  const clock = PlaybackClock.attach(ctx.data.clock);
+  let sent = 0;
+  let transmissions = 0;
+  const core = new CacherCore(
+    { clock, ...ctx.data.options },
+    {
+      frame: (f) => {
+        output.pushFrame(f);
+        sent++;
+      },
+      setup: (s) => {
+        output.pushCommand(s);
+      },
+      event: (e) => ctx.emit(e.type, e),
+    },
+  );
+  const handleCommand = (c: CacherCommand): void => {
+    switch (c.type) {
+      case 'registerSlot': return core.registerSlot(c.slot);
+      case 'deregisterSlot': return core.deregisterSlot(c.slot);
+      case 'seek': return core.seek(c.time);
+      case 'playStreams': return core.playStreams();
+      case 'stopStreams': return core.stopStreams();
+      case 'setRate': return core.setRate(c.rate);
+      case 'step': return core.step(c.direction);
+      case 'clear': return core.clear();
+    }
+  };
+  const handleReader = (entry: QueueEntry): void => {
+    if (entry.kind === 'frame') core.addFrame(entry.frame);
+    else if (entry.kind === 'marker' && entry.marker.type === 'start') core.beginTransmission();
+    else if (entry.kind === 'marker') {
+      core.endTransmission();
+      transmissions++;
+    }
+  };
+
+  ctx.ready();
+  for (;;) {
+    let busy = false;
+    for (let c = ctx.input.pop(); c; c = ctx.input.pop()) {
+      busy = true;
+      if (c.kind !== 'command') continue;
+      if (c.command.type === STOP_COMMAND) return;
+      try {
+        handleCommand(c.command as CacherCommand);
+      } catch (err) {
+        ctx.emit('log', `${c.command.type}: ${(err as Error).message}`); // a bad argument must not kill playback
+      }
+    }
+    for (let i = 0, e = frames.pop(); e; e = ++i < BATCH ? frames.pop() : undefined) {
+      busy = true;
+      handleReader(e);
+    }
+    core.run();
+    ctx.setCounter('frames', sent);
+    ctx.setCounter('transmissions', transmissions);
+    ctx.setCounter('cachedBytes', core.bytes);
+    if (ctx.input.closed) return;
+    if (busy) continue;
+    const sleep = Math.min(MAX_SLEEP_MS, Math.max(0, core.nextWakeAt() - clock.now()));
+    if (sleep > 0) await Promise.race([ctx.input.waitForData(sleep), frames.closed ? delay(sleep) : frames.waitForData(sleep)]);
+  }
+});
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
