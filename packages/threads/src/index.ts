@@ -20,4 +20,4 @@ export { StreamMap } from './writer/slot-map.js';
 export { WriterCore, type WriterCommand, type WriterCounts } from './writer/writer-core.js';
 export { ValkkaFSWriterThread, type WriterStats, type WriterThreadOptions } from './writer/writer-thread.js';
 export { ReaderCore, type ExpiredBlock, type ReaderCommand, type ReaderCounts } from './reader/reader-core.js';
-export { ValkkaFSReaderThread, type ReaderThreadOptions } from './reader/reader-thread.js';
+export { ValkkaFSReaderThread, type ReaderStats, type ReaderThreadOptions } from './reader/reader-thread.js';

@@ -24,6 +24,8 @@ export interface ReaderCounts {
   frames: number;
   bytes: number;
   expired: number;
+  /** Blocks whose header does not validate (never written, or damaged): delivered as empty. */
+  invalid: number;
 }
 
 export interface ReaderHooks {
@@ -34,14 +36,17 @@ export interface ReaderHooks {
   report(map: Array<[number, number]>): void;
 }
 
-/** @valkka/fs's BlockExpiredError (code EEXPIRED). */
-const isExpired = (err: unknown): boolean => (err as { code?: unknown } | null)?.code === 'EEXPIRED';
+const codeOf = (err: unknown): unknown => (err as { code?: unknown } | null)?.code;
+/** @valkka/fs's BlockExpiredError. */
+const EXPIRED = 'EEXPIRED';
+/** @valkka/fs's BlockHeaderError: a block never written, or damaged. */
+const BAD_HEADER = 'EBLOCKHEADER';
 
 /** The reader thread's work: id -> slot mapping and pullBlocks with start/end markers (libValkka §6). */
 export class ReaderCore {
   /** id -> slot. */
   readonly ids = new StreamMap('id', 'slot');
-  readonly counts: ReaderCounts = { requests: 0, blocks: 0, frames: 0, bytes: 0, expired: 0 };
+  readonly counts: ReaderCounts = { requests: 0, blocks: 0, frames: 0, bytes: 0, expired: 0, invalid: 0 };
 
   constructor(
     private readonly source: BlockSource,
@@ -86,9 +91,14 @@ export class ReaderCore {
         for (const frame of await this.source.readBlock(index, seqs?.[i] ?? undefined)) frames.push(frame);
         this.counts.blocks += 1;
       } catch (err) {
-        if (!isExpired(err)) throw err;
-        this.counts.expired += 1;
-        this.hooks.expired({ index, request, message: (err as Error).message });
+        if (codeOf(err) === EXPIRED) {
+          this.counts.expired += 1;
+          this.hooks.expired({ index, request, message: (err as Error).message });
+        } else if (codeOf(err) === BAD_HEADER) {
+          // As the original's terminator at the block start: nothing to deliver.
+          this.counts.invalid += 1;
+          this.hooks.log(`block ${index}: ${(err as Error).message} (delivered as empty)`);
+        } else throw err;
       }
     }
     sortByTime(frames);

@@ -1,6 +1,10 @@
-import { FrameQueue } from '../queue/frame-queue.js';
+import { FrameQueue, type FrameQueueStats } from '../queue/frame-queue.js';
 import { ValkkaThread } from '../thread/valkka-thread.js';
-import type { ReaderCommand } from './reader-core.js';
+import type { ReaderCommand, ReaderCounts } from './reader-core.js';
+
+export interface ReaderStats extends ReaderCounts {
+  output: FrameQueueStats;
+}
 
 export interface ReaderThreadOptions {
   /** The filesystem's directory; the worker opens it read-only (no writer lock), so it never blocks the writer. */
@@ -17,7 +21,7 @@ export interface ReaderWorkerData {
   output: SharedArrayBuffer;
 }
 
-export const READER_COUNTERS = ['requests', 'blocks', 'frames', 'bytes', 'expired'] as const;
+export const READER_COUNTERS = ['requests', 'blocks', 'frames', 'bytes', 'expired', 'invalid'] as const;
 
 /**
  * libValkka's ValkkaFSReaderThread: on pullBlocks(list) it reads those blocks whole in its own worker and puts
@@ -71,6 +75,11 @@ export class ValkkaFSReaderThread extends ValkkaThread<ReaderWorkerData> {
     const request = this.nextRequest++;
     await this.send({ type: 'pullBlocks', blocks: [...blocks], request, ...(seqs ? { seqs: [...seqs] } : {}) });
     return request;
+  }
+
+  stats(): ReaderStats {
+    const c = this.counters();
+    return { requests: c.requests!, blocks: c.blocks!, frames: c.frames!, bytes: c.bytes!, expired: c.expired!, invalid: c.invalid!, output: this.output.stats() };
   }
 
   protected override onExit(): void {

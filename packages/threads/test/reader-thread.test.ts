@@ -1,0 +1,161 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type BlockInfo, type QueueEntry, type SlotFrame, ValkkaFSReaderThread, ValkkaFSWriterThread } from '../src/index.js';
+import { checkPayload, collectRequest, makeFs, testFrame } from './helpers.js';
+
+const frames = (entries: QueueEntry[]): SlotFrame[] => entries.flatMap((e) => (e.kind === 'frame' ? [e.frame] : []));
+const markers = (entries: QueueEntry[]) => entries.flatMap((e) => (e.kind === 'marker' ? [e.marker] : []));
+
+describe('ValkkaFSReaderThread (T4)', () => {
+  let fs: Awaited<ReturnType<typeof makeFs>>;
+  let reader: ValkkaFSReaderThread;
+  const blocks: BlockInfo[] = [];
+  const N_BLOCKS = 8;
+
+  beforeAll(async () => {
+    fs = await makeFs({ blocksize: 16 * 1024, nBlocks: N_BLOCKS });
+    const writer = new ValkkaFSWriterThread({ dirname: fs.dirname });
+    writer.on('block', (b: BlockInfo) => blocks.push(b));
+    await writer.start();
+    await writer.setSlotId(1, 123);
+    // 36 frames of 1000 bytes: about 3 blocks, the last one sealed by close().
+    for (let i = 0; i < 36; i++) await writer.input.pushFrameAsync(testFrame(1, 123, i, 1000, 10_000 + 100 * i));
+    await writer.close();
+    reader = new ValkkaFSReaderThread({ dirname: fs.dirname });
+    await reader.start();
+  });
+
+  afterAll(async () => {
+    await reader?.close();
+    await fs?.remove();
+  });
+
+  it('maps id -> slot; markers carry the first and last frame timestamps; frames in time order', async () => {
+    expect(blocks.map((b) => b.index)).toEqual([0, 1, 2]);
+    await reader.setSlotId(2, 123);
+    const request = await reader.pullBlocks([0, 1, 2]);
+    const entries = await collectRequest(reader.output, request);
+    const got = frames(entries);
+    expect(entries[0]).toEqual({ kind: 'marker', marker: { type: 'start', timestamp: 10_000, request } });
+    expect(entries[entries.length - 1]).toEqual({ kind: 'marker', marker: { type: 'end', timestamp: 10_000 + 35 * 100, request } });
+    expect(got.map((f) => checkPayload(f.payload).seq)).toEqual([...Array(36).keys()]);
+    expect(got.every((f) => f.slot === 2)).toBe(true);
+    expect(got.map((f) => f.timestamp)).toEqual([...Array(36).keys()].map((i) => 10_000 + 100 * i));
+  });
+
+  it('delivers the blocks in time order whatever the order asked, and skips indices >= n_blocks', async () => {
+    const request = await reader.pullBlocks([2, N_BLOCKS, 0, 99, 1]);
+    const got = frames(await collectRequest(reader.output, request));
+    expect(got.map((f) => f.timestamp)).toEqual([...Array(36).keys()].map((i) => 10_000 + 100 * i));
+  });
+
+  it('an unmapped id gives the two markers (with the frames timestamps) and no frames', async () => {
+    await reader.unsetSlotId(123);
+    expect(await reader.reportSlotIds()).toEqual([]);
+    const request = await reader.pullBlocks([blocks[0]!.index]);
+    const entries = await collectRequest(reader.output, request);
+    expect(frames(entries)).toEqual([]);
+    expect(markers(entries)).toEqual([
+      { type: 'start', timestamp: blocks[0]!.range[0], request },
+      { type: 'end', timestamp: blocks[0]!.range[1], request },
+    ]);
+  });
+
+  it('an empty list, or only never-written blocks, gives two markers with ts 0', async () => {
+    await reader.setSlotId(2, 123);
+    for (const list of [[], [6, 7], [N_BLOCKS + 3]]) {
+      const request = await reader.pullBlocks(list);
+      const entries = await collectRequest(reader.output, request);
+      expect(entries).toEqual([
+        { kind: 'marker', marker: { type: 'start', timestamp: 0, request } },
+        { kind: 'marker', marker: { type: 'end', timestamp: 0, request } },
+      ]);
+    }
+    expect(reader.stats().invalid).toBeGreaterThanOrEqual(2);
+  });
+
+  it('a block whose sequence number changed since it was chosen is reported expired and skipped', async () => {
+    const expired: unknown[] = [];
+    reader.on('expired', (e) => expired.push(e));
+    const b1 = blocks[1]!;
+    const request = await reader.pullBlocks([0, 1], [blocks[0]!.seq, b1.seq + 5]);
+    const got = frames(await collectRequest(reader.output, request));
+    expect(expired).toEqual([{ index: 1, request, message: expect.stringMatching(/block 1 was reused/) }]);
+    // Block 0 whole, nothing of block 1.
+    expect(got.map((f) => f.timestamp)).toEqual(got.map((_, i) => 10_000 + 100 * i));
+    expect(got[got.length - 1]!.timestamp).toBe(blocks[0]!.range[1]);
+  });
+});
+
+describe('a reader racing the writer at the wrap', () => {
+  it('never delivers a garbled or foreign frame; reused blocks are reported expired', async () => {
+    const fs = await makeFs({ blocksize: 16 * 1024, nBlocks: 6 });
+    const writer = new ValkkaFSWriterThread({ dirname: fs.dirname, queueBytes: 256 * 1024 });
+    const reader = new ValkkaFSReaderThread({ dirname: fs.dirname, outputBytes: 256 * 1024 });
+    const latest = new Map<number, BlockInfo>();
+    let sealed = 0;
+    writer.on('block', (b: BlockInfo) => {
+      latest.set(b.index, b);
+      sealed++;
+    });
+    const expired: Array<{ index: number }> = [];
+    reader.on('expired', (e: { index: number }) => expired.push(e));
+    try {
+      await Promise.all([writer.start(), reader.start()]);
+      // Two streams (ids 1, 2) written from slots 1, 2; read back into slots 11, 12.
+      await writer.setSlotId(1, 1);
+      await writer.setSlotId(2, 2);
+      await reader.setSlotId(11, 1);
+      await reader.setSlotId(12, 2);
+
+      let writing = true;
+      const TOTAL = 8000;
+      const producer = (async () => {
+        for (let seq = 0; seq < TOTAL; seq++) {
+          const stream = (seq % 2) + 1;
+          await writer.input.pushFrameAsync(testFrame(stream, stream, seq, 300 + ((seq * 7919) % 900), 1_000_000 + seq));
+        }
+        writing = false;
+      })();
+
+      // A deterministic expiry first: remember block 0 as sealed, wait until the writer is back in it, ask for it.
+      while (!latest.has(0)) await new Promise((r) => setTimeout(r, 5));
+      const first = latest.get(0)!;
+      while (latest.get(0) === first) await new Promise((r) => setTimeout(r, 5));
+      const stale = await reader.pullBlocks([0], [first.seq]);
+      await collectRequest(reader.output, stale);
+      expect(expired.some((e) => e.index === 0)).toBe(true);
+
+      // Then race: keep asking for the oldest blocks (the next ones the writer will reuse) while it writes.
+      let delivered = 0;
+      let requests = 0;
+      while (writing) {
+        const oldest = [...latest.values()].sort((a, b) => a.seq - b.seq).slice(0, 2);
+        const request = await reader.pullBlocks(
+          oldest.map((b) => b.index),
+          oldest.map((b) => b.seq),
+        );
+        requests++;
+        let last = -Infinity;
+        for (const frame of frames(await collectRequest(reader.output, request))) {
+          const { stream, seq } = checkPayload(frame.payload); // throws on a garbled frame
+          expect(frame.slot).toBe(stream + 10); // never a foreign stream's frame under this slot
+          expect(frame.timestamp).toBe(1_000_000 + seq);
+          expect(seq % 2).toBe(stream - 1);
+          expect(frame.timestamp).toBeGreaterThanOrEqual(last);
+          last = frame.timestamp;
+          delivered++;
+        }
+      }
+      await producer;
+      await writer.close();
+      expect(sealed).toBeGreaterThan(6 * 10); // wrapped around the 6-block ring many times
+      expect(requests).toBeGreaterThan(5);
+      expect(delivered).toBeGreaterThan(0);
+      expect(reader.stats().expired).toBe(expired.length);
+    } finally {
+      await writer.terminate();
+      await reader.close().catch(() => undefined);
+      await fs.remove();
+    }
+  });
+});
