@@ -3,7 +3,7 @@ import { defaultBackend } from './backend.js';
 import { DeviceError, errnoOf } from './errors.js';
 import { openRaw } from './file-device.js';
 import { findPartition, type PartitionInfo } from './partitions.js';
-import { RawDevice, alignmentFor } from './raw-device.js';
+import { RawDevice, alignmentFor, type RawDeviceParams } from './raw-device.js';
 import type { SystemRoots } from './system.js';
 
 export interface PartitionDeviceOptions extends SystemRoots {
@@ -20,8 +20,13 @@ export interface PartitionDeviceOptions extends SystemRoots {
  * has another type, is mounted, is an active swap, is held by another device or opened exclusively.
  */
 export class PartitionDevice extends RawDevice {
-  /** The partition as the GPT describes it. */
-  partition!: PartitionInfo;
+  protected constructor(
+    params: RawDeviceParams,
+    /** The partition as the GPT describes it. */
+    readonly partition: PartitionInfo,
+  ) {
+    super(params);
+  }
 
   static async open(partuuid: string, options: PartitionDeviceOptions = {}): Promise<PartitionDevice> {
     const readOnly = options.readOnly ?? false;
@@ -51,17 +56,18 @@ export class PartitionDevice extends RawDevice {
         );
       }
       const alignment = alignmentFor(sectors.logical);
-      const device = new PartitionDevice({
-        name: label,
-        file,
-        backend,
-        size: Math.floor(info.size / alignment) * alignment,
-        logicalSectorSize: sectors.logical,
-        physicalSectorSize: sectors.physical,
-        readOnly,
-      });
-      device.partition = info;
-      return device;
+      return new PartitionDevice(
+        {
+          name: label,
+          file,
+          backend,
+          size: Math.floor(info.size / alignment) * alignment,
+          logicalSectorSize: sectors.logical,
+          physicalSectorSize: sectors.physical,
+          readOnly,
+        },
+        info,
+      );
     } catch (err) {
       await file.close().catch(() => undefined);
       throw err;

@@ -2,19 +2,10 @@ import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { skipReason } from '@valkka/vitest-preset/skip';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DeviceError, FileDevice, backends } from '../src/index.js';
-import { tempDir } from './helpers.js';
+import { FileDevice, backends } from '../src/index.js';
+import { rejection, tempDir } from './helpers.js';
 
 const MiB = 1024 * 1024;
-
-async function rejection(promise: Promise<unknown>): Promise<DeviceError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(DeviceError);
-  return err as DeviceError;
-}
 
 const nativeMissing = skipReason('FileDevice with the native backend', [
   [backends.native !== undefined, `the @valkka/native addon did not load (${backends.fallback.capabilities().fallbackReason ?? 'unknown'})`],

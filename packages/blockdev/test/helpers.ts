@@ -4,6 +4,8 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { expect } from 'vitest';
+import { DeviceError } from '../src/index.js';
 
 export function tempDir(prefix = 'blockdev-'): { dir: string; remove: () => void } {
   const dir = mkdtempSync(join(tmpdir(), prefix));
@@ -81,4 +83,14 @@ export function loopWorks(): boolean {
   } finally {
     remove();
   }
+}
+
+/** The DeviceError a promise rejects with (the test fails if it resolves or rejects with something else). */
+export async function rejection(promise: Promise<unknown>): Promise<DeviceError> {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(DeviceError);
+  return err as DeviceError;
 }

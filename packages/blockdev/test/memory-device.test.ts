@@ -1,19 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { DeviceError, MemoryDevice } from '../src/index.js';
+import { rejection } from './helpers.js';
 
 const KiB = 1024;
 
 function filled(length: number, value: number): Uint8Array {
   return new Uint8Array(length).fill(value);
-}
-
-async function rejection(promise: Promise<unknown>): Promise<DeviceError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(DeviceError);
-  return err as DeviceError;
 }
 
 describe('MemoryDevice basics', () => {

@@ -5,8 +5,8 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { hasCommand, isRoot, skipReason } from '@valkka/vitest-preset/skip';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DeviceError, PartitionDevice, listPartitions, type PartitionInfo } from '../src/index.js';
-import { addPartitions, attachLoop, detachLoop, loopWorks, makeImage, run, sfdisk, tempDir } from './helpers.js';
+import { PartitionDevice, listPartitions, type PartitionInfo } from '../src/index.js';
+import { addPartitions, attachLoop, detachLoop, loopWorks, makeImage, rejection, run, sfdisk, tempDir } from './helpers.js';
 
 const MiB = 1024 * 1024;
 
@@ -15,15 +15,6 @@ const why = skipReason('PartitionDevice on loop devices', [
   [hasCommand('sgdisk') && hasCommand('sfdisk') && hasCommand('partx', ['--version']), 'sgdisk, sfdisk or partx not installed'],
   [isRoot && loopWorks(), 'losetup cannot attach a loop device'],
 ]);
-
-async function rejection(promise: Promise<unknown>): Promise<DeviceError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(DeviceError);
-  return err as DeviceError;
-}
 
 /** sha256 of a byte range of a file, read in chunks. */
 function hashRange(path: string, offset: number, length: number): string {
