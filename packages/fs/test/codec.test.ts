@@ -17,6 +17,7 @@ import {
   parseH264Sps,
   unescapeRbsp,
   type AccessUnit,
+  type VideoCodec,
 } from '../src/codec/index.js';
 import { Codec, FrameFlags } from '../src/frame.js';
 
@@ -162,7 +163,7 @@ if (!why && !hasX265) console.log('SKIPPED H.265 clips: ffmpeg has no libx265 en
 
 interface Clip {
   name: string;
-  codec: number;
+  codec: VideoCodec;
   file: string;
 }
 
@@ -197,7 +198,7 @@ describe.skipIf(why)('access units of real streams match ffprobe', () => {
 
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'valkka-codec-'));
-    const make = (name: string, codec: number, args: string[]): void => {
+    const make = (name: string, codec: VideoCodec, args: string[]): void => {
       const file = join(dir, name);
       execFileSync('ffmpeg', ['-v', 'error', '-y', ...args, '-f', codec === h264 ? 'h264' : 'hevc', file]);
       clips.push({ name, codec, file });
@@ -206,7 +207,7 @@ describe.skipIf(why)('access units of real streams match ffprobe', () => {
     make('high.h264', h264, [...lavfi('320x240'), ...x264, '-profile:v', 'high', '-level', '4.0']);
     // ffmpeg's raw output repeats the parameter sets; a camera that sends them once is made by
     // dropping them from every access unit but the first.
-    const headersOnce = (from: string, to: string, codec: number): void => {
+    const headersOnce = (from: string, to: string, codec: VideoCodec): void => {
       const units = splitAll(codec, readFileSync(join(dir, from)));
       const config = new Set(codec === h264 ? [7, 8] : [32, 33, 34]);
       const kept = units.map((u, i) =>
