@@ -26,3 +26,4 @@ export {
   type FsDescription,
   type DumpedRecord,
 } from './valkkafs.js';
+export { check, type CheckOptions, type CheckProblem, type CheckProblemCode, type CheckReport } from './check.js';
