@@ -1,0 +1,100 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ValkkaSingleFS } from '@valkka/fs';
+import { hasCommand, skipReason } from '@valkka/vitest-preset/skip';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { main } from '../src/index.js';
+
+async function valkka(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => ((stdout += String(chunk)), true));
+  vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => ((stderr += String(chunk)), true));
+  const code = await main(['node', 'valkka', ...args]);
+  vi.restoreAllMocks();
+  return { code, stdout, stderr };
+}
+
+async function readAllFrames(dirname: string) {
+  const fs = await ValkkaSingleFS.loadFromDirectory(dirname, { readOnly: true });
+  try {
+    const frames = [];
+    for (let i = 0; i < fs.nBlocks; i++) {
+      const c = await fs.readBlock(i).catch(() => undefined);
+      if (c) frames.push(...c.frames);
+    }
+    return frames.sort((a, b) => a.timestamp - b.timestamp);
+  } finally {
+    await fs.close();
+  }
+}
+
+const why = skipReason('valkka record', [
+  [hasCommand('ffmpeg', ['-version']), 'ffmpeg not installed'],
+  [hasCommand('ffprobe', ['-version']), 'ffprobe not installed'],
+]);
+
+describe.skipIf(why)('valkka record', () => {
+  let base: string;
+  let clip: string;
+  let clipFrames: number;
+
+  beforeAll(() => {
+    base = mkdtempSync(join(tmpdir(), 'valkka-record-'));
+    clip = join(base, 'clip.h264');
+    // 2 s at 25 fps, key frame every second, parameter sets before each key frame.
+    execFileSync('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=160x120:rate=25', '-t', '2', '-c:v', 'libx264', '-profile:v', 'baseline',
+      '-pix_fmt', 'yuv420p', '-g', '25', '-keyint_min', '25', '-sc_threshold', '0', '-bf', '0', '-x264-params', 'repeat-headers=1:aud=1', '-f', 'h264', clip]);
+    clipFrames = Number(execFileSync('ffprobe', ['-v', 'error', '-count_frames', '-select_streams', 'v:0', '-show_entries', 'stream=nb_read_frames', '-of', 'csv=p=0', clip]).toString().trim());
+  });
+  afterAll(() => rmSync(base, { recursive: true, force: true }));
+
+  async function newFs(name: string): Promise<string> {
+    const dirname = join(base, name);
+    await (await ValkkaSingleFS.newFromDirectory({ dirname, blocksize: 64 * 1024, nBlocks: 64 })).close();
+    return dirname;
+  }
+
+  it('records every access unit of the file, byte for byte, 1/fps apart, and prints a JSON summary', async () => {
+    const dirname = await newFs('once');
+    const { code, stdout } = await valkka('record', dirname, '--source', clip, '--id', '7', '--fast', '--json');
+    expect(code).toBe(0);
+    const summary = JSON.parse(stdout);
+    expect(clipFrames).toBe(50);
+    expect(summary).toMatchObject({ dirname, id: 7, frames: clipFrames, drops: 0, bytes: readFileSync(clip).length });
+    const frames = await readAllFrames(dirname);
+    expect(frames.length).toBe(clipFrames);
+    expect(frames.every((f) => f.streamId === 7)).toBe(true);
+    expect(Buffer.concat(frames.map((f) => f.payload)).equals(readFileSync(clip))).toBe(true);
+    expect(frames.map((f) => f.timestamp - summary.firstTimestamp)).toEqual(frames.map((_, k) => Math.round(k * 40)));
+    expect(frames.filter((f) => (f.flags & 1) !== 0).length).toBe(2);
+    expect(summary.lastTimestamp).toBe(frames[frames.length - 1]!.timestamp);
+  });
+
+  it('--duration loops the file and stops at the duration', async () => {
+    const dirname = await newFs('loop');
+    const { code, stdout } = await valkka('record', dirname, '--source', clip, '--duration', '3', '--fast', '--json');
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout)).toMatchObject({ frames: 75, drops: 0 });
+    expect((await readAllFrames(dirname)).length).toBe(75);
+  });
+
+  it('refuses bad input with a message that names it', async () => {
+    const dirname = await newFs('bad');
+    const missing = await valkka('record', dirname, '--source', join(base, 'nope.h264'));
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/--source: .*nope\.h264 is not a readable file/);
+    const notAFs = await valkka('record', join(base, 'not-a-fs'), '--source', clip, '--fast');
+    expect(notAFs.code).toBe(1);
+    expect(notAFs.stderr).toMatch(/cannot record into .*not-a-fs/);
+    const junk = join(base, 'junk.h264');
+    writeFileSync(junk, Buffer.alloc(1000, 7));
+    const noUnits = await valkka('record', dirname, '--source', junk, '--fast');
+    expect(noUnits.code).toBe(2);
+    expect(noUnits.stderr).toMatch(/no access units found/);
+    expect((await valkka('record', dirname, '--source', clip, '--id', '0')).stderr).toMatch(/--id: 0 is out of range/);
+    expect((await valkka('record', dirname, '--source', clip, '--duration', 'soon')).stderr).toMatch(/--duration: 'soon'/);
+  });
+});
