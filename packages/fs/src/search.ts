@@ -86,10 +86,10 @@ export class BlockTable {
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const invalidRows: number[] = [];
     const rowsPresent = Math.min(nBlocks, Math.floor(bytes.byteLength / BLOCKFILE_ROW_BYTES));
+    const ok = (v: bigint): boolean => v >= -BigInt(MAX_MS) && v <= BigInt(MAX_MS);
     for (let i = 0; i < rowsPresent; i++) {
       const a = view.getBigInt64(i * BLOCKFILE_ROW_BYTES, true);
       const b = view.getBigInt64(i * BLOCKFILE_ROW_BYTES + 8, true);
-      const ok = (v: bigint): boolean => v >= -BigInt(MAX_MS) && v <= BigInt(MAX_MS);
       if (ok(a) && ok(b)) table.set(i, Number(a), Number(b));
       else invalidRows.push(i);
     }

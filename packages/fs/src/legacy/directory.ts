@@ -56,7 +56,10 @@ export interface LegacyDirectory {
   readonly table: BlockTable;
   /** Blockfile rows with impossible values, read as unused. */
   readonly invalidRows: number[];
-  /** Raw records of block n. */
+  /**
+   * Raw records of block n. The current block (whose row is empty) may hold stale records of an
+   * earlier wrap after a crash of the original writer: search never selects it.
+   */
   readBlock(n: number): Promise<LegacyBlock>;
   /** Frames of block n: NAL records merged into access units, flags from the codec. */
   readAccessUnits(n: number): Promise<LegacyBlockFrames>;
@@ -81,7 +84,8 @@ export async function openLegacyDirectory(dirname: string, options: OpenLegacyOp
   if (json.current_block > nBlocks) throw geometry(`current_block ${json.current_block} is past n_blocks ${nBlocks}`);
   const currentBlock = json.current_block % nBlocks;
 
-  const dumpfile = options.dumpfile ?? (json.partition_uuid === null ? join(dirname, 'dumpfile') : (json.dumpfile ?? ''));
+  const dumpfile = options.dumpfile ?? (json.partition_uuid === null ? join(dirname, 'dumpfile') : json.dumpfile);
+  if (!dumpfile) throw new LegacyError('ENOENT', `${jsonPath}: partition mode without a device node in "dumpfile": pass options.dumpfile`);
   const blockfilePath = join(dirname, 'blockfile');
   const blockfileBytes = await readSmallFile(blockfilePath, nBlocks * 16, true);
   const { table, invalidRows } = BlockTable.fromBlockfile(blockfileBytes, nBlocks, currentBlock);
@@ -92,10 +96,11 @@ export async function openLegacyDirectory(dirname: string, options: OpenLegacyOp
   } catch (e) {
     throw fileError(e, dumpfile);
   }
-  const size = (await handle.stat()).isFile() ? (await handle.stat()).size : undefined;
-  if (size !== undefined && size < blocksize * nBlocks) {
+  const info = await handle.stat();
+  // A regular file was written whole at format time; a device's size is not checked here.
+  if (info.isFile() && info.size < blocksize * nBlocks) {
     await handle.close();
-    throw geometry(`dumpfile ${dumpfile} is ${size} bytes, ${nBlocks} blocks of ${blocksize} need ${blocksize * nBlocks}`);
+    throw geometry(`dumpfile ${dumpfile} is ${info.size} bytes, ${nBlocks} blocks of ${blocksize} need ${blocksize * nBlocks}`);
   }
 
   const readRaw = async (n: number): Promise<Uint8Array> => {
