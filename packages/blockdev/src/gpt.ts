@@ -118,7 +118,7 @@ export async function readGpt(reader: DiskReader, options: ReadGptOptions = {}):
   const failuresBySize: Attempt[][] = [];
   for (const sectorSize of sizes) {
     const primary = await readCopy(reader, sectorSize, 1, 'primary');
-    if ('table' in primary) return finish(reader, primary.table, []);
+    if ('table' in primary) return finish(reader, primary.table, await checkBackup(reader, primary.table));
     const backupLbas = new Set<number>();
     if (primary.signature && primary.alternateLba !== undefined) backupLbas.add(primary.alternateLba);
     backupLbas.add(Math.floor(reader.size / sectorSize) - 1);
@@ -141,6 +141,13 @@ export async function readGpt(reader: DiskReader, options: ReadGptOptions = {}):
   const [first, ...rest] = withSignature.map((f) => ('failure' in f ? `${f.failure} at LBA ${f.lba}` : ''));
   const backups = rest.map((r) => `backup ${r}`).join('; ');
   throw new DeviceError('EGPT', reader.name, `GPT ${first}${backups ? ` (and ${backups})` : ''}`);
+}
+
+/** The primary is good; a damaged backup is still worth a warning (the next damage would be fatal). */
+async function checkBackup(reader: DiskReader, primary: Omit<GptTable, 'warnings' | 'protectiveMbr'>): Promise<string[]> {
+  const lba = primary.header.alternateLba;
+  const backup = await readCopy(reader, primary.sectorSize, lba, 'backup');
+  return 'table' in backup ? [] : [`backup GPT ${backup.failure} at LBA ${lba}; the primary is intact`];
 }
 
 async function finish(reader: DiskReader, table: Omit<GptTable, 'warnings' | 'protectiveMbr'>, warnings: string[]): Promise<GptTable> {

@@ -147,6 +147,15 @@ describe.skipIf(sgdiskMissing)('GPT images made by sgdisk, compared with sfdisk 
       expect(table.entries).toEqual(pristine.entries);
     });
 
+    it('a damaged backup with a good primary: the primary is used, with a warning about the backup', async () => {
+      const copy = fresh('backup.img');
+      flipByte(copy, 32 * 1024 * 1024 - 512 + 40);
+      const table = await parseFile(copy);
+      expect(table.source).toBe('primary');
+      expect(table.warnings).toEqual(['backup GPT header CRC mismatch at LBA 65535; the primary is intact']);
+      expect(table.entries).toEqual(pristine.entries);
+    });
+
     it('both headers damaged: a clear error naming the image and both failed checks', async () => {
       const copy = fresh('both.img');
       flipByte(copy, 512 + 40);
