@@ -1,0 +1,147 @@
+// Bench of @valkka/threads: 64 camera streams recorded through ValkkaFSWriterThreads while 16 of them are
+// read back through ValkkaFSReaderThreads, frames crossing threads through shared-memory FrameQueues.
+// Reports frames per second against what the cameras demand (64 x 25 written, 16 x 25 read), drops,
+// the main event loop's delay p99 and memory. There is no peer program doing the same work (ffmpeg -c copy
+// records to segment files, not through queues into a block ring), so figures are ratios to the demand.
+// Note: playback here stops at the reader threads' output (the FileCacherThread is not in the loop).
+//
+//   node bench/threads.mjs [--seconds 40] [--streams 64] [--groups 8] [--played 16] [--kbps 1000]
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { Worker } from 'node:worker_threads';
+import { ValkkaMultiFS } from '@valkka/fs';
+import { ValkkaFSReaderThread, ValkkaFSWriterThread } from '../dist/index.js';
+
+const arg = (name, fallback) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : fallback;
+};
+const SECONDS = arg('seconds', 40);
+const STREAMS = arg('streams', 64);
+const GROUPS = arg('groups', 8);
+const PLAYED = arg('played', 16);
+const KBPS = arg('kbps', 1000);
+const FPS = 25;
+const perGroup = STREAMS / GROUPS;
+if (!Number.isInteger(perGroup) || PLAYED % perGroup !== 0) throw new Error('--streams must divide by --groups, --played by streams per group');
+// A key frame once a second 4x the size of the others, averaging KBPS.
+const deltaBytes = Math.round((KBPS * 1000) / 8 / (FPS + 3));
+const keyBytes = 4 * deltaBytes;
+
+const here = dirname(fileURLToPath(import.meta.url));
+const base = await mkdtemp(join(tmpdir(), 'valkka-threads-bench-'));
+const writers = [];
+const readers = [];
+const sealed = []; // per group: blocks sealed and not yet pulled
+try {
+  for (let g = 0; g < GROUPS; g++) {
+    const dir = join(base, `group${g}`);
+    await (await ValkkaMultiFS.newFromDirectory({ dirname: dir, blocksize: 1024 * 1024, nBlocks: 32 })).close();
+    const writer = new ValkkaFSWriterThread({ dirname: dir, name: `writer${g}`, mode: 'drop', queueBytes: 4 * 1024 * 1024 });
+    sealed.push([]);
+    writer.on('block', (b) => sealed[g].push(b));
+    await writer.start();
+    for (let s = 1; s <= perGroup; s++) await writer.setSlotId(g * perGroup + s, g * perGroup + s);
+    writers.push(writer);
+  }
+  const readGroups = PLAYED / perGroup;
+  const readCounts = { frames: 0, bytes: 0, expired: 0 };
+  const consumers = [];
+  for (let g = 0; g < readGroups; g++) {
+    const reader = new ValkkaFSReaderThread({ dirname: join(base, `group${g}`), name: `reader${g}` });
+    reader.on('expired', () => readCounts.expired++);
+    await reader.start();
+    for (let s = 1; s <= perGroup; s++) await reader.setSlotId(100 + g * perGroup + s, g * perGroup + s);
+    readers.push(reader);
+    // The consumer (where a FileCacherThread would sit): drain the reader's output on the main thread.
+    consumers.push(
+      (async () => {
+        for await (const entry of reader.output) {
+          if (entry.kind !== 'frame') continue;
+          readCounts.frames++;
+          readCounts.bytes += entry.frame.payload.length;
+        }
+      })(),
+    );
+  }
+
+  const delay = monitorEventLoopDelay({ resolution: 1 });
+  let maxRss = 0;
+  const memory = setInterval(() => (maxRss = Math.max(maxRss, process.memoryUsage().rss)), 250);
+  // Playback requests: every 500 ms each reader asks for the blocks its writer sealed since the last time.
+  const puller = setInterval(() => {
+    for (const [g, reader] of readers.entries()) {
+      const batch = sealed[g].splice(0);
+      if (batch.length) void reader.pullBlocks(batch.map((b) => b.index), batch.map((b) => b.seq));
+    }
+  }, 500);
+  delay.enable();
+  const started = performance.now();
+  const source = new Worker(join(here, 'source-worker.mjs'), {
+    workerData: { queues: writers.map((w) => w.input.buffer), streamsPerGroup: perGroup, fps: FPS, keyBytes, deltaBytes, seconds: SECONDS },
+  });
+  const sourceResult = await new Promise((resolve, reject) => {
+    source.once('message', resolve);
+    source.once('error', reject);
+  });
+  const recordSeconds = (performance.now() - started) / 1000;
+  delay.disable();
+  clearInterval(puller);
+  clearInterval(memory);
+  const readFramesAtEnd = readCounts.frames;
+
+  await Promise.all(writers.map((w) => w.close()));
+  await Promise.all(readers.map((r) => r.close()));
+  await Promise.all(consumers);
+
+  const written = writers.reduce((n, w) => n + w.stats().written, 0);
+  const writtenBytes = writers.reduce((n, w) => n + w.stats().writtenBytes, 0);
+  const drops = writers.reduce((n, w) => n + w.stats().queue.drops, 0);
+  const highWater = Math.max(...writers.map((w) => w.stats().queue.highWater));
+  const demandedWriteFps = STREAMS * FPS;
+  const demandedReadFps = PLAYED * FPS;
+  // Frames read while recording; the last half second of blocks is still being sealed at the end.
+  const readFps = readFramesAtEnd / recordSeconds;
+  const result = {
+    name: 'threads',
+    peer: 'none comparable (ffmpeg -c copy segment recording does not move frames through queues into a block ring): figures are ratios to the demanded frame rate',
+    config: { seconds: SECONDS, streams: STREAMS, groups: GROUPS, played: PLAYED, kbps: KBPS, fps: FPS, keyBytes, deltaBytes, blocksize: 1024 * 1024, nBlocks: 32 },
+    write: {
+      demandedFps: demandedWriteFps,
+      fps: written / recordSeconds,
+      ratioToDemand: written / recordSeconds / demandedWriteFps,
+      frames: written,
+      sourceFrames: sourceResult.pushed + sourceResult.refused,
+      MBps: writtenBytes / recordSeconds / 1e6,
+      drops,
+      queueHighWaterBytes: highWater,
+      sourceLateMs: sourceResult.lateMs,
+    },
+    read: {
+      demandedFps: demandedReadFps,
+      fps: readFps,
+      ratioToDemand: readFps / demandedReadFps,
+      frames: readCounts.frames,
+      expiredBlocks: readCounts.expired,
+      through: 'ValkkaFSReaderThread output (the FileCacherThread is not in this bench)',
+    },
+    mainEventLoopDelayMs: { p50: delay.percentile(50) / 1e6, p99: delay.percentile(99) / 1e6, max: delay.max / 1e6 },
+    maxRssMB: maxRss / 1e6,
+    goals: { drops: 0, eventLoopDelayP99Ms: 10 },
+  };
+  console.log(JSON.stringify(result, null, 2));
+  const out = join(here, '../../../bench/results/threads.json');
+  await mkdir(dirname(out), { recursive: true });
+  await writeFile(out, `${JSON.stringify(result, null, 2)}\n`);
+  console.log(
+    `threads: write ${result.write.fps.toFixed(0)} fps = ${result.write.ratioToDemand.toFixed(3)} x demand (${demandedWriteFps}), ` +
+      `read ${readFps.toFixed(0)} fps = ${result.read.ratioToDemand.toFixed(3)} x demand (${demandedReadFps}), drops ${drops}, ` +
+      `event-loop p99 ${result.mainEventLoopDelayMs.p99.toFixed(2)} ms, max RSS ${result.maxRssMB.toFixed(0)} MB`,
+  );
+} finally {
+  await Promise.all([...writers, ...readers].map((t) => t.terminate().catch(() => undefined)));
+  await rm(base, { recursive: true, force: true });
+}
