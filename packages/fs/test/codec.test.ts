@@ -15,6 +15,7 @@ import {
   frameFlagsOf,
   joinAnnexB,
   parseH264Sps,
+  parseH265Sps,
   unescapeRbsp,
   type AccessUnit,
   type VideoCodec,
@@ -131,10 +132,12 @@ describe('NAL units and classification (hand-made streams)', () => {
         expect(joined.equals(Buffer.from(first ? data.subarray(first.startCode) : []))).toBe(true);
         const t = new ConfigTracker(codec);
         for (const u of units) t.process(u.payload);
-        try {
-          parseH264Sps(Uint8Array.from([0x67, ...data]));
-        } catch (e) {
-          expect(e).toBeInstanceOf(CodecError);
+        for (const parse of [() => parseH264Sps(Uint8Array.from([0x67, ...data])), () => parseH265Sps(Uint8Array.from([0x42, 0x01, ...data]))]) {
+          try {
+            parse();
+          } catch (e) {
+            expect(e).toBeInstanceOf(CodecError);
+          }
         }
       }),
       { numRuns: 500 },
@@ -226,7 +229,7 @@ describe.skipIf(why)('access units of real streams match ffprobe', () => {
     if (hasX265) {
       const x265 = (extra: string): string[] => ['-c:v', 'libx265', '-x265-params', `keyint=25:min-keyint=25:bframes=0:log-level=error${extra}`];
       make('aud-repeat.hevc', h265, [...lavfi('320x240'), ...x265(':aud=1:repeat-headers=1')]);
-      make('slices.hevc', h265, [...lavfi('352x288'), ...x265(':slices=2')]);
+      make('slices.hevc', h265, [...lavfi('330x186'), ...x265(':slices=2')]);
       headersOnce('slices.hevc', 'headers-once.hevc', h265);
     }
     for (const c of clips) probes.set(c.name, probe(c.file));
@@ -300,6 +303,20 @@ describe.skipIf(why)('access units of real streams match ffprobe', () => {
       expect(sps.profileIdc, clip.name).toBe(profiles[p.profile]);
       expect(sps.codecString, clip.name).toMatch(/^avc1\.[0-9A-F]{6}$/);
       expect(sps.codecString.slice(5, 7), clip.name).toBe(sps.profileIdc.toString(16).toUpperCase().padStart(2, '0'));
+    }),
+  );
+
+  it(
+    'H.265 SPS: width, height and profile as ffprobe reads them; a hev1 codec string',
+    each((clip, data, p) => {
+      if (clip.codec !== h265) return;
+      const units = splitAll(clip.codec, data);
+      const spsNal = classifyAccessUnit(h265, units[0]?.payload ?? new Uint8Array()).configNals.find((n) => ((n[0] ?? 0) >> 1) === 33);
+      const sps = parseH265Sps(spsNal ?? new Uint8Array());
+      expect([sps.width, sps.height], clip.name).toEqual([p.width, p.height]);
+      expect(sps.levelIdc, clip.name).toBe(p.level);
+      expect(sps.profileIdc, clip.name).toBe({ Main: 1, 'Main 10': 2, Rext: 4 }[p.profile]);
+      expect(sps.codecString, clip.name).toMatch(new RegExp(`^hev1\\.${sps.profileIdc}\\.[0-9A-F]+\\.L${p.level}(\\.[0-9A-F]{2})*$`));
     }),
   );
 

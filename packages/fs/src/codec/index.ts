@@ -21,4 +21,4 @@ export {
   type AccessUnitSplitterOptions,
 } from './access-unit.js';
 export { ConfigTracker, type TrackedAccessUnit } from './config-tracker.js';
-export { avc1CodecString, parseH264Sps, unescapeRbsp, type H264SpsInfo } from './sps.js';
+export { avc1CodecString, hev1CodecString, parseH264Sps, parseH265Sps, unescapeRbsp, type H264SpsInfo, type H265SpsInfo } from './sps.js';

@@ -1,6 +1,6 @@
 /**
- * H.264 sequence parameter set: picture size and the avc1 codec string (what a WebCodecs
- * decoder needs to be configured).
+ * Sequence parameter sets: picture size and the codec string (avc1.PPCCLL, hev1.P.C.TL.CC) that
+ * a WebCodecs decoder needs to be configured.
  */
 import { CodecError } from './errors.js';
 
@@ -133,6 +133,80 @@ export function parseH264Sps(nal: Uint8Array): H264SpsInfo {
   const height = (2 - frameMbsOnly) * heightMapUnits * 16 - cropUnitY * (top + bottom);
   if (width <= 0 || height <= 0) throw new CodecError('ESPS', `H.264 SPS: cropping leaves no picture (${width}x${height})`);
   return { profileIdc, constraintFlags, levelIdc, spsId, chromaFormatIdc, width, height, codecString: avc1CodecString(profileIdc, constraintFlags, levelIdc) };
+}
+
+export interface H265SpsInfo {
+  profileSpace: number;
+  tierFlag: number;
+  profileIdc: number;
+  /** general_profile_compatibility_flags, bit 31 = flag 0. */
+  compatibilityFlags: number;
+  /** The 6 bytes of general constraint flags. */
+  constraintBytes: number[];
+  levelIdc: number;
+  chromaFormatIdc: number;
+  /** Displayed size, conformance window applied. */
+  width: number;
+  height: number;
+  /** "hev1.P.C.TL.CC" (ISO/IEC 14496-15 E.3) */
+  codecString: string;
+}
+
+/** Parses an H.265 SPS NAL unit (2-byte header first, no start code). */
+export function parseH265Sps(nal: Uint8Array): H265SpsInfo {
+  if (nal.length < 4 || (((nal[0] ?? 0) >> 1) & 0x3f) !== 33) {
+    throw new CodecError('ESPS', `not an H.265 SPS NAL unit (${nal.length} bytes, type ${((nal[0] ?? 0) >> 1) & 0x3f})`);
+  }
+  const r = new BitReader(unescapeRbsp(nal.subarray(2)), 'H.265 SPS');
+  r.u(4); // sps_video_parameter_set_id
+  const maxSubLayersMinus1 = r.u(3);
+  r.u(1); // sps_temporal_id_nesting_flag
+  // profile_tier_level(1, maxSubLayersMinus1)
+  const profileSpace = r.u(2);
+  const tierFlag = r.u(1);
+  const profileIdc = r.u(5);
+  const compatibilityFlags = r.u(32);
+  const constraintBytes = Array.from({ length: 6 }, () => r.u(8));
+  const levelIdc = r.u(8);
+  const subLayers = Array.from({ length: maxSubLayersMinus1 }, () => ({ profile: r.u(1), level: r.u(1) }));
+  if (maxSubLayersMinus1 > 0) for (let i = maxSubLayersMinus1; i < 8; i++) r.u(2);
+  for (const sub of subLayers) {
+    if (sub.profile) for (let i = 0; i < 11; i++) r.u(8); // 88 bits of sub-layer profile
+    if (sub.level) r.u(8);
+  }
+  r.ue(); // sps_seq_parameter_set_id
+  const chromaFormatIdc = r.ue();
+  if (chromaFormatIdc > 3) throw new CodecError('ESPS', `H.265 SPS: chroma_format_idc ${chromaFormatIdc} > 3`);
+  const separateColourPlanes = chromaFormatIdc === 3 && r.u(1) === 1;
+  const picWidth = r.ue();
+  const picHeight = r.ue();
+  let window = [0, 0, 0, 0];
+  if (r.u(1) === 1) window = [r.ue(), r.ue(), r.ue(), r.ue()];
+  const [left = 0, right = 0, top = 0, bottom = 0] = window;
+  const chroma = separateColourPlanes ? 0 : chromaFormatIdc;
+  const subWidthC = chroma === 1 || chroma === 2 ? 2 : 1;
+  const subHeightC = chroma === 1 ? 2 : 1;
+  const width = picWidth - subWidthC * (left + right);
+  const height = picHeight - subHeightC * (top + bottom);
+  if (width <= 0 || height <= 0) throw new CodecError('ESPS', `H.265 SPS: conformance window leaves no picture (${width}x${height})`);
+  const info = { profileSpace, tierFlag, profileIdc, compatibilityFlags, constraintBytes, levelIdc, chromaFormatIdc, width, height };
+  return { ...info, codecString: hev1CodecString(info) };
+}
+
+/** "hev1.P.C.TL.CC": profile space and idc, reversed compatibility flags, tier and level, constraint bytes without trailing zeros. */
+export function hev1CodecString(s: Pick<H265SpsInfo, 'profileSpace' | 'tierFlag' | 'profileIdc' | 'compatibilityFlags' | 'constraintBytes' | 'levelIdc'>): string {
+  let reversed = 0;
+  for (let i = 0; i < 32; i++) reversed = reversed * 2 + ((s.compatibilityFlags >>> i) & 1);
+  const constraints = [...s.constraintBytes];
+  while (constraints.length > 0 && constraints[constraints.length - 1] === 0) constraints.pop();
+  const parts = [
+    'hev1',
+    `${['', 'A', 'B', 'C'][s.profileSpace] ?? ''}${s.profileIdc}`,
+    reversed.toString(16).toUpperCase(),
+    `${s.tierFlag ? 'H' : 'L'}${s.levelIdc}`,
+    ...constraints.map((b) => b.toString(16).toUpperCase().padStart(2, '0')),
+  ];
+  return parts.join('.');
 }
 
 /** "avc1.PPCCLL" from profile_idc, the constraint flags byte and level_idc. */
