@@ -31,11 +31,16 @@ export interface AccessUnitInfo {
 /** Key and configuration of one access unit. Non-video codecs: every frame is key, no configuration. */
 export function classifyAccessUnit(codec: number, payload: Uint8Array): AccessUnitInfo {
   if (!isVideoCodec(codec)) return { key: true, hasConfig: false, configNals: [] };
+  return describeNals(codec, payload, findNalUnits(codec, payload));
+}
+
+/** Key and configuration from the NAL units of `payload`, already found. */
+function describeNals(codec: VideoCodec, payload: Uint8Array, nals: readonly NalUnit[]): AccessUnitInfo {
   const wanted = configTypes(codec);
   let key = false;
   const configNals: Uint8Array[] = [];
   const present = new Set<number>();
-  for (const nal of findNalUnits(codec, payload)) {
+  for (const nal of nals) {
     if (isKeyNal(codec, nal.type)) key = true;
     if (wanted.includes(nal.type)) {
       present.add(nal.type);
@@ -80,6 +85,8 @@ export class AccessUnitSplitter {
   /** Where the current access unit starts in buf (its first start code). */
   private auStart = -1;
   private auHasVcl = false;
+  /** The complete NAL units of the current access unit, offsets relative to auStart. */
+  private auNals: NalUnit[] = [];
   /** Where the search for the next start code resumes. */
   private scanFrom = 0;
 
@@ -114,7 +121,7 @@ export class AccessUnitSplitter {
   flush(): AccessUnit[] {
     const out: AccessUnit[] = [];
     if (this.open) this.completeNal({ ...this.open, end: this.len }, out);
-    if (this.auStart >= 0 && this.len > this.auStart) out.push(this.makeUnit(this.auStart, this.len));
+    if (this.auStart >= 0 && this.len > this.auStart) out.push(this.makeUnit(this.len));
     this.reset();
     return out;
   }
@@ -124,6 +131,7 @@ export class AccessUnitSplitter {
     this.open = undefined;
     this.auStart = -1;
     this.auHasVcl = false;
+    this.auNals = [];
     this.scanFrom = 0;
   }
 
@@ -169,16 +177,21 @@ export class AccessUnitSplitter {
       nal.type === audType(this.codec) ||
       (this.auHasVcl && (vcl ? isFirstSliceOfPicture(this.codec, this.buf, nal) : startsAccessUnitAfterVcl(this.codec, nal.type)));
     if (opensNew && nal.startCode > this.auStart) {
-      out.push(this.makeUnit(this.auStart, nal.startCode));
+      out.push(this.makeUnit(nal.startCode));
       this.auStart = nal.startCode;
       this.auHasVcl = false;
     }
     if (vcl) this.auHasVcl = true;
+    const base = this.auStart;
+    this.auNals.push({ startCode: nal.startCode - base, start: nal.start - base, end: nal.end - base, type: nal.type });
   }
 
-  private makeUnit(from: number, to: number): AccessUnit {
-    const payload = this.buf.slice(from, to);
-    return { payload, ...classifyAccessUnit(this.codec, payload) };
+  /** The current access unit, ending at `to`; the next one starts empty. */
+  private makeUnit(to: number): AccessUnit {
+    const payload = this.buf.slice(this.auStart, to);
+    const info = describeNals(this.codec, payload, this.auNals);
+    this.auNals = [];
+    return { payload, ...info };
   }
 
   private dropBefore(offset: number): void {
