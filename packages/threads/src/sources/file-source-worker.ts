@@ -17,8 +17,8 @@ runWorker<FileSourceWorkerData>(FILE_SOURCE_COUNTERS, async (ctx) => {
   const core = new FileSourceCore(clip, clock, ctx.data.source);
   let frames = 0;
   let bytes = 0;
+  core.start(); // before ready(): the owner may move a manual clock as soon as start() resolves
   ctx.ready();
-  core.start();
   for (;;) {
     for (let c = ctx.input.pop(); c; c = ctx.input.pop()) {
       if (c.kind === 'command' && c.command.type === STOP_COMMAND) return;
