@@ -80,6 +80,14 @@ describe.skipIf(why)('valkka partitions --image', () => {
     expect(failed.stderr).toBe(`valkka: ${copy}: GPT header CRC mismatch at LBA 1 (and backup header CRC mismatch at LBA 262143)\n`);
   });
 
+  it('without --image scans the system disks and still prints JSON (loop devices included, unreadable disks skipped)', async () => {
+    const { code, stdout } = await valkka('partitions', '--json');
+    expect(code).toBe(0);
+    const parts = JSON.parse(stdout) as Array<{ device: string | null; usable: boolean; reason?: string }>;
+    expect(Array.isArray(parts)).toBe(true);
+    for (const p of parts) expect(p.usable || typeof p.reason === 'string').toBe(true);
+  });
+
   it('names a missing image', async () => {
     const { code, stderr } = await valkka('partitions', '--image', join(dir, 'nope.img'));
     expect(code).toBe(1);
