@@ -1,6 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { registerCommands } from './commands/index.js';
-import { CliError } from './output.js';
+import { CliError, takeExitCode } from './output.js';
 
 /** Runs the valkka command line; resolves to the process exit code. */
 export async function main(argv: string[]): Promise<number> {
@@ -12,7 +12,7 @@ export async function main(argv: string[]): Promise<number> {
   registerCommands(program);
   try {
     await program.parseAsync(argv);
-    return 0;
+    return takeExitCode();
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode;
     if (err instanceof CliError) {
@@ -20,7 +20,8 @@ export async function main(argv: string[]): Promise<number> {
       return err.exitCode;
     }
     const e = err as Error & { code?: string };
-    process.stderr.write(`valkka: ${e.message ?? String(err)}${e.code ? ` (${e.code})` : ''}\n`);
+    const message = e.message ?? String(err);
+    process.stderr.write(`valkka: ${message}${e.code && !message.includes(e.code) ? ` (${e.code})` : ''}\n`);
     return 1;
   }
 }

@@ -1,10 +1,11 @@
 import type { Command } from 'commander';
+import { registerFsCommands } from './fs.js';
 import { registerPartitions } from './partitions.js';
 import { registerRecord } from './record.js';
 
 /** Every subcommand, each from its own module. */
 export function registerCommands(program: Command): void {
-  void program;
+  registerFsCommands(program);
   registerPartitions(program);
   registerRecord(program);
 }

@@ -1,0 +1,148 @@
+/** The commands over one filesystem directory: init, info, blocks, dump-block, check. */
+import { check, type CheckReport, loadValkkaFS, type ValkkaFS, ValkkaMultiFS, ValkkaSingleFS } from '@valkka/fs';
+import type { Command } from 'commander';
+import { CliError, emit, setExitCode } from '../output.js';
+import { progressBar } from '../progress.js';
+import { formatBytes, formatTime, parseBytes, parseInteger } from '../units.js';
+
+interface JsonOption {
+  json?: boolean;
+}
+
+export function registerFsCommands(program: Command): void {
+  program
+    .command('init')
+    .description('Create a ValkkaFS in DIR: a pre-reserved dumpfile (or a GPT partition of type Linux swap), the blockfile and valkkafs.json')
+    .argument('<dir>', 'directory of the filesystem (created when missing; an existing filesystem there is replaced)')
+    .requiredOption('--blocksize <size>', 'bytes per block, rounded down to a multiple of 4096 (e.g. 1MiB; aim for 1-2 key frames per block)')
+    .option('--blocks <n>', 'number of blocks in the ring')
+    .option('--size <bytes>', 'total size instead of --blocks (e.g. 10GiB); with a partition, its size by default')
+    .option('--partition-uuid <uuid>', 'use the whole GPT partition with this PARTUUID (type Linux swap) instead of a dumpfile')
+    .option('--multi', 'ValkkaMultiFS: several streams in one filesystem (default: ValkkaSingleFS, one stream)')
+    .option('--json', 'print JSON for scripts')
+    .addHelpText('after', '\nExamples:\n  valkka init ./data/cam1 --blocksize 1MiB --blocks 1024\n  valkka init ./data/all --multi --blocksize 4MiB --partition-uuid 37c591e3-b33b-4548-a1eb-81add9da8a58')
+    .action(async (dir: string, o: JsonOption & { blocksize: string; blocks?: string; size?: string; partitionUuid?: string; multi?: boolean }) => {
+      if (o.blocks !== undefined && o.size !== undefined) throw new CliError('give --blocks or --size, not both');
+      if (o.blocks === undefined && o.size === undefined && o.partitionUuid === undefined) {
+        throw new CliError('give --blocks N or --size BYTES (how large the ring is)');
+      }
+      const options = {
+        dirname: dir,
+        blocksize: parseBytes(o.blocksize, '--blocksize'),
+        ...(o.blocks !== undefined ? { nBlocks: parseInteger(o.blocks, '--blocks', 1) } : {}),
+        ...(o.size !== undefined ? { deviceSize: parseBytes(o.size, '--size') } : {}),
+        ...(o.partitionUuid !== undefined ? { partitionUuid: o.partitionUuid } : {}),
+      };
+      const fs = o.multi ? await ValkkaMultiFS.newFromDirectory(options) : await ValkkaSingleFS.newFromDirectory(options);
+      try {
+        const d = await fs.describe();
+        emit(o.json ?? false, d, () =>
+          `created ${d.variant} ValkkaFS in ${dir}: ${d.nBlocks} blocks of ${formatBytes(d.blocksize)} = ${formatBytes(d.capacityBytes)} on ${d.dumpfile}`,
+        );
+      } finally {
+        await fs.close();
+      }
+    });
+
+  program
+    .command('info')
+    .description('Show the format, geometry, recorded time range and streams of the filesystem in DIR')
+    .argument('<dir>', 'directory of the filesystem')
+    .option('--json', 'print JSON for scripts')
+    .action(async (dir: string, o: JsonOption) => {
+      await withReader(dir, async (fs) => {
+        const d = await fs.describe();
+        emit(o.json ?? false, d, () => {
+          const lines = [
+            `${d.dirname}: ${d.variant} ValkkaFS, format ${d.format} v${d.formatVersion}, id ${d.fsId}`,
+            `dumpfile       ${d.dumpfile}${d.partitionUuid ? ` (PARTUUID ${d.partitionUuid})` : ''}`,
+            `geometry       ${d.nBlocks} blocks × ${formatBytes(d.blocksize)} = ${formatBytes(d.capacityBytes)}; largest frame ${formatBytes(d.maxFramePayload)}`,
+            `blocks         ${d.usedBlocks} used, writing block ${d.currentBlock}`,
+            `time range     ${d.timeRange ? `${formatTime(d.timeRange[0])} .. ${formatTime(d.timeRange[1])}` : 'empty'}`,
+          ];
+          for (const s of d.streams) {
+            lines.push(`stream ${s.streamId}: ${s.frames} frames, ${s.keyFrames} key frames, ${s.ranges.length} recorded range(s)`);
+            for (const [a, b] of s.ranges) lines.push(`    ${formatTime(a)} .. ${formatTime(b)}`);
+          }
+          return lines.join('\n');
+        });
+      });
+    });
+
+  program
+    .command('blocks')
+    .description('List the used blocks in time order with their blockfile rows (mstime1 = first key frame, or last for --multi; mstime2 = last frame)')
+    .argument('<dir>', 'directory of the filesystem')
+    .option('--json', 'print JSON for scripts')
+    .action(async (dir: string, o: JsonOption) => {
+      await withReader(dir, async (fs) => {
+        const table = fs.getBlockTable();
+        const rows = fs.blockTable
+          .timeOrder()
+          .map((index) => ({ index, mstime1: table[index]![0], mstime2: table[index]![1], current: index === fs.currentBlock }));
+        emit(o.json ?? false, rows, () =>
+          rows.length === 0
+            ? 'no blocks written'
+            : rows.map((r) => `${String(r.index).padStart(8)}  ${formatTime(r.mstime1)}  ${formatTime(r.mstime2)}${r.current ? '  (being written)' : ''}`).join('\n'),
+        );
+      });
+    });
+
+  program
+    .command('dump-block')
+    .description('List the frame records of block N (offset, stream, time, flags, size)')
+    .argument('<dir>', 'directory of the filesystem')
+    .argument('<n>', 'block index')
+    .option('--json', 'print JSON for scripts')
+    .action(async (dir: string, n: string, o: JsonOption) => {
+      await withReader(dir, async (fs) => {
+        const block = await fs.dumpBlock(parseInteger(n, 'block', 0, fs.nBlocks - 1));
+        emit(o.json ?? false, block, () =>
+          [
+            `block ${block.index}: seq ${block.seq}, ${block.sealed ? 'sealed' : 'open'}, ${block.records.length} records, ${formatBytes(block.end)} used`,
+            ...block.records.map(
+              (r) =>
+                `${String(r.offset).padStart(10)}  stream ${r.streamId}/${r.subsession}  ${formatTime(r.timestamp)}  ${r.key ? 'K' : '-'}${r.config ? 'C' : '-'}  ${r.length} B`,
+            ),
+          ].join('\n'),
+        );
+      });
+    });
+
+  program
+    .command('check')
+    .description('Verify every block and record of the filesystem in DIR; --repair rebuilds blockfile and valkkafs.json from the dumpfile')
+    .argument('<dir>', 'directory of the filesystem')
+    .option('--repair', 'rebuild blockfile and valkkafs.json (takes the writer lock: stop recording first)')
+    .option('--json', 'print JSON for scripts')
+    .action(async (dir: string, o: JsonOption & { repair?: boolean }) => {
+      const progress = progressBar('checking blocks', !o.json);
+      let report: CheckReport;
+      try {
+        report = await check(dir, { repair: o.repair ?? false, onProgress: (done, total) => progress.update(done, total) });
+      } finally {
+        progress.stop();
+      }
+      emit(o.json ?? false, report, () => formatCheck(report));
+      if (!report.ok && !report.repaired) setExitCode(1);
+    });
+}
+
+async function withReader(dir: string, work: (fs: ValkkaFS) => Promise<void>): Promise<void> {
+  const fs = await loadValkkaFS(dir, { readOnly: true });
+  try {
+    await work(fs);
+  } finally {
+    await fs.close();
+  }
+}
+
+function formatCheck(r: CheckReport): string {
+  const lines = [
+    `${r.dirname}: ${r.blocksChecked}/${r.nBlocks} blocks checked, ${r.blocksWritten} written, ${r.frames} frames (${formatBytes(r.payloadBytes)})`,
+    ...r.problems.map((p) => `  ${p.code}${p.block !== null ? ` block ${p.block}` : ''}${p.offset !== null ? ` offset ${p.offset}` : ''}: ${p.message}`),
+  ];
+  if (r.repaired) lines.push(`repaired: ${r.rowsRepaired} blockfile row(s) rebuilt, valkkafs.json rewritten`);
+  lines.push(r.ok ? 'ok' : r.repaired ? 'problems found and repaired' : `${r.problems.length} problem(s) found (run with --repair to rebuild the blockfile and valkkafs.json)`);
+  return lines.join('\n');
+}
