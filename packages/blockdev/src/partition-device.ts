@@ -2,7 +2,7 @@ import type { NativeApi, RawFile } from '@valkka/native';
 import { defaultBackend } from './backend.js';
 import { DeviceError, errnoOf } from './errors.js';
 import { openRaw } from './file-device.js';
-import { findPartition, type PartitionInfo } from './partitions.js';
+import { findPartition, retryWhileBusy, type PartitionInfo } from './partitions.js';
 import { RawDevice, alignmentFor, type RawDeviceParams } from './raw-device.js';
 import type { SystemRoots } from './system.js';
 
@@ -39,7 +39,8 @@ export class PartitionDevice extends RawDevice {
     const backend = options.backend ?? defaultBackend;
     let file: RawFile;
     try {
-      file = await openRaw(backend, info.device, !readOnly, options.direct ?? true, !readOnly);
+      const device = info.device;
+      file = await retryWhileBusy(() => openRaw(backend, device, !readOnly, options.direct ?? true, !readOnly));
     } catch (err) {
       if (errnoOf(err) === 'EBUSY') {
         throw new DeviceError('EBUSY', label, 'refusing to use this partition: opened exclusively elsewhere (O_EXCL gave EBUSY)', { cause: err });

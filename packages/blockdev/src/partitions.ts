@@ -178,13 +178,28 @@ async function devnumOfPath(path: string): Promise<string | undefined> {
   }
 }
 
-/** O_EXCL on a block device fails with EBUSY while it is mounted or held exclusively by anyone. */
+/**
+ * O_EXCL on a block device fails with EBUSY while it is mounted or held exclusively by anyone.
+ * Another lister's probe holds it for an instant too, so EBUSY is retried before it counts.
+ */
 async function isOpenExclusively(device: string): Promise<boolean> {
   try {
-    await (await openFs(device, fsConstants.O_RDONLY | fsConstants.O_EXCL)).close();
+    await retryWhileBusy(async () => (await openFs(device, fsConstants.O_RDONLY | fsConstants.O_EXCL)).close());
     return false;
   } catch (err) {
     return errnoOf(err) === 'EBUSY';
+  }
+}
+
+/** Runs `attempt`, retrying a few times over ~100 ms while it fails with EBUSY (a probe's instant hold). */
+export async function retryWhileBusy<T>(attempt: () => Promise<T>): Promise<T> {
+  for (let tries = 1; ; tries++) {
+    try {
+      return await attempt();
+    } catch (err) {
+      if (errnoOf(err) !== 'EBUSY' || tries >= 4) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 25 * tries));
+    }
   }
 }
 
