@@ -76,6 +76,7 @@ export async function check(target: string | ValkkaFS, options: CheckOptions = {
   let device: BlockDevice | undefined;
   try {
     device = options.device ?? (typeof target === 'string' ? await openForCheck(dirname, meta) : target.device);
+    if (!device) throw new ValkkaFSLoadError('EMETADATA', `${dirname}: a libValkka (legacy) directory: check is for this format only`);
     return await runCheck(dirname, meta, device, options);
   } finally {
     if (ownDevice) await device?.close().catch(() => undefined);

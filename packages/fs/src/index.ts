@@ -1,7 +1,8 @@
 export * from './frame.js';
 export * from './errors.js';
 export * from './search.js';
-export { classifyAccessUnit, frameFlagsOf, AccessUnitSplitter, type AccessUnit, type AccessUnitInfo, type AccessUnitSplitterOptions } from './codec/access-unit.js';
+export * from './codec/index.js';
+export * from './legacy/index.js';
 export {
   FORMAT_VERSION,
   BLOCK_HEADER_SIZE,

@@ -1,14 +1,13 @@
 /**
  * What the writer does to a frame before it is stored: validate its fields, derive key/config
- * flags from the payload (H.264/H.265), and prepend the stream's codec configuration to a key
- * frame that lacks it, so every stored key frame starts a decodable run.
+ * flags from the payload (H.264/H.265, codec/classifyAccessUnit), and prepend the stream's
+ * codec configuration to a key frame that lacks it (codec/ConfigTracker), so every stored key
+ * frame starts a decodable run. Frames of other codecs are all key frames.
  */
-import { classifyAccessUnit } from './codec/access-unit.js';
+import { ConfigTracker } from './codec/config-tracker.js';
 import { isVideoCodec } from './codec/nal.js';
 import { ValkkaFSError } from './errors.js';
 import { type Frame, FrameFlags } from './frame.js';
-
-const START_CODE = Uint8Array.of(0, 0, 0, 1);
 
 function bad(what: string, value: unknown): never {
   throw new ValkkaFSError('EARGUMENT', `frame ${what} is invalid: ${String(value)}`);
@@ -23,41 +22,25 @@ export function validateFrame(f: Frame): void {
   if (!(f.payload instanceof Uint8Array)) bad('payload', typeof f.payload);
 }
 
-/** Remembers each video stream's last complete configuration (parameter sets) and adds it where missing. */
 export class FrameIngest {
-  private readonly config = new Map<number, Uint8Array>();
+  /** One tracker per (stream, subsession), replaced when the stream's codec changes. */
+  private readonly trackers = new Map<number, { codec: number; tracker: ConfigTracker }>();
 
   /** The frame as it will be stored (a new object when flags or payload change). */
   prepare(frame: Frame): Frame {
     validateFrame(frame);
-    if (!isVideoCodec(frame.codec)) return { ...frame, flags: (frame.flags & ~FrameFlags.config) | FrameFlags.key };
-    const info = classifyAccessUnit(frame.codec, frame.payload);
-    const streamKey = frame.streamId * 256 + frame.subsession;
-    if (info.hasConfig) this.config.set(streamKey, annexB(info.configNals));
-    let payload = frame.payload;
-    let hasConfig = info.hasConfig;
-    if (info.key && !hasConfig) {
-      const config = this.config.get(streamKey);
-      if (config) {
-        payload = concat(config, frame.payload);
-        hasConfig = true;
-      }
+    if (!isVideoCodec(frame.codec)) {
+      const flags = (frame.flags & ~FrameFlags.config) | FrameFlags.key;
+      return flags === frame.flags ? frame : { ...frame, flags };
     }
-    const flags = (frame.flags & ~(FrameFlags.key | FrameFlags.config)) | (info.key ? FrameFlags.key : 0) | (hasConfig ? FrameFlags.config : 0);
-    return payload === frame.payload && flags === frame.flags ? frame : { ...frame, flags, payload };
+    const key = frame.streamId * 256 + frame.subsession;
+    let entry = this.trackers.get(key);
+    if (!entry || entry.codec !== frame.codec) {
+      entry = { codec: frame.codec, tracker: new ConfigTracker(frame.codec) };
+      this.trackers.set(key, entry);
+    }
+    const au = entry.tracker.process(frame.payload);
+    const flags = (frame.flags & ~(FrameFlags.key | FrameFlags.config)) | (au.key ? FrameFlags.key : 0) | (au.hasConfig ? FrameFlags.config : 0);
+    return au.payload === frame.payload && flags === frame.flags ? frame : { ...frame, flags, payload: au.payload };
   }
-}
-
-function annexB(nals: readonly Uint8Array[]): Uint8Array {
-  return concat(...nals.flatMap((n) => [START_CODE, n]));
-}
-
-function concat(...parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }

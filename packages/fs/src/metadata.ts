@@ -40,7 +40,8 @@ const metadataSchema = z
 /** A libValkka directory's json (no format_version): the original keys only. */
 export const legacyMetadataSchema = z
   .object({ ...originalKeys, dumpfile: z.string().min(1).nullable() })
-  .refine((m) => m.current_block < m.n_blocks, { message: 'current_block must be < n_blocks', path: ['current_block'] });
+  // The original accepted current_block == n_blocks (its writer wraps there to 0).
+  .refine((m) => m.current_block <= m.n_blocks, { message: 'current_block must be <= n_blocks', path: ['current_block'] });
 
 export type Metadata = z.infer<typeof metadataSchema>;
 export type LegacyMetadata = z.infer<typeof legacyMetadataSchema>;

@@ -16,7 +16,9 @@ import { BlockExpiredError, ValkkaFSError, ValkkaFSLoadError } from './errors.js
 import { FORMAT_VERSION, type StreamSummary, encodeBlockHeader, roundBlocksize } from './format.js';
 import type { Frame } from './frame.js';
 import { type DirectoryLock, lockDirectory } from './lock.js';
-import { BLOCKFILE_NAME, DUMPFILE_NAME, type Metadata, fsIdBytes, newMetadata, readMetadata, writeMetadata } from './metadata.js';
+import { LegacyError } from './legacy/errors.js';
+import { type LegacyDirectory, openLegacyDirectory } from './legacy/directory.js';
+import { BLOCKFILE_NAME, DUMPFILE_NAME, type LegacyMetadata, type Metadata, fsIdBytes, newMetadata, readMetadata, writeMetadata } from './metadata.js';
 import { type BlockContents, type Geometry, parseBlock, readBlockFromDevice, readSummary } from './reader.js';
 import { type RecoveryReport, recover } from './recovery.js';
 import { type BlockTable, type StreamSpan, type TimeRange, blockAt, getInd, getIndNeigh, getTimeRange, recordedRanges } from './search.js';
@@ -65,7 +67,8 @@ export interface DumpedRecord {
 }
 
 export interface FsDescription {
-  format: 'valkkafs-ts';
+  /** 'libvalkka' for a directory written by the original (formatVersion 0). */
+  format: 'valkkafs-ts' | 'libvalkka';
   formatVersion: number;
   variant: Variant;
   dirname: string;
@@ -99,17 +102,30 @@ export abstract class ValkkaFS extends EventEmitter<Events> {
   constructor(
     readonly dirname: string,
     private meta: Metadata,
-    readonly device: BlockDevice,
-    private blockfile: BlockFile,
+    /** The device of the dumpfile or partition (undefined for a libValkka directory). */
+    readonly device: BlockDevice | undefined,
+    private blockfile: BlockFile | undefined,
     private readonly writer: RingWriter | undefined,
     private readonly lock: DirectoryLock | undefined,
     private readonly index: StreamIndex,
+    /** Set when the directory was written by libValkka: read-only through the legacy reader. */
+    private readonly legacy?: LegacyDirectory,
   ) {
     super();
     this.geometry = { fsId: fsIdBytes(meta), blocksize: meta.blocksize, nBlocks: meta.n_blocks };
   }
 
   abstract get variant(): Variant;
+
+  /** True for a directory written by libValkka (opened read-only). */
+  get isLegacy(): boolean {
+    return this.legacy !== undefined;
+  }
+
+  /** The live table (search.ts BlockTable); do not modify. */
+  private get table(): BlockTable {
+    return this.legacy ? this.legacy.table : this.blockfile!.table;
+  }
 
   get blocksize(): number {
     return this.meta.blocksize;
@@ -155,8 +171,9 @@ export abstract class ValkkaFS extends EventEmitter<Events> {
     try {
       await this.writer?.close();
     } finally {
-      await this.blockfile.close().catch(() => undefined);
-      if (this.ownsDevice) await this.device.close().catch(() => undefined);
+      await this.blockfile?.close().catch(() => undefined);
+      if (this.ownsDevice) await this.device?.close().catch(() => undefined);
+      await this.legacy?.close().catch(() => undefined);
       await this.lock?.release().catch(() => undefined);
     }
   }
@@ -165,24 +182,24 @@ export abstract class ValkkaFS extends EventEmitter<Events> {
 
   /** The live table (search.ts BlockTable); do not modify. */
   get blockTable(): BlockTable {
-    return this.blockfile.table;
+    return this.table;
   }
 
   /** A copy of the table rows, [mstime1, mstime2] per block, as the original's numpy array. */
   getBlockTable(): Array<[number, number]> {
-    const t = this.blockfile.table;
+    const t = this.table;
     return Array.from({ length: t.n }, (_, i) => t.get(i));
   }
 
   /** Reader handles: re-reads valkkafs.json and the blockfile to follow the writer (live edge). */
   async refresh(): Promise<void> {
-    if (this.writer) return;
+    if (this.writer || this.legacy || !this.blockfile) return;
     const loaded = await readMetadata(this.dirname);
     if (loaded.kind !== 'ours' || loaded.meta.fs_id !== this.meta.fs_id) {
       throw new ValkkaFSLoadError('EMETADATA', `${this.dirname}: the filesystem was replaced while open`);
     }
     const table = await this.blockfile.reread(loaded.meta.current_block);
-    const before = this.blockfile.table;
+    const before = this.table;
     for (let i = 0; i < table.n; i++) {
       const [a, b] = table.get(i);
       const [c, d] = before.get(i);
@@ -197,22 +214,22 @@ export abstract class ValkkaFS extends EventEmitter<Events> {
 
   /** [first key frame, last frame] over the used blocks, or undefined when empty. */
   getTimeRange(): [number, number] | undefined {
-    return getTimeRange(this.blockfile.table);
+    return getTimeRange(this.table);
   }
 
   /** Blocks to read to cover [t0, t1], in time order (the original's getInd). */
   getInd(times: TimeRange): number[] {
-    return getInd(this.blockfile.table, times);
+    return getInd(this.table, times);
   }
 
   /** n blocks before `time` and n+1 from it, in time order (the original's getIndNeigh). */
   getIndNeigh(n = 1, time = 0): number[] {
-    return getIndNeigh(this.blockfile.table, n, time);
+    return getIndNeigh(this.table, n, time);
   }
 
   /** The block to start reading from to show instant t. */
   blockAt(t: number): number | undefined {
-    return blockAt(this.blockfile.table, t);
+    return blockAt(this.table, t);
   }
 
   /**
@@ -221,7 +238,7 @@ export abstract class ValkkaFS extends EventEmitter<Events> {
    */
   async keyBlockFor(streamId: number, t: number): Promise<number | undefined> {
     await this.loadStreamIndex();
-    const order = this.blockfile.table.timeOrder();
+    const order = this.table.timeOrder();
     let best: { block: number; ts: number } | undefined;
     for (const block of order) {
       for (const s of this.spansOfBlock(block)) {
@@ -245,7 +262,7 @@ export abstract class ValkkaFS extends EventEmitter<Events> {
         .filter((s) => streamId === undefined || s.streamId === streamId)
         .map((s) => ({ streamId: s.streamId, first: s.firstTs, last: s.lastTs }));
     const opts = { maxGapMs: options.maxGapMs ?? 5000, ...(options.within ? { within: options.within } : {}) };
-    return recordedRanges(this.blockfile.table, spansOf, opts);
+    return recordedRanges(this.table, spansOf, opts);
   }
 
   /** Per-stream summary of a block (sealed: from its tail; open: from the writer), if known. */
@@ -257,12 +274,12 @@ export abstract class ValkkaFS extends EventEmitter<Events> {
   /** Reads the summaries of used blocks not known yet (two small reads per block, once). */
   async loadStreamIndex(): Promise<void> {
     if (this.indexComplete && this.writer) return;
-    const table = this.blockfile.table;
+    const table = this.table;
     for (const block of table.timeOrder()) {
       if (this.index.has(block) || (this.writer && block === this.writer.currentBlock)) continue;
-      const s = await readSummary(this.device, this.geometry, block);
+      const s = this.device && (await readSummary(this.device, this.geometry, block));
       if (s) this.index.set(block, s);
-      else if (!this.writer && block === this.meta.current_block) {
+      else if (this.legacy || (!this.writer && block === this.meta.current_block)) {
         // Another process's open block: scan it (it has no summary yet).
         const c = await this.readBlock(block).catch(() => undefined);
         if (c) this.index.set(block, { seq: c.seq, streams: summarize(c) });
@@ -284,12 +301,13 @@ export abstract class ValkkaFS extends EventEmitter<Events> {
       throw new ValkkaFSError('EBLOCKINDEX', `block ${index} is outside 0..${this.nBlocks - 1}`);
     }
     const { expectedSeq } = options;
+    if (this.legacy) return readLegacyBlock(this.legacy, index);
     const snap = this.writer?.snapshot(index);
     if (snap) {
       if (expectedSeq !== undefined && snap.seq !== expectedSeq) throw new BlockExpiredError(index, expectedSeq, snap.seq);
       return parseBlock(snap.bytes, index, this.geometry, snap.sealed);
     }
-    const contents = await readBlockFromDevice(this.device, this.geometry, index, expectedSeq);
+    const contents = await readBlockFromDevice(this.device!, this.geometry, index, expectedSeq);
     // Entered by this process's writer while we read: its old contents are no longer the block's.
     const now = this.writer?.snapshot(index);
     if (now && now.seq !== contents.seq) throw new BlockExpiredError(index, contents.seq, now.seq);
@@ -324,7 +342,7 @@ export abstract class ValkkaFS extends EventEmitter<Events> {
   async describe(): Promise<FsDescription> {
     const ranges = await this.recordedRanges();
     const counts = new Map<number, { frames: number; keyFrames: number }>();
-    for (const block of this.blockfile.table.timeOrder()) {
+    for (const block of this.table.timeOrder()) {
       for (const s of this.spansOfBlock(block)) {
         const c = counts.get(s.streamId) ?? { frames: 0, keyFrames: 0 };
         c.frames += s.frames;
@@ -333,8 +351,8 @@ export abstract class ValkkaFS extends EventEmitter<Events> {
       }
     }
     return {
-      format: 'valkkafs-ts',
-      formatVersion: FORMAT_VERSION,
+      format: this.legacy ? 'libvalkka' : 'valkkafs-ts',
+      formatVersion: this.legacy ? 0 : FORMAT_VERSION,
       variant: this.variant,
       dirname: this.dirname,
       dumpfile: this.meta.dumpfile,
@@ -345,7 +363,7 @@ export abstract class ValkkaFS extends EventEmitter<Events> {
       capacityBytes: this.blocksize * this.nBlocks,
       maxFramePayload: this.maxFramePayload,
       currentBlock: this.currentBlock,
-      usedBlocks: this.blockfile.table.usedCount,
+      usedBlocks: this.table.usedCount,
       timeRange: this.getTimeRange() ?? null,
       streams: [...ranges].map(([streamId, r]) => ({ streamId, ...(counts.get(streamId) ?? { frames: 0, keyFrames: 0 }), ranges: r })),
     };
@@ -429,9 +447,7 @@ export abstract class ValkkaFS extends EventEmitter<Events> {
 
   protected static async load<T extends ValkkaFS>(this: FsClass<T>, dirname: string, options: LoadOptions = {}): Promise<T> {
     const loaded = await readMetadata(dirname);
-    if (loaded.kind === 'legacy') {
-      throw new ValkkaFSLoadError('EMETADATA', `${dirname}: a libValkka (legacy) directory; open it with openLegacyValkkaFS() (read-only)`);
-    }
+    if (loaded.kind === 'legacy') return openLegacy(this, dirname, loaded.meta);
     const meta = loaded.meta;
     if (meta.variant !== this.variant) {
       throw new ValkkaFSLoadError('EMETADATA', `${dirname}: holds a ${meta.variant} filesystem, not a ${this.variant} one`);
@@ -492,7 +508,16 @@ async function openWriter<T extends ValkkaFS>(
 }
 
 type FsClass<T extends ValkkaFS> = {
-  new (dirname: string, meta: Metadata, device: BlockDevice, blockfile: BlockFile, writer: RingWriter | undefined, lock: DirectoryLock | undefined, index: StreamIndex): T;
+  new (
+    dirname: string,
+    meta: Metadata,
+    device: BlockDevice | undefined,
+    blockfile: BlockFile | undefined,
+    writer: RingWriter | undefined,
+    lock: DirectoryLock | undefined,
+    index: StreamIndex,
+    legacy?: LegacyDirectory,
+  ): T;
   readonly variant: Variant;
 };
 
@@ -548,6 +573,41 @@ function summarize(c: BlockContents): StreamSummary[] {
     m.set(k, s);
   }
   return [...m.values()];
+}
+
+/** A libValkka directory, read-only through the legacy reader; its frames come out as access units. */
+async function openLegacy<T extends ValkkaFS>(ctor: FsClass<T>, dirname: string, json: LegacyMetadata): Promise<T> {
+  let legacy: LegacyDirectory;
+  try {
+    legacy = await openLegacyDirectory(dirname);
+  } catch (err) {
+    if (err instanceof LegacyError) {
+      throw new ValkkaFSLoadError(err.code === 'ENOENT' ? 'ENOTFOUND' : 'EMETADATA', `${dirname}: libValkka directory: ${err.message}`, { cause: err });
+    }
+    throw err;
+  }
+  const meta: Metadata = {
+    ...json,
+    dumpfile: legacy.dumpfile,
+    current_block: legacy.currentBlock,
+    format: 'valkkafs-ts',
+    format_version: FORMAT_VERSION,
+    fs_id: '0'.repeat(32),
+    variant: ctor.variant,
+  };
+  const fs = new ctor(dirname, meta, undefined, undefined, undefined, undefined, new StreamIndex(legacy.nBlocks), legacy);
+  fs.ownsDevice = false;
+  return fs;
+}
+
+async function readLegacyBlock(legacy: LegacyDirectory, index: number): Promise<BlockContents> {
+  try {
+    const { frames } = await legacy.readAccessUnits(index);
+    return { index, seq: 0, sealed: index !== legacy.currentBlock, frames: frames.map((f) => ({ ...f, offset: -1 })), end: 0, summary: undefined };
+  } catch (err) {
+    if (err instanceof LegacyError) throw new ValkkaFSError('EBLOCKHEADER', `${legacy.dirname}: block ${index}: ${err.message}`, { cause: err });
+    throw err;
+  }
 }
 
 /** The dumpfile, or the partition re-resolved by its PARTUUID (refused when it is gone). */

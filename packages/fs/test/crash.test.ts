@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 
 import type { MemoryDevice } from '@valkka/blockdev';
 
-import { type Frame, ValkkaMultiFS, type ValkkaFS } from '../src/index.js';
+import { type BlockContents, type Frame, ValkkaMultiFS, type ValkkaFS } from '../src/index.js';
 import { h264Frame, memoryDevice, pick, plainFrame, withTempDir } from './helpers.js';
 
 const BS = 8192;
@@ -36,7 +36,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
 
 /** Every frame in the ring, oldest block first (by sequence number). */
 async function readAll(fs: ValkkaFS): Promise<Frame[]> {
-  const blocks = [];
+  const blocks: BlockContents[] = [];
   for (let b = 0; b < fs.nBlocks; b++) {
     try {
       blocks.push(await fs.readBlock(b));

@@ -16,7 +16,7 @@ const childScript = join(here, '..', '.cache', 'lock-child.mjs');
 
 beforeAll(async () => {
   // The child runs our TypeScript sources, bundled with tsup's esbuild (Node 20 cannot strip types).
-  const esbuild = createRequire(createRequire(import.meta.url).resolve('tsup'))('esbuild') as typeof import('esbuild');
+  const esbuild = createRequire(createRequire(import.meta.url).resolve('tsup'))('esbuild') as { build(options: object): Promise<unknown> };
   await mkdir(join(here, '..', '.cache'), { recursive: true });
   await esbuild.build({
     entryPoints: [join(here, 'fixtures', 'lock-child.ts')],
