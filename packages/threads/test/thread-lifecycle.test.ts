@@ -11,6 +11,9 @@ class TestThread extends ValkkaThread<{ failAtStart?: string }> {
   send(command: ThreadCommand): Promise<void> {
     return this.command(command);
   }
+  query(command: ThreadCommand, answer: string): Promise<unknown> {
+    return this.ask(command, answer);
+  }
 }
 
 const frame = (ts: number) => ({ slot: 4, subsession: 0, timestamp: ts, mediaType: 0 as const, codec: 27 as const, flags: 0, payload: new Uint8Array(8) });
@@ -55,6 +58,12 @@ describe('ValkkaThread lifecycle', () => {
     await t.start();
     await t.send({ type: 'exit' });
     await expect(t.waitStop()).rejects.toThrow(/worker exited with code 3/);
+  });
+
+  it('a question whose worker dies before answering is rejected with the reason, not left hanging', async () => {
+    const t = new TestThread();
+    await t.start();
+    await expect(t.query({ type: 'throw', message: 'gone' }, 'never-sent')).rejects.toThrow(/died: gone/);
   });
 
   it('start rejects with the reason when the worker fails while setting up', async () => {

@@ -61,9 +61,7 @@ export class ValkkaFSReaderThread extends ValkkaThread<ReaderWorkerData> {
 
   /** The map as [slot, id] pairs, after every command sent before. */
   async reportSlotIds(): Promise<Array<[number, number]>> {
-    const answer = new Promise<Array<[number, number]>>((resolve) => this.once('slotIds', resolve));
-    await this.send({ type: 'reportSlotIds' });
-    return answer;
+    return this.ask<Array<[number, number]>>({ type: 'reportSlotIds' } satisfies ReaderCommand, 'slotIds');
   }
 
   /**

@@ -92,6 +92,28 @@ export class ValkkaThread<Data = unknown> extends EventEmitter {
     }
   }
 
+  /**
+   * Sends a command whose answer comes back as the worker's event `answer` (e.g. reportSlotIds -> 'slotIds');
+   * rejects if the thread stops or dies first.
+   */
+  protected async ask<T>(command: ThreadCommand, answer: string): Promise<T> {
+    let listener: ((value: T) => void) | undefined;
+    const answered = new Promise<T>((resolve) => {
+      listener = resolve;
+      this.once(answer, resolve);
+    });
+    const ended = this.exited!.then(() => {
+      throw this.failure ?? new ThreadsError('ERR_THREAD_STATE', `thread "${this.name}" stopped before answering ${command.type}`);
+    });
+    try {
+      await this.command(command);
+      return await Promise.race([answered, ended]);
+    } finally {
+      this.off(answer, listener!);
+      ended.catch(() => undefined);
+    }
+  }
+
   /** Asks the worker to finish what is queued before the request, then stop. */
   requestStop(): void {
     if (!this.running) return;

@@ -70,9 +70,7 @@ export class ValkkaFSWriterThread extends ValkkaThread<WriterWorkerData> {
 
   /** The slot -> id map as [slot, id] pairs, once every command sent before has been applied. */
   async reportSlotIds(): Promise<Array<[number, number]>> {
-    const answer = new Promise<Array<[number, number]>>((resolve) => this.once('slotIds', resolve));
-    await this.send({ type: 'reportSlotIds' });
-    return answer;
+    return this.ask<Array<[number, number]>>({ type: 'reportSlotIds' } satisfies WriterCommand, 'slotIds');
   }
 
   /** Asks for the open block to be written out now (it also happens on the fs's flush interval). */
