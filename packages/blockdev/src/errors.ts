@@ -8,6 +8,7 @@ export type DeviceErrorCode =
   | 'EREADONLY' // write on a device opened read-only
   | 'ELOCKED' // another writer holds the lock
   | 'EEXIST' // create() would overwrite an existing file
+  | 'ENOSPC' // not enough free space to reserve the file
   | 'ENOENT' // file or partition not found
   | 'ENODEV' // partition has no device node
   | 'ENOGPT' // no GPT on the device

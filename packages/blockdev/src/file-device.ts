@@ -1,4 +1,5 @@
-import { lstat, open as openFs, unlink } from 'node:fs/promises';
+import { lstat, open as openFs, statfs, unlink } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { NativeApi, RawFile } from '@valkka/native';
 import { defaultBackend } from './backend.js';
 import { DeviceError, errnoOf } from './errors.js';
@@ -24,6 +25,7 @@ export class FileDevice extends RawDevice {
     if (!Number.isSafeInteger(size) || size <= 0 || size % alignmentFor(512) !== 0) {
       throw new DeviceError('EINVAL', path, `size ${size} must be a positive multiple of ${alignmentFor(512)}`);
     }
+    await checkFreeSpace(path, size);
     if (options.overwrite) await removeRegularFile(path);
     try {
       await (await openFs(path, 'wx')).close();
@@ -41,7 +43,8 @@ export class FileDevice extends RawDevice {
       await file?.close().catch(() => undefined);
       await unlink(path).catch(() => undefined);
       if (err instanceof DeviceError) throw err;
-      throw new DeviceError('EIO', path, `cannot reserve ${size} bytes: ${(err as Error).message}`, { cause: err });
+      const code = errnoOf(err) === 'ENOSPC' ? 'ENOSPC' : 'EIO';
+      throw new DeviceError(code, path, `cannot reserve ${size} bytes: ${(err as Error).message}`, { cause: err });
     }
   }
 
@@ -101,4 +104,18 @@ async function removeRegularFile(path: string): Promise<void> {
   }
   if (!isFile) throw new DeviceError('EINVAL', path, 'exists and is not a regular file; refusing to overwrite it');
   await unlink(path);
+}
+
+/** Refuses up front what cannot fit (the fallback reserves by writing zeros: it would fill the disk first). */
+async function checkFreeSpace(path: string, size: number): Promise<void> {
+  let available: number;
+  try {
+    const fs = await statfs(dirname(path));
+    available = fs.bavail * fs.bsize;
+  } catch {
+    return; // the create below reports a missing directory
+  }
+  if (size > available) {
+    throw new DeviceError('ENOSPC', path, `cannot reserve ${size} bytes: only ${available} bytes free on its filesystem`);
+  }
 }

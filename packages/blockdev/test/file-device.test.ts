@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { skipReason } from '@valkka/vitest-preset/skip';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -53,6 +53,13 @@ for (const [label, backend, skip] of suites) {
       expect((await rejection(FileDevice.create(path('a-directory'), MiB, { backend, overwrite: true }))).code).toBe('EINVAL');
       expect(statSync(path('a-directory')).isDirectory()).toBe(true);
       expect((await rejection(FileDevice.create(path('odd.dev'), 1000, { backend }))).code).toBe('EINVAL');
+    });
+
+    it('create() refuses a size larger than the free space before writing anything, and leaves no file', async () => {
+      const err = await rejection(FileDevice.create(path('huge.dev'), 2 ** 50, { backend }));
+      expect(err.code).toBe('ENOSPC');
+      expect(err.message).toMatch(/huge\.dev: cannot reserve 1125899906842624 bytes: only \d+ bytes free/);
+      expect(existsSync(path('huge.dev'))).toBe(false);
     });
 
     it('write, flush, close, reopen, read: the bytes round-trip and sit at the right file offset', async () => {
