@@ -19,4 +19,31 @@ const back = dev.allocBuffer(4096); await dev.read(8192, back);
 if (back[0] !== 9) throw new Error('read back wrong bytes');
 console.log('smoke ok');
 `,
+  '@valkka/fs': `
+import { ValkkaSingleFS, Codec, MediaType } from '@valkka/fs';
+const fs = await ValkkaSingleFS.newFromDirectory({ dirname: 'fs', blocksize: 65536, nBlocks: 8 });
+const payload = new Uint8Array(1000).fill(5);
+for (let i = 0; i < 100; i++) await fs.write({ streamId: 1, subsession: 0, timestamp: 1000 + i * 40, mediaType: MediaType.video, codec: Codec.none, flags: 1, payload });
+await fs.close();
+const back = await ValkkaSingleFS.loadFromDirectory('fs', { readOnly: true });
+let frames = 0;
+for (const b of back.getInd([1000, 5000])) frames += (await back.readBlock(b)).frames.length;
+await back.close();
+if (frames !== 100) throw new Error('read back ' + frames + ' frames, wrote 100');
+console.log('smoke ok');
+`,
+  '@valkka/manager': `
+const m = await import('@valkka/manager');
+if (typeof m !== 'object') throw new Error('no module');
+console.log('smoke ok');
+`,
+  '@valkka/cli': `
+import { execFileSync } from 'node:child_process';
+const run = (...a) => execFileSync('npx', ['--no-install', 'valkka', ...a], { encoding: 'utf8' });
+if (!run('--help').includes('check')) throw new Error('help lacks commands');
+run('init', 'fs', '--blocksize', '64KiB', '--blocks', '4');
+const info = JSON.parse(run('info', 'fs', '--json'));
+if (info.nBlocks !== 4) throw new Error('info says ' + info.nBlocks + ' blocks');
+console.log('smoke ok');
+`,
 };
