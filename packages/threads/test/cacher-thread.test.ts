@@ -91,4 +91,23 @@ describe('FileCacherThread (worker)', () => {
       expect([a, b]).toEqual([[`1:${20000 + k * 1000}`], [`2:${20000 + k * 1000}`]]);
     }
   });
+
+  it('pipeTo hands frames to a FrameFilter and SetupFrames to a callback until the thread stops', async () => {
+    const input = FrameQueue.create({ capacity: 1 << 20 });
+    const cacher = new FileCacherThread({ input, clock: PlaybackClock.manual(T0) });
+    await cacher.start();
+    const got: string[] = [];
+    const piped = cacher.pipeTo({
+      frame: (f) => got.push(String(f.timestamp)),
+      setup: (s) => got.push(s.type === 'stream_init' ? 'init' : s.state),
+    });
+    await cacher.registerSlot(3);
+    const limits = new Promise((resolve) => cacher.once('limits', resolve));
+    transmission(input, 3, 1000, 20000, 1);
+    await limits;
+    await cacher.seek(10000); // the stop command that close() sends comes after it
+    await cacher.close();
+    await piped;
+    expect(got).toEqual(['seek', 'init', '9000', '10000', 'stop']);
+  });
 });

@@ -1,6 +1,7 @@
+import type { FrameFilter } from '../filters.js';
 import { FrameQueue } from '../queue/frame-queue.js';
 import { ValkkaThread } from '../thread/valkka-thread.js';
-import type { CacherOptions } from './cacher-core.js';
+import type { CacherOptions, SetupFrame } from './cacher-core.js';
 import { PlaybackClock } from './playback-clock.js';
 
 export interface CacherThreadOptions extends Omit<CacherOptions, 'clock'> {
@@ -88,6 +89,17 @@ export class FileCacherThread extends ValkkaThread<CacherWorkerData> {
 
   clear(): Promise<void> {
     return this.send({ type: 'clear' });
+  }
+
+  /**
+   * Hands everything the cacher sends to callbacks on this thread (frames to a FrameFilter), in order,
+   * until the thread stops; resolves then.
+   */
+  async pipeTo(out: { frame: FrameFilter; setup?(setup: SetupFrame): void }): Promise<void> {
+    for await (const entry of this.output) {
+      if (entry.kind === 'frame') out.frame(entry.frame);
+      else if (entry.kind === 'command') out.setup?.(entry.command as unknown as SetupFrame);
+    }
   }
 
   protected override onExit(): void {
