@@ -60,9 +60,14 @@ export class BlockStats {
     return [...this.streams.values()].map((s) => ({ ...s }));
   }
 
-  /** The row to show while the block is open: [0, 0] until it has a lead key frame (the original's updateTable rule). */
-  liveRow(): Row {
-    return this.col0 > 0 && this.col1 > 0 ? [this.col0, this.col1] : [0, 0];
+  /**
+   * The row to show while the block is open, so that playback reaches the live edge: [0, 0] until
+   * it has a lead frame; without a lead key frame yet, mstime1 is the previous row's (the fallback
+   * the original applied when it sealed such a block).
+   */
+  liveRow(previous: Row): Row {
+    if (this.col1 === 0) return [0, 0];
+    return [this.col0 > 0 ? this.col0 : previous[0], this.col1];
   }
 
   /** The row of the sealed block, with the original's fallbacks to the previous row ("frame", "keyframe"). */

@@ -165,7 +165,7 @@ async function runCheck(dirname: string, meta: Metadata, device: BlockDevice, op
     const expected: Row[] = Array.from({ length: nBlocks }, () => [0, 0] as Row);
     let previous: Row = [0, 0];
     for (const info of infos) {
-      const row = info.sealed ? info.stats.finalRow(previous).row : info.stats.liveRow();
+      const row = info.sealed ? info.stats.finalRow(previous).row : info.stats.liveRow(previous);
       expected[info.block] = row;
       previous = row;
     }

@@ -100,7 +100,7 @@ export async function recover(ctx: RecoveryContext, jsonBlock: number): Promise<
   for (const f of scan.frames) stats.add(f);
   const sealed = summary !== undefined;
   if (!sealed) buf.fill(0, scan.end); // torn or stale bytes past the recovered end are not ours
-  const row = sealed ? stats.finalRow(previousRow).row : stats.liveRow();
+  const row = sealed ? stats.finalRow(previousRow).row : stats.liveRow(previousRow);
   await setRowIfDifferent(ctx, block, row, report);
   const open: OpenBlock = { block, seq, seed: seqSeed(seq), buf, filled: scan.end, durable: sealed ? blocksize : scan.end, stats, sealed, rowOnDisk: row };
   if (summary) ctx.index.set(block, { seq, streams: summary });

@@ -71,6 +71,8 @@ export interface OpenBlock {
   sealed: boolean;
   /** The row last written to the blockfile for this block. */
   rowOnDisk: Row;
+  /** Set when sealed: the block's final row and the original's message. */
+  final?: { row: Row; msg: '' | 'frame' | 'keyframe' };
 }
 
 /** Where the writer resumes, as recovery found it. */
@@ -194,7 +196,7 @@ export class RingWriter {
     const ob = this.open;
     ob.filled = encodeFrameRecord(ob.buf, ob.filled, f, ob.seed);
     ob.stats.add(f);
-    const live = ob.stats.liveRow();
+    const live = ob.stats.liveRow(this.previousRow);
     const [m0, m1] = this.ctx.blockfile.table.get(ob.block);
     if (live[0] !== m0 || live[1] !== m1) this.ctx.blockfile.table.set(ob.block, live[0], live[1]);
   }
@@ -206,6 +208,10 @@ export class RingWriter {
       encodeSummary(old.buf, this.ctx.blocksize, old.stats.summary(), old.seed);
       old.sealed = true;
     }
+    // The final row now: the next block's live row falls back on it.
+    old.final = old.stats.finalRow(this.previousRow);
+    this.previousRow = old.final.row;
+    this.ctx.blockfile.table.set(old.block, old.final.row[0], old.final.row[1]);
     while (this.spare === undefined) {
       await this.sealDone;
       if (this.failure !== undefined) throw this.failure;
@@ -231,14 +237,13 @@ export class RingWriter {
       await device.flush();
       old.durable = blocksize;
     }
-    const { row, msg } = old.stats.finalRow(this.previousRow);
-    this.previousRow = row;
+    const { row, msg } = old.final!;
     await blockfile.setRow(old.block, row);
     old.rowOnDisk = row;
     await blockfile.setRow(next.block, [0, 0]);
     await blockfile.sync();
     // setRow also sets the in-memory row: keep the live row of the block being filled there.
-    const live = next.stats.liveRow();
+    const live = next.stats.liveRow(this.previousRow);
     if (!next.sealed) blockfile.table.set(next.block, live[0], live[1]);
     this.ctx.index.set(old.block, { seq: old.seq, streams: old.stats.summary() });
     await device.write(next.block * blocksize, next.buf.subarray(0, device.alignment));
@@ -265,7 +270,7 @@ export class RingWriter {
     if (ob.sealed) return; // its seal, queued after this job, writes everything
     const { device, blocksize } = this.ctx;
     const end = ob.filled;
-    const row = ob.stats.liveRow();
+    const row = ob.stats.liveRow(this.previousRow);
     if (end > ob.durable) {
       const from = alignDown(ob.durable, device.alignment);
       const to = Math.min(blocksize, alignUp(end, device.alignment));
@@ -277,7 +282,7 @@ export class RingWriter {
       await this.ctx.blockfile.setRow(ob.block, row);
       ob.rowOnDisk = row;
       // The in-memory row may already be newer than the one just written.
-      const live = ob.stats.liveRow();
+      const live = ob.stats.liveRow(this.previousRow);
       if (!ob.sealed) this.ctx.blockfile.table.set(ob.block, live[0], live[1]);
     }
   }
