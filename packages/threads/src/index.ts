@@ -21,3 +21,11 @@ export { WriterCore, type WriterCommand, type WriterCounts } from './writer/writ
 export { ValkkaFSWriterThread, type WriterStats, type WriterThreadOptions } from './writer/writer-thread.js';
 export { ReaderCore, type ExpiredBlock, type ReaderCommand, type ReaderCounts } from './reader/reader-core.js';
 export { ValkkaFSReaderThread, type ReaderStats, type ReaderThreadOptions } from './reader/reader-thread.js';
+// Playback cache and file sources (src/cacher, src/sources: see their READMEs).
+export { MAX_RATE, MIN_RATE, PlaybackClock, type TimelineState } from './cacher/playback-clock.js';
+export { CacherCore, type CacherEvent, type CacherOptions, type CacherOutput, type CacherState, type SetupFrame } from './cacher/cacher-core.js';
+export { FileCacherThread, type CacherCommand, type CacherThreadOptions } from './cacher/cacher-thread.js';
+export { FileSourceCore, type FileSourceOptions, type SourceClock, type SourceHole } from './sources/file-source-core.js';
+export { FileSource, FileSourceThread, type FileSourceThreadOptions } from './sources/file-source-thread.js';
+export { loadClip, type ClipUnit, type LoadClipOptions, type MediaClip } from './sources/media-clip.js';
+export { SourceError, type SourceErrorCode } from './sources/source-error.js';
