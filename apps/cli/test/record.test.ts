@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ValkkaSingleFS } from '@valkka/fs';
+import { loadClip } from '@valkka/threads';
 import { hasCommand, skipReason } from '@valkka/vitest-preset/skip';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../src/index.js';
@@ -63,11 +64,15 @@ describe.skipIf(why)('valkka record', () => {
     expect(code).toBe(0);
     const summary = JSON.parse(stdout);
     expect(clipFrames).toBe(50);
-    expect(summary).toMatchObject({ dirname, id: 7, frames: clipFrames, drops: 0, bytes: readFileSync(clip).length });
+    const units = (await loadClip(clip)).units;
+    expect(summary).toMatchObject({ dirname, id: 7, frames: clipFrames, drops: 0, bytes: units.reduce((n, u) => n + u.payload.length, 0) });
     const frames = await readAllFrames(dirname);
     expect(frames.length).toBe(clipFrames);
     expect(frames.every((f) => f.streamId === 7)).toBe(true);
-    expect(Buffer.concat(frames.map((f) => f.payload)).equals(readFileSync(clip))).toBe(true);
+    // The access units the source cut (Annex-B, 4-byte start codes), stored unchanged; together they hold the file's NAL units.
+    frames.forEach((f, k) => expect(Buffer.from(f.payload).equals(Buffer.from(units[k]!.payload))).toBe(true));
+    const nalBytes = (b: Uint8Array) => Buffer.from(b).toString('hex').replaceAll('00000001', '000001');
+    expect(nalBytes(Buffer.concat(frames.map((f) => f.payload)))).toBe(nalBytes(readFileSync(clip)));
     expect(frames.map((f) => f.timestamp - summary.firstTimestamp)).toEqual(frames.map((_, k) => Math.round(k * 40)));
     expect(frames.filter((f) => (f.flags & 1) !== 0).length).toBe(2);
     expect(summary.lastTimestamp).toBe(frames[frames.length - 1]!.timestamp);
@@ -77,15 +82,30 @@ describe.skipIf(why)('valkka record', () => {
     const dirname = await newFs('loop');
     const { code, stdout } = await valkka('record', dirname, '--source', clip, '--duration', '3', '--fast', '--json');
     expect(code).toBe(0);
-    expect(JSON.parse(stdout)).toMatchObject({ frames: 75, drops: 0 });
-    expect((await readAllFrames(dirname)).length).toBe(75);
+    const summary = JSON.parse(stdout);
+    expect(summary).toMatchObject({ frames: 75, drops: 0 });
+    const frames = await readAllFrames(dirname);
+    expect(frames.length).toBe(75);
+    expect(frames.map((f) => f.timestamp)).toEqual(frames.map((_, k) => summary.firstTimestamp + k * 40));
+  });
+
+  it('records in real time by default (a short clip: a second of an MP4)', async () => {
+    const dirname = await newFs('realtime');
+    const mp4 = join(base, 'clip.mp4');
+    execFileSync('ffmpeg', ['-v', 'error', '-r', '25', '-i', clip, '-c', 'copy', mp4]);
+    const { code, stdout } = await valkka('record', dirname, '--source', mp4, '--duration', '1', '--json');
+    expect(code).toBe(0);
+    const summary = JSON.parse(stdout);
+    expect(summary).toMatchObject({ frames: 25, drops: 0 });
+    expect(summary.seconds).toBeGreaterThan(0.9); // paced by the clock: 25 frames take a second
+    expect((await readAllFrames(dirname)).length).toBe(25);
   });
 
   it('refuses bad input with a message that names it', async () => {
     const dirname = await newFs('bad');
     const missing = await valkka('record', dirname, '--source', join(base, 'nope.h264'));
     expect(missing.code).toBe(2);
-    expect(missing.stderr).toMatch(/--source: .*nope\.h264 is not a readable file/);
+    expect(missing.stderr).toMatch(/--source: cannot open media file .*nope\.h264/);
     const notAFs = await valkka('record', join(base, 'not-a-fs'), '--source', clip, '--fast');
     expect(notAFs.code).toBe(1);
     expect(notAFs.stderr).toMatch(/cannot record into .*not-a-fs/);
@@ -93,7 +113,7 @@ describe.skipIf(why)('valkka record', () => {
     writeFileSync(junk, Buffer.alloc(1000, 7));
     const noUnits = await valkka('record', dirname, '--source', junk, '--fast');
     expect(noUnits.code).toBe(2);
-    expect(noUnits.stderr).toMatch(/no access units found/);
+    expect(noUnits.stderr).toMatch(/--source: .*junk\.h264/);
     expect((await valkka('record', dirname, '--source', clip, '--id', '0')).stderr).toMatch(/--id: 0 is out of range/);
     expect((await valkka('record', dirname, '--source', clip, '--duration', 'soon')).stderr).toMatch(/--duration: 'soon'/);
   });

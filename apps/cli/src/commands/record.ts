@@ -1,8 +1,13 @@
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AccessUnitSplitter, Codec, frameFlagsOf, MediaType } from '@valkka/fs';
-import { ThreadDiedError, ValkkaFSWriterThread, type SlotFrame } from '@valkka/threads';
+import {
+  FileSourceThread,
+  loadClip,
+  type MediaClip,
+  PlaybackClock,
+  SourceError,
+  ThreadDiedError,
+  ValkkaFSWriterThread,
+} from '@valkka/threads';
 import type { Command } from 'commander';
 import { CliError, emit } from '../output.js';
 import { formatBytes, parseInteger } from '../units.js';
@@ -25,8 +30,9 @@ export interface RecordSummary {
   bytes: number;
   blocks: number;
   drops: number;
-  firstTimestamp: number | null;
-  lastTimestamp: number | null;
+  /** Stream time of the first and last frame played (ms since the epoch). */
+  firstTimestamp: number;
+  lastTimestamp: number;
   seconds: number;
 }
 
@@ -34,20 +40,19 @@ export interface RecordSummary {
 const SOURCE_SLOT = 1;
 
 /**
- * `valkka record DIR --source FILE`: plays a raw H.264/H.265 (Annex-B) file as a camera into a ValkkaFSWriterThread.
- * The file is cut into access units with @valkka/fs's AccessUnitSplitter here (FileSourceThread of
- * @valkka/threads is not used yet); frames get timestamps spaced 1/fps apart from now.
+ * `valkka record DIR --source FILE`: plays an H.264/H.265 file (Annex-B or MP4) as a camera
+ * (a FileSourceThread) into a ValkkaFSWriterThread; frames get timestamps 1/fps apart from now.
  */
 export function registerRecord(program: Command): void {
   program
     .command('record')
-    .description('Record a raw H.264/H.265 file (Annex-B) into a ValkkaFS as if it came from a camera')
+    .description('Record an H.264/H.265 file (Annex-B or MP4) into a ValkkaFS as if it came from a camera')
     .argument('<dir>', 'the filesystem directory (made with newFromDirectory / valkka format)')
-    .requiredOption('--source <file>', 'raw Annex-B file (.h264, .h265 / .hevc)')
+    .requiredOption('--source <file>', 'Annex-B file (.h264, .h265 / .hevc) or MP4')
     .option('--id <n>', 'stream id to record under (1..2^32-1)', '1')
     .option('--duration <seconds>', 'record this long, looping the file (default: the file once)')
-    .option('--fps <n>', 'frame rate of the file', '25')
-    .option('--codec <name>', 'h264 or h265 (default: from the file extension)')
+    .option('--fps <n>', 'frame rate of an Annex-B file (MP4 files carry their own)', '25')
+    .option('--codec <name>', 'h264 or h265 (default: from the file name or its contents)')
     .option('--fast', 'write as fast as possible instead of in real time (timestamps are still 1/fps apart)')
     .option('--json', 'print a JSON summary at the end instead of text')
     .action(async (dir: string, options: RecordOptions) => {
@@ -59,11 +64,18 @@ export function registerRecord(program: Command): void {
 async function record(dirname: string, options: RecordOptions): Promise<RecordSummary> {
   const id = parseInteger(options.id, '--id', 1, 0xffffffff);
   const fps = parseInteger(options.fps, '--fps', 1, 1000);
-  const codec = codecOf(options.source, options.codec);
+  const codec = codecOf(options.codec);
   const durationMs = options.duration === undefined ? undefined : parseSeconds(options.duration, '--duration') * 1000;
-  const info = await stat(options.source).catch(() => undefined);
-  if (!info?.isFile()) throw new CliError(`--source: ${options.source} is not a readable file`);
-  if (info.size === 0) throw new CliError(`--source: ${options.source} is empty`);
+  // Loaded here too (the source thread loads its own copy): a bad file is reported before anything starts,
+  // and the clip's length and frame duration say how many frames to play.
+  let clip: MediaClip;
+  try {
+    clip = await loadClip(options.source, { fps, ...(codec ? { codec } : {}) });
+  } catch (err) {
+    if (err instanceof SourceError) throw new CliError(`--source: ${err.message}`);
+    throw err;
+  }
+  const total = durationMs === undefined ? clip.units.length : Math.ceil(durationMs / clip.frameMs);
 
   // Real time behaves as a camera: a writer that cannot keep up drops (and counts). --fast waits instead.
   const writer = new ValkkaFSWriterThread({ dirname, mode: options.fast ? 'block' : 'drop' });
@@ -72,39 +84,37 @@ async function record(dirname: string, options: RecordOptions): Promise<RecordSu
   } catch (err) {
     throw new CliError(`cannot record into ${dirname}: ${causeOf(err)}`, 1);
   }
+  // The source follows a clock moved from here: at once to the last frame (--fast), or with the wall clock,
+  // never past the last frame, so exactly `total` frames are played.
+  const clock = PlaybackClock.manual(0);
+  const lastFrameAt = (total - 1) * clip.frameMs;
+  const startTime = Date.now();
+  const source = new FileSourceThread({
+    path: options.source,
+    slot: SOURCE_SLOT,
+    output: writer.input,
+    clock,
+    fps,
+    ...(codec ? { codec } : {}),
+    loop: false,
+    loops: Math.ceil(total / clip.units.length),
+    startTime,
+  });
   const started = performance.now();
   const live = options.json || !process.stderr.isTTY ? undefined : setInterval(() => process.stderr.write(`\r${progressLine(writer)}`), 250);
-  let first: number | undefined;
-  let last: number | undefined;
   try {
     await writer.setSlotId(SOURCE_SLOT, id);
-    const frameMs = 1000 / fps;
-    const t0 = Date.now();
-    let k = 0;
-    for (;;) {
-      let any = false;
-      for await (const frame of accessUnits(options.source, codec)) {
-        any = true;
-        const offset = Math.round(k * frameMs);
-        if (durationMs !== undefined && offset >= durationMs) break;
-        if (!options.fast) {
-          const due = started + k * frameMs - performance.now();
-          if (due > 0) await sleep(due);
-        }
-        const timestamp = t0 + offset;
-        first ??= timestamp;
-        last = timestamp;
-        await writer.input.pushFrameAsync({ ...frame, timestamp });
-        k++;
-      }
-      if (!any) throw new CliError(`--source: no access units found in ${options.source} (is it raw Annex-B ${codecName(codec)}?)`);
-      if (durationMs === undefined || Math.round(k * frameMs) >= durationMs) break;
+    await source.start();
+    while (source.counters().position! < total) {
+      if (!source.isRunning) await source.waitStop(); // rejects with the reason when it died
+      clock.setNow(options.fast ? lastFrameAt : Math.min(lastFrameAt, performance.now() - started));
+      await sleep(options.fast ? 5 : Math.min(20, clip.frameMs / 2));
     }
+    await source.close();
     await writer.close();
   } catch (err) {
-    await writer.terminate();
-    if (err instanceof CliError) throw err;
-    if (err instanceof ThreadDiedError) throw new CliError(`recording into ${dirname} failed: ${causeOf(err)}`, 1);
+    await Promise.all([source.terminate(), writer.terminate()]);
+    if (err instanceof ThreadDiedError) throw new CliError(`recording ${options.source} into ${dirname} failed: ${causeOf(err)}`, 1);
     throw err;
   } finally {
     if (live) {
@@ -121,37 +131,19 @@ async function record(dirname: string, options: RecordOptions): Promise<RecordSu
     bytes: stats.writtenBytes,
     blocks: stats.blocks,
     drops: stats.queue.drops + stats.tooLarge,
-    firstTimestamp: first ?? null,
-    lastTimestamp: last ?? null,
+    firstTimestamp: startTime,
+    lastTimestamp: startTime + lastFrameAt,
     seconds: (performance.now() - started) / 1000,
   };
 }
 
-/** The file's access units as frames (timestamp set by the caller), read in chunks: memory stays bounded. */
-async function* accessUnits(path: string, codec: number): AsyncGenerator<Omit<SlotFrame, 'timestamp'>> {
-  const splitter = new AccessUnitSplitter(codec);
-  const toFrame = (au: { payload: Uint8Array; key: boolean; hasConfig: boolean }) => ({
-    slot: SOURCE_SLOT,
-    subsession: 0,
-    mediaType: MediaType.video,
-    codec: codec as SlotFrame['codec'],
-    flags: frameFlagsOf(au),
-    payload: au.payload,
-  });
-  for await (const chunk of createReadStream(path, { highWaterMark: 256 * 1024 })) {
-    for (const au of splitter.push(chunk as Buffer)) yield toFrame(au);
-  }
-  for (const au of splitter.flush()) yield toFrame(au);
-}
-
-function codecOf(path: string, name: string | undefined): number {
-  const wanted = (name ?? (/\.(h265|hevc|265)$/i.test(path) ? 'h265' : 'h264')).toLowerCase();
-  if (wanted === 'h264') return Codec.h264;
-  if (wanted === 'h265' || wanted === 'hevc') return Codec.h265;
+function codecOf(name: string | undefined): 'h264' | 'h265' | undefined {
+  if (name === undefined) return undefined;
+  const wanted = name.toLowerCase();
+  if (wanted === 'h264') return 'h264';
+  if (wanted === 'h265' || wanted === 'hevc') return 'h265';
   throw new CliError(`--codec: '${name}' is not h264 or h265`);
 }
-
-const codecName = (codec: number): string => (codec === Codec.h265 ? 'H.265' : 'H.264');
 
 function parseSeconds(text: string, what: string): number {
   const s = Number(text);
