@@ -33,7 +33,11 @@ export type CacherCommand =
   | { type: 'step'; direction: 1 | -1 }
   | { type: 'clear' };
 
-export const CACHER_COUNTERS = ['frames', 'transmissions', 'cachedBytes'] as const;
+/**
+ * Counters: frames sent, transmissions received, payload bytes cached; and, while playing, how many frames
+ * went out more than 1, 5 and 10 ms after their instant on the clock (emission jitter).
+ */
+export const CACHER_COUNTERS = ['frames', 'transmissions', 'cachedBytes', 'late1ms', 'late5ms', 'late10ms'] as const;
 
 /**
  * libValkka's FileCacheThread: caches what the reader sends and plays it against a PlaybackClock

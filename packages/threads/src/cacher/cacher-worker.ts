@@ -22,8 +22,12 @@ runWorker<CacherWorkerData>(CACHER_COUNTERS, async (ctx) => {
     { clock, ...ctx.data.options },
     {
       frame: (f) => {
+        const late = clock.now() - clock.clockTimeOf(f.timestamp); // -Infinity when not playing (a seek burst)
         output.pushFrame(f);
         sent++;
+        if (late > 1) ctx.count('late1ms');
+        if (late > 5) ctx.count('late5ms');
+        if (late > 10) ctx.count('late10ms');
       },
       setup: (s) => {
         output.pushCommand(s);
