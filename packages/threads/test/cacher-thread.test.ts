@@ -64,6 +64,12 @@ describe('FileCacherThread (worker)', () => {
     expect(await take(cacher.output, 1)).toEqual(['2:10000']);
     await cacher.stop();
     expect(await take(cacher.output, 1)).toEqual(['stop:2']);
+    // A bad argument is reported and the cacher goes on.
+    const log = new Promise<string>((resolve) => cacher.once('log', resolve));
+    await cacher.setRate(100);
+    expect(await log).toMatch(/setRate: playback rate must be between/);
+    await cacher.step(1);
+    expect(await take(cacher.output, 1)).toEqual(['2:11000']);
     expect(cacher.counters()).toMatchObject({ transmissions: 1 });
   });
 

@@ -155,6 +155,18 @@ describe.skipIf(why)('FileSourceCore: a clip played as a camera', () => {
     expect(gaps(atKey)).toEqual([[1960, 3000], [5080, 6000], [10960, 13000]]); // 5400 is mid-GOP: wait for 6000
   });
 
+  it('a periodic hole comes back every period', async () => {
+    const clip = await loadClip(fixture('h264-baseline-gop1s.h264'));
+    const clock = PlaybackClock.manual(0);
+    const source = new FileSourceCore(clip, clock, { slot: 1, startTime: 0, periodicHole: { everyMs: 4000, lengthMs: 1000 } });
+    source.start();
+    clock.setNow(12_000);
+    const times = source.pull().map((f) => f.timestamp);
+    expect(times.filter((t) => t % 4000 >= 3000)).toEqual([]); // 3000..3999, 7000..7999, 11000..11999 are empty
+    expect(times.filter((t) => t % 4000 < 3000).length).toBe(3 * 75 + 1); // everything else, and 12000
+    expect(() => new FileSourceCore(clip, clock, { slot: 1, periodicHole: { everyMs: 1000, lengthMs: 1000 } })).toThrow(SourceError);
+  });
+
   it('stops after the requested loops when not looping', async () => {
     const clip = await loadClip(fixture('h265-gop1s.h265'));
     const clock = PlaybackClock.manual(0);

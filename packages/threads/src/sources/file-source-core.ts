@@ -19,6 +19,8 @@ export interface FileSourceOptions {
   loops?: number;
   /** Times without frames, from the start of the source (in stream ms; they may fall in any loop). */
   holes?: SourceHole[];
+  /** A hole that comes back: the last lengthMs of every everyMs (e.g. a camera that drops out 5 s a minute). */
+  periodicHole?: { everyMs: number; lengthMs: number };
   /** After a hole, wait for the next key frame as a camera reconnecting would (default true). */
   resumeAtKeyFrame?: boolean;
 }
@@ -36,6 +38,7 @@ export interface SourceClock {
 export class FileSourceCore {
   private readonly slot: number;
   private readonly holes: SourceHole[];
+  private readonly periodic: { everyMs: number; lengthMs: number } | undefined;
   private readonly resumeAtKey: boolean;
   /** Frames to play in all; Infinity when looping. */
   private readonly total: number;
@@ -57,10 +60,15 @@ export class FileSourceCore {
         throw new SourceError('ERR_SOURCE_OPTIONS', `a hole needs afterMs >= 0 and lengthMs > 0, got ${JSON.stringify(h)}`);
       }
     }
+    const periodic = options.periodicHole;
+    if (periodic && !(periodic.everyMs > 0 && periodic.lengthMs > 0 && periodic.lengthMs < periodic.everyMs)) {
+      throw new SourceError('ERR_SOURCE_OPTIONS', `periodicHole needs 0 < lengthMs < everyMs, got ${JSON.stringify(periodic)}`);
+    }
     const loops = options.loop === false ? (options.loops ?? 1) : Infinity;
     if (!(loops >= 1)) throw new SourceError('ERR_SOURCE_OPTIONS', `loops must be at least 1, got ${options.loops}`);
     this.slot = options.slot;
     this.holes = options.holes ?? [];
+    this.periodic = periodic;
     this.resumeAtKey = options.resumeAtKeyFrame ?? true;
     this.total = loops * clip.units.length;
     this.startTime = options.startTime ?? NaN;
@@ -117,6 +125,8 @@ export class FileSourceCore {
   }
 
   private inHole(offset: number): boolean {
+    const p = this.periodic;
+    if (p && offset % p.everyMs >= p.everyMs - p.lengthMs) return true;
     return this.holes.some((h) => offset >= h.afterMs && offset < h.afterMs + h.lengthMs);
   }
 }
