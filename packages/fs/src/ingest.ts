@@ -5,7 +5,7 @@
  * frame starts a decodable run. Frames of other codecs are all key frames.
  */
 import { ConfigTracker } from './codec/config-tracker.js';
-import { isVideoCodec } from './codec/nal.js';
+import { type VideoCodec, configTypes, isKeyNal, isVcl, isVideoCodec, nalType, nextStartCode } from './codec/nal.js';
 import { ValkkaFSError } from './errors.js';
 import { type Frame, FrameFlags } from './frame.js';
 
@@ -33,6 +33,10 @@ export class FrameIngest {
       const flags = (frame.flags & ~FrameFlags.config) | FrameFlags.key;
       return flags === frame.flags ? frame : { ...frame, flags };
     }
+    if (isPlainInterFrame(frame.codec, frame.payload)) {
+      const flags = frame.flags & ~(FrameFlags.key | FrameFlags.config);
+      return flags === frame.flags ? frame : { ...frame, flags };
+    }
     const key = frame.streamId * 256 + frame.subsession;
     let entry = this.trackers.get(key);
     if (!entry || entry.codec !== frame.codec) {
@@ -43,4 +47,21 @@ export class FrameIngest {
     const flags = (frame.flags & ~(FrameFlags.key | FrameFlags.config)) | (au.key ? FrameFlags.key : 0) | (au.hasConfig ? FrameFlags.config : 0);
     return au.payload === frame.payload && flags === frame.flags ? frame : { ...frame, flags, payload: au.payload };
   }
+}
+
+/**
+ * True when the access unit's first VCL NAL unit is not a key picture and no parameter set comes
+ * before it (parameter sets precede the first VCL NAL unit of an access unit): then the tracker has
+ * nothing to learn or add, and the payload needs no full scan. Looks at the first few NAL units only.
+ */
+function isPlainInterFrame(codec: VideoCodec, payload: Uint8Array): boolean {
+  const config = configTypes(codec);
+  let sc = nextStartCode(payload, 0);
+  for (let n = 0; sc && n < 8; n++) {
+    const type = nalType(codec, payload[sc.start] ?? 0);
+    if (isVcl(codec, type)) return !isKeyNal(codec, type);
+    if (config.includes(type)) return false;
+    sc = nextStartCode(payload, sc.start + 1);
+  }
+  return false;
 }

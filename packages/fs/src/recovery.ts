@@ -54,14 +54,13 @@ export async function recover(ctx: RecoveryContext, jsonBlock: number): Promise<
     // Damaged beyond what a crash does: start a fresh block above every sequence number in the ring.
     const seq = (await maxSeq(ctx)) + 1;
     const open = newOpenBlock(ctx, buf, jsonBlock, seq);
-    await device.write(jsonBlock * blocksize, buf.subarray(0, device.alignment));
-    await device.flush();
+    // Row invalid first; the writer's first flush then puts the header on the device.
     await setRowIfDifferent(ctx, jsonBlock, [0, 0], report);
     await ctx.blockfile.sync();
     report.freshBlock = true;
     report.resumeOffset = BLOCK_HEADER_SIZE;
     report.stop = `header of block ${jsonBlock}: ${first}`;
-    return { resume: { open, previousRow: ctx.blockfile.row((jsonBlock - 1 + nBlocks) % nBlocks) }, report };
+    return { resume: { open, previousRow: ctx.blockfile.row((jsonBlock - 1 + nBlocks) % nBlocks), jsonBlock }, report };
   }
 
   // Follow successors: blocks entered after the json was last written.
@@ -111,7 +110,7 @@ export async function recover(ctx: RecoveryContext, jsonBlock: number): Promise<
   report.recoveredFrames = scan.frames.length;
   report.resumeOffset = scan.end;
   report.stop = open.sealed ? 'sealed' : scan.stop;
-  return { resume: { open, previousRow }, report };
+  return { resume: { open, previousRow, jsonBlock }, report };
 }
 
 export function statsOfRecords(variant: Variant, buf: Buffer, seq: number, limit: number): BlockStats {

@@ -501,7 +501,6 @@ async function openWriter<T extends ValkkaFS>(
       resume,
       flushIntervalMs === undefined ? {} : { flushIntervalMs },
     );
-    if (meta.current_block !== writer.currentBlock) await saveCurrentBlock(writer.currentBlock);
     fs = new ctor(dirname, meta, device, blockfile, writer, lock, index);
     fs.recovery = report;
     return fs;

@@ -80,6 +80,8 @@ export interface ResumePoint {
   open: OpenBlock;
   /** Final row of the block before `open` (the original's prev_row, for its fallbacks). */
   previousRow: Row;
+  /** current_block in valkkafs.json now. */
+  jsonBlock: number;
 }
 
 export interface WriterOptions {
@@ -105,6 +107,8 @@ export class RingWriter {
   private readonly maxPayload: number;
   /** Incremented whenever the writer enters a new block (readers compare it). */
   generation = 0;
+  /** current_block as valkkafs.json has it. */
+  private jsonBlock: number;
 
   private constructor(
     private readonly ctx: RingContext,
@@ -113,6 +117,7 @@ export class RingWriter {
   ) {
     this.open = resume.open;
     this.previousRow = resume.previousRow;
+    this.jsonBlock = resume.jsonBlock;
     this.spare = ctx.device.allocBuffer(ctx.blocksize);
     this.maxPayload = maxPayloadFor(ctx.blocksize);
     const interval = options.flushIntervalMs ?? 1000;
@@ -124,9 +129,9 @@ export class RingWriter {
   /** Starts writing at the resume point; a sealed resume block is left at once for the next one. */
   static async start(ctx: RingContext, resume: ResumePoint, options: WriterOptions = {}): Promise<RingWriter> {
     const writer = new RingWriter(ctx, resume, options);
-    if (resume.open.sealed) {
-      await writer.advance();
-    }
+    if (resume.open.sealed) await writer.advance();
+    // Puts the header of the block where writing resumes on the device, and the json in step.
+    await writer.requestFlush(true);
     return writer;
   }
 
@@ -170,6 +175,7 @@ export class RingWriter {
     await this.serial;
     this.closed = true;
     if (this.failure === undefined && this.open.stats.frames > 0) await this.advance();
+    if (this.failure === undefined) await this.requestFlush(true).catch(() => undefined);
     await this.io;
     if (this.failure !== undefined) throw this.failure;
   }
@@ -246,9 +252,7 @@ export class RingWriter {
     const live = next.stats.liveRow(this.previousRow);
     if (!next.sealed) blockfile.table.set(next.block, live[0], live[1]);
     this.ctx.index.set(old.block, { seq: old.seq, streams: old.stats.summary() });
-    await device.write(next.block * blocksize, next.buf.subarray(0, device.alignment));
-    await device.flush();
-    await this.ctx.saveCurrentBlock(next.block);
+    // The next block's header reaches the device with its first flush; the json follows then.
     this.sealing = undefined;
     this.spare = old.buf;
     this.ctx.onBlock({ index: old.block, range: row, seq: old.seq, currentBlock: next.block, msg });
@@ -284,6 +288,12 @@ export class RingWriter {
       // The in-memory row may already be newer than the one just written.
       const live = ob.stats.liveRow(this.previousRow);
       if (!ob.sealed) this.ctx.blockfile.table.set(ob.block, live[0], live[1]);
+    }
+    // current_block follows at most once per flush, and only to a block whose header is durable:
+    // recovery follows the successors of the json's block, so a json that lags loses nothing.
+    if (this.jsonBlock !== ob.block && ob.durable > 0) {
+      await this.ctx.saveCurrentBlock(ob.block);
+      this.jsonBlock = ob.block;
     }
   }
 

@@ -1,0 +1,139 @@
+// Write path and check speed, each as a ratio to dd measured in the same run:
+//  - frames from memory (16, 64 and 256 streams at 4 Mbit/s, 25 fps, H.264 access units with a
+//    key frame per second) written into a ValkkaMultiFS on a FileDevice (O_DIRECT when available),
+//    against `dd if=/dev/zero of=F bs=<blocksize> oflag=direct` of the same bytes;
+//  - check() of the dumpfile against `dd if=dumpfile of=/dev/null bs=1M iflag=direct`.
+// MB/s and CPU seconds (process.cpuUsage; dd's from /usr/bin/time). JSON to bench/results/fs-write.json.
+// Sizes: VALKKA_BENCH_BYTES (default 1 GiB in total over the three cases), VALKKA_BENCH_DIR (default the temp dir).
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { ValkkaMultiFS, check } from '../dist/index.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const TOTAL = Number(process.env.VALKKA_BENCH_BYTES ?? 2 ** 30);
+const BLOCKSIZE = 4 * 2 ** 20;
+const RING_BLOCKS = 48; // 192 MiB: every case wraps
+const STREAMS = [16, 64, 256];
+const BITRATE = 4_000_000 / 8; // bytes per second per stream
+const FPS = 25;
+
+const base = mkdtempSync(join(process.env.VALKKA_BENCH_DIR ?? tmpdir(), 'valkkafs-bench-'));
+
+/** An H.264 access unit of `size` bytes: SPS+PPS+IDR or one P slice; filler never forms a start code. */
+function accessUnit(size, key, seed) {
+  const out = new Uint8Array(size);
+  const head = key ? [0, 0, 0, 1, 0x67, 0x42, 0xc0, 0x1e, 0xda, 0, 0, 0, 1, 0x68, 0xce, 0x3c, 0x80, 0, 0, 0, 1, 0x65, 0x88] : [0, 0, 0, 1, 0x41, 0x9a];
+  out.set(head);
+  for (let i = head.length; i < size; i++) out[i] = ((seed * 31 + i * 7) % 255) + 1;
+  return out;
+}
+
+/** One GOP (1 s) of payloads per stream: a key frame 5× the size of a P frame, 4 Mbit/s on average. */
+function gop(seed) {
+  const p = Math.round(BITRATE / (FPS - 1 + 5));
+  return Array.from({ length: FPS }, (_, i) => accessUnit(i === 0 ? 5 * p : p, i === 0, seed + i));
+}
+
+function timed(cmd, args) {
+  const r = spawnSync('/usr/bin/time', ['-f', '%e %U %S', cmd, ...args], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${cmd} failed: ${r.stderr}`);
+  const [wall, user, sys] = r.stderr.trim().split('\n').at(-1).split(' ').map(Number);
+  return { seconds: wall, cpuSeconds: user + sys };
+}
+
+function cpuNow() {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+}
+
+async function writeCase(streams) {
+  const dir = join(base, `fs-${streams}`);
+  const fs = await ValkkaMultiFS.newFromDirectory({ dirname: dir, blocksize: BLOCKSIZE, nBlocks: RING_BLOCKS });
+  const gops = Array.from({ length: streams }, (_, s) => gop(s));
+  const target = TOTAL / STREAMS.length;
+  let bytes = 0;
+  let frames = 0;
+  const t0 = performance.now();
+  const c0 = cpuNow();
+  for (let tick = 0; bytes < target; tick++) {
+    const ts = 1_700_000_000_000 + tick * 40;
+    for (let s = 0; s < streams; s++) {
+      const payload = gops[s][tick % FPS];
+      await fs.write({ streamId: s + 1, subsession: 0, timestamp: ts, mediaType: 0, codec: 27, flags: 0, payload });
+      bytes += payload.length;
+      frames++;
+    }
+  }
+  await fs.close();
+  const seconds = (performance.now() - t0) / 1000;
+  const cpuSeconds = cpuNow() - c0;
+  const dd = timed('dd', ['if=/dev/zero', `of=${join(base, 'dd.out')}`, `bs=${BLOCKSIZE}`, `count=${Math.ceil(bytes / BLOCKSIZE)}`, 'oflag=direct', 'status=none']);
+  rmSync(join(base, 'dd.out'), { force: true });
+  const mbps = bytes / 1e6 / seconds;
+  const ddMbps = (Math.ceil(bytes / BLOCKSIZE) * BLOCKSIZE) / 1e6 / dd.seconds;
+  const result = {
+    streams,
+    frames,
+    bytes,
+    seconds,
+    cpuSeconds,
+    mbps,
+    dd: { ...dd, mbps: ddMbps },
+    ratio: mbps / ddMbps,
+    cpuRatio: cpuSeconds / Math.max(dd.cpuSeconds, 1e-3),
+    realTimeStreams: Math.floor((mbps * 1e6) / BITRATE),
+  };
+  console.log(
+    `write ${String(streams).padStart(3)} streams: ${mbps.toFixed(0)} MB/s, ${cpuSeconds.toFixed(2)} s CPU | dd ${ddMbps.toFixed(0)} MB/s, ${dd.cpuSeconds.toFixed(2)} s CPU | ratio ${result.ratio.toFixed(2)} (goal >= 0.8), ${result.realTimeStreams} streams of 4 Mbit/s in real time`,
+  );
+  return { result, dir };
+}
+
+async function checkCase(dir) {
+  const t0 = performance.now();
+  const c0 = cpuNow();
+  const report = await check(dir);
+  const seconds = (performance.now() - t0) / 1000;
+  const cpuSeconds = cpuNow() - c0;
+  if (!report.ok) throw new Error(`check found problems: ${JSON.stringify(report.problems.slice(0, 3))}`);
+  const bytes = report.blocksize * report.nBlocks;
+  const dd = timed('dd', [`if=${join(dir, 'dumpfile')}`, 'of=/dev/null', 'bs=1M', 'iflag=direct', 'status=none']);
+  const mbps = bytes / 1e6 / seconds;
+  const ddMbps = bytes / 1e6 / dd.seconds;
+  const result = { bytes, frames: report.frames, seconds, cpuSeconds, mbps, dd: { ...dd, mbps: ddMbps }, ratio: mbps / ddMbps };
+  console.log(`check: ${mbps.toFixed(0)} MB/s, ${cpuSeconds.toFixed(2)} s CPU | dd ${ddMbps.toFixed(0)} MB/s | ratio ${result.ratio.toFixed(2)} (goal >= 0.8)`);
+  return result;
+}
+
+try {
+  const writes = [];
+  let lastDir;
+  for (const streams of STREAMS) {
+    const { result, dir } = await writeCase(streams);
+    writes.push(result);
+    if (lastDir) rmSync(lastDir, { recursive: true, force: true });
+    lastDir = dir;
+  }
+  const checkResult = await checkCase(lastDir);
+  const out = {
+    date: new Date().toISOString(),
+    node: process.version,
+    machine: execFileSync('uname', ['-srm'], { encoding: 'utf8' }).trim(),
+    blocksize: BLOCKSIZE,
+    ringBlocks: RING_BLOCKS,
+    totalBytes: TOTAL,
+    write: writes,
+    check: checkResult,
+    goals: { writeRatio: 0.8, checkRatio: 0.8 },
+  };
+  const resultsDir = resolve(here, '../../../bench/results');
+  mkdirSync(resultsDir, { recursive: true });
+  writeFileSync(join(resultsDir, 'fs-write.json'), `${JSON.stringify(out, null, 2)}\n`);
+  console.log(`wrote ${join(resultsDir, 'fs-write.json')}`);
+} finally {
+  rmSync(base, { recursive: true, force: true });
+}
