@@ -8,13 +8,12 @@ import { PlaybackClock } from '../src/cacher/playback-clock.js';
 import type { FrameQueue } from '../src/queue/frame-queue.js';
 import { ValkkaFSReaderThread } from '../src/reader/reader-thread.js';
 import type { SlotFrame } from '../src/slot-frame.js';
-import { FileSourceCore } from '../src/sources/file-source-core.js';
-import { loadClip } from '../src/sources/media-clip.js';
+import { FileSourceThread } from '../src/sources/file-source-thread.js';
 import { ValkkaFSWriterThread } from '../src/writer/writer-thread.js';
 import { readFrameNumber } from './fixtures/frame-number.js';
 import { makeFs } from './helpers.js';
 
-// Record a fixture into a real ValkkaFS with the writer thread, read it back with the reader thread into a
+// Record a fixture into a real ValkkaFS (FileSourceThread -> ValkkaFSWriterThread), read it back with the reader thread into a
 // cacher thread, seek to many instants and decode each burst with ffmpeg: the last picture must be the
 // exact frame at the target. Runs the built workers: `pnpm --filter @valkka/threads build` first.
 
@@ -30,6 +29,7 @@ describe.skipIf(why)('FileCacherThread end to end: record, read back, seek to ex
   let cacher: FileCacherThread;
   let tmp: string;
   const blocks: number[] = [];
+  const playClock = PlaybackClock.manual(0);
 
   beforeAll(async () => {
     fs = await makeFs({ blocksize: 64 * 1024, nBlocks: 16 });
@@ -38,18 +38,19 @@ describe.skipIf(why)('FileCacherThread end to end: record, read back, seek to ex
     writer.on('block', (b: { index: number }) => blocks.push(b.index));
     await writer.start();
     await writer.setSlotId(1, 77);
-    // The file source on a manual clock: 24 s of camera in no time.
+    // The file source thread as the camera, straight into the writer's queue, on a manual clock: 24 s in no time.
     const clock = PlaybackClock.manual(0);
-    const source = new FileSourceCore(await loadClip(CLIP), clock, { slot: 1, startTime: START });
-    source.start();
+    const source = new FileSourceThread({ path: CLIP, output: writer.input, clock, slot: 1, startTime: START });
+    await source.start();
     clock.setNow((FRAMES - 1) * FRAME_MS);
-    for (const frame of source.pull()) await writer.input.pushFrameAsync(frame);
+    while (source.counters().position < FRAMES) await new Promise((resolve) => setTimeout(resolve, 10));
+    await source.close();
     await writer.close();
 
     reader = new ValkkaFSReaderThread({ dirname: fs.dirname });
     await reader.start();
     await reader.setSlotId(2, 77);
-    cacher = new FileCacherThread({ input: reader.output, clock: PlaybackClock.manual(0) });
+    cacher = new FileCacherThread({ input: reader.output, clock: playClock });
     await cacher.start();
     await cacher.registerSlot(2);
   });
@@ -102,5 +103,27 @@ describe.skipIf(why)('FileCacherThread end to end: record, read back, seek to ex
       expect(numbers.length, `seek ${offset}: every frame of the burst decodes`).toBe(frames.length);
       expect(numbers[numbers.length - 1], `seek ${offset}: the picture at the target`).toBe(expected % 250);
     }
+  });
+
+  it('plays on from a seek: the burst and the played frames decode to consecutive frame numbers', async () => {
+    await cacher.seek(START + 5013);
+    const shown = await burst(cacher.output);
+    await cacher.play();
+    for (let e = await cacher.output.popAsync(10_000); !(e?.kind === 'command' && e.command.state === 'play'); e = await cacher.output.popAsync(10_000)) {
+      if (!e) throw new Error('no play state');
+    }
+    playClock.advance(2000); // the worker anchored the timeline before sending play: stream time 7013, frames 5040..7000
+    const played: SlotFrame[] = [];
+    while (played.length < 50) {
+      const entry = await cacher.output.popAsync(10_000);
+      if (!entry) throw new Error(`only ${played.length} frames played`);
+      if (entry.kind === 'frame') played.push(entry.frame);
+    }
+    await cacher.stop();
+    expect(played.map((f) => f.timestamp)).toEqual(Array.from({ length: 50 }, (_, i) => START + 5040 + i * FRAME_MS));
+    const numbers = decodedFrameNumbers([...shown, ...played], 'play');
+    const first = numbers[0]!;
+    expect(numbers).toEqual(Array.from({ length: numbers.length }, (_, i) => first + i));
+    expect(numbers[numbers.length - 1]).toBe(175);
   });
 });
