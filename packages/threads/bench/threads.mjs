@@ -1,9 +1,9 @@
 // Bench of @valkka/threads: 64 camera streams recorded through ValkkaFSWriterThreads while 16 of them are
-// read back through ValkkaFSReaderThreads, frames crossing threads through shared-memory FrameQueues.
-// Reports frames per second against what the cameras demand (64 x 25 written, 16 x 25 read), drops,
-// the main event loop's delay p99 and memory. There is no peer program doing the same work (ffmpeg -c copy
-// records to segment files, not through queues into a block ring), so figures are ratios to the demand.
-// Note: playback here stops at the reader threads' output (the FileCacherThread is not in the loop).
+// played back (ValkkaFSReaderThread -> FileCacherThread on one shared PlaybackClock, 1x, a few seconds behind
+// the live edge), frames crossing threads through shared-memory FrameQueues. Reports frames per second against
+// what is demanded (64 x 25 written, 16 x 25 played), drops, stalls, the main event loop's delay p99 and memory.
+// There is no peer program doing the same work (ffmpeg -c copy records to segment files, not through queues
+// into a block ring), so figures are ratios to the demand.
 //
 //   node bench/threads.mjs [--seconds 40] [--streams 64] [--groups 8] [--played 16] [--kbps 1000]
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { ValkkaMultiFS } from '@valkka/fs';
-import { ValkkaFSReaderThread, ValkkaFSWriterThread } from '../dist/index.js';
+import { FileCacherThread, PlaybackClock, ValkkaFSReaderThread, ValkkaFSWriterThread } from '../dist/index.js';
 
 const arg = (name, fallback) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -35,7 +35,10 @@ const here = dirname(fileURLToPath(import.meta.url));
 const base = await mkdtemp(join(tmpdir(), 'valkka-threads-bench-'));
 const writers = [];
 const readers = [];
-const sealed = []; // per group: blocks sealed and not yet pulled
+const cachers = [];
+const sealed = []; // per group: every block sealed, latest last
+/** Playback starts this long after recording: the blocks it needs are sealed by then. */
+const LAG_MS = 5000;
 try {
   for (let g = 0; g < GROUPS; g++) {
     const dir = join(base, `group${g}`);
@@ -48,52 +51,75 @@ try {
     writers.push(writer);
   }
   const readGroups = PLAYED / perGroup;
-  const readCounts = { frames: 0, bytes: 0, expired: 0 };
+  const played = { frames: 0, bytes: 0, expired: 0, stalls: 0, counting: false };
   const consumers = [];
+  const clock = PlaybackClock.system(); // one timeline for every played stream
   for (let g = 0; g < readGroups; g++) {
     const reader = new ValkkaFSReaderThread({ dirname: join(base, `group${g}`), name: `reader${g}` });
-    reader.on('expired', () => readCounts.expired++);
+    reader.on('expired', () => played.expired++);
     await reader.start();
-    for (let s = 1; s <= perGroup; s++) await reader.setSlotId(100 + g * perGroup + s, g * perGroup + s);
+    const cacher = new FileCacherThread({ input: reader.output, clock, name: `cacher${g}` });
+    cacher.on('nodata', () => played.counting && played.stalls++);
+    await cacher.start();
+    for (let s = 1; s <= perGroup; s++) {
+      await reader.setSlotId(100 + g * perGroup + s, g * perGroup + s);
+      await cacher.registerSlot(100 + g * perGroup + s);
+    }
     readers.push(reader);
-    // The consumer (where a FileCacherThread would sit): drain the reader's output on the main thread.
+    cachers.push(cacher);
+    // The decoder's place: frames as the cacher emits them at play time, on the main thread.
     consumers.push(
       (async () => {
-        for await (const entry of reader.output) {
-          if (entry.kind !== 'frame') continue;
-          readCounts.frames++;
-          readCounts.bytes += entry.frame.payload.length;
+        for await (const entry of cacher.output) {
+          if (entry.kind !== 'frame' || !played.counting) continue;
+          played.frames++;
+          played.bytes += entry.frame.payload.length;
         }
       })(),
     );
   }
+  /** What a manager does: ask each reader for the sealed blocks from just before the play position on. */
+  const pullAround = (streamTime) => {
+    for (const [g, reader] of readers.entries()) {
+      const wanted = sealed[g].filter((b) => b.range[1] >= streamTime - 1000).slice(-8);
+      if (wanted.length) void reader.pullBlocks(wanted.map((b) => b.index), wanted.map((b) => b.seq));
+    }
+  };
 
   const delay = monitorEventLoopDelay({ resolution: 1 });
   let maxRss = 0;
   const memory = setInterval(() => (maxRss = Math.max(maxRss, process.memoryUsage().rss)), 250);
-  // Playback requests: every 500 ms each reader asks for the blocks its writer sealed since the last time.
-  const puller = setInterval(() => {
-    for (const [g, reader] of readers.entries()) {
-      const batch = sealed[g].splice(0);
-      if (batch.length) void reader.pullBlocks(batch.map((b) => b.index), batch.map((b) => b.seq));
-    }
-  }, 500);
   delay.enable();
   const started = performance.now();
+  const recordStart = Date.now();
   const source = new Worker(join(here, 'source-worker.mjs'), {
     workerData: { queues: writers.map((w) => w.input.buffer), streamsPerGroup: perGroup, fps: FPS, keyBytes, deltaBytes, seconds: SECONDS },
   });
-  const sourceResult = await new Promise((resolve, reject) => {
+  const sourceDone = new Promise((resolve, reject) => {
     source.once('message', resolve);
     source.once('error', reject);
   });
+  // Playback: seek every cacher to a second into the recording, feed them, play at 1x, keep feeding each second.
+  await new Promise((r) => setTimeout(r, LAG_MS));
+  const playFrom = recordStart + 1000;
+  const ready = cachers.map((c) => new Promise((resolve) => c.once('limits', resolve)));
+  await Promise.all(cachers.map((c) => c.seek(playFrom)));
+  pullAround(playFrom);
+  await Promise.all(ready);
+  await Promise.all(cachers.map((c) => c.play()));
+  played.counting = true;
+  const playStarted = performance.now();
+  const puller = setInterval(() => pullAround(clock.streamTime()), 1000);
+  const sourceResult = await sourceDone;
   const recordSeconds = (performance.now() - started) / 1000;
+  const playSeconds = (performance.now() - playStarted) / 1000;
+  played.counting = false;
   delay.disable();
   clearInterval(puller);
   clearInterval(memory);
-  const readFramesAtEnd = readCounts.frames;
 
   await Promise.all(writers.map((w) => w.close()));
+  await Promise.all(cachers.map((c) => c.close()));
   await Promise.all(readers.map((r) => r.close()));
   await Promise.all(consumers);
 
@@ -103,8 +129,7 @@ try {
   const highWater = Math.max(...writers.map((w) => w.stats().queue.highWater));
   const demandedWriteFps = STREAMS * FPS;
   const demandedReadFps = PLAYED * FPS;
-  // Frames read while recording; the last half second of blocks is still being sealed at the end.
-  const readFps = readFramesAtEnd / recordSeconds;
+  const readFps = played.frames / playSeconds;
   const result = {
     name: 'threads',
     peer: 'none comparable (ffmpeg -c copy segment recording does not move frames through queues into a block ring): figures are ratios to the demanded frame rate',
@@ -120,13 +145,16 @@ try {
       queueHighWaterBytes: highWater,
       sourceLateMs: sourceResult.lateMs,
     },
-    read: {
+    play: {
       demandedFps: demandedReadFps,
       fps: readFps,
       ratioToDemand: readFps / demandedReadFps,
-      frames: readCounts.frames,
-      expiredBlocks: readCounts.expired,
-      through: 'ValkkaFSReaderThread output (the FileCacherThread is not in this bench)',
+      frames: played.frames,
+      seconds: playSeconds,
+      behindLiveMs: LAG_MS - 1000,
+      stalls: played.stalls,
+      expiredBlocks: played.expired,
+      through: 'ValkkaFSReaderThread -> FileCacherThread (shared PlaybackClock, 1x) -> main thread',
     },
     mainEventLoopDelayMs: { p50: delay.percentile(50) / 1e6, p99: delay.percentile(99) / 1e6, max: delay.max / 1e6 },
     maxRssMB: maxRss / 1e6,
@@ -138,10 +166,10 @@ try {
   await writeFile(out, `${JSON.stringify(result, null, 2)}\n`);
   console.log(
     `threads: write ${result.write.fps.toFixed(0)} fps = ${result.write.ratioToDemand.toFixed(3)} x demand (${demandedWriteFps}), ` +
-      `read ${readFps.toFixed(0)} fps = ${result.read.ratioToDemand.toFixed(3)} x demand (${demandedReadFps}), drops ${drops}, ` +
+      `play ${readFps.toFixed(0)} fps = ${result.play.ratioToDemand.toFixed(3)} x demand (${demandedReadFps}, ${played.stalls} stalls), drops ${drops}, ` +
       `event-loop p99 ${result.mainEventLoopDelayMs.p99.toFixed(2)} ms, max RSS ${result.maxRssMB.toFixed(0)} MB`,
   );
 } finally {
-  await Promise.all([...writers, ...readers].map((t) => t.terminate().catch(() => undefined)));
+  await Promise.all([...writers, ...cachers, ...readers].map((t) => t.terminate().catch(() => undefined)));
   await rm(base, { recursive: true, force: true });
 }
