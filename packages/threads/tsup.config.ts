@@ -1,5 +1,6 @@
 import { readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { packageBuild } from '@valkka/tsup-preset';
 import { defineConfig } from 'tsup';
 
 /** Every src/**\/*-worker.ts becomes dist/workers/<name>.js: workers load JavaScript, found by workerUrl(name). */
@@ -11,11 +12,10 @@ function workerEntries(): Record<string, string> {
   return entries;
 }
 
-export default defineConfig({
-  entry: { index: 'src/index.ts', ...workerEntries() },
-  format: ['esm'],
-  dts: { entry: { index: 'src/index.ts' } },
-  sourcemap: true,
-  clean: true,
-  target: 'node20',
-});
+export default defineConfig(
+  packageBuild({
+    entry: { index: 'src/index.ts', ...workerEntries() },
+    // Types only for the package entry; the workers are loaded by file, never imported.
+    dts: { entry: { index: 'src/index.ts' } },
+  }),
+);
