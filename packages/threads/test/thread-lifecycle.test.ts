@@ -66,6 +66,15 @@ describe('ValkkaThread lifecycle', () => {
     await expect(t.query({ type: 'throw', message: 'gone' }, 'never-sent')).rejects.toThrow(/died: gone/);
   });
 
+  it('terminate() stops a worker at once without calling it a failure', async () => {
+    const t = new TestThread();
+    await t.start();
+    await t.terminate();
+    expect(t.isRunning).toBe(false);
+    await expect(t.waitStop()).resolves.toBeUndefined();
+    await expect(t.send({ type: 'a' })).rejects.toThrow(/is not running/);
+  });
+
   it('start rejects with the reason when the worker fails while setting up', async () => {
     const t = new TestThread({ failAtStart: '/no/such/dir' });
     await expect(t.start()).rejects.toThrow(/died: cannot open: \/no\/such\/dir/);

@@ -8,6 +8,8 @@ import { PlaybackClock } from './playback-clock.js';
 
 /** Longest sleep: a shared clock may be changed by another cacher, and a manual clock by a test, at any time. */
 const MAX_SLEEP_MS = 20;
+/** While waiting, how often the reader's queue is looked at. */
+const READER_POLL_MS = 5;
 /** Reader entries handled before looking at commands and the clock again. */
 const BATCH = 512;
 
@@ -57,9 +59,11 @@ runWorker<CacherWorkerData>(CACHER_COUNTERS, async (ctx) => {
   };
 
   ctx.ready();
+  let waited: QueueEntry | undefined; // a command that arrived while sleeping
   for (;;) {
     let busy = false;
-    for (let c = ctx.input.pop(); c; c = ctx.input.pop()) {
+    for (let c = waited ?? ctx.input.pop(); c; c = ctx.input.pop()) {
+      waited = undefined;
       busy = true;
       if (c.kind !== 'command') continue;
       if (c.command.type === STOP_COMMAND) return;
@@ -80,10 +84,7 @@ runWorker<CacherWorkerData>(CACHER_COUNTERS, async (ctx) => {
     if (ctx.input.closed) return;
     if (busy) continue;
     const sleep = Math.min(MAX_SLEEP_MS, Math.max(0, core.nextWakeAt() - clock.now()));
-    if (sleep > 0) await Promise.race([ctx.input.waitForData(sleep), frames.closed ? delay(sleep) : frames.waitForData(sleep)]);
+    // A synchronous wait (futex) wakes on time far more precisely than timers; reader frames are polled meanwhile.
+    if (sleep > 0) waited = ctx.input.popWait(frames.closed ? sleep : Math.min(sleep, READER_POLL_MS));
   }
 });
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}

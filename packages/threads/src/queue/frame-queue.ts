@@ -50,7 +50,7 @@ const MARKER_END = 2;
 export type QueueMode = 'block' | 'drop';
 
 export interface FrameQueueOptions {
-  /** Ring size in bytes (rounded up to a multiple of 8); the largest entry is this minus nothing: header + payload must fit. Default 4 MiB. */
+  /** Ring size in bytes (rounded up to a multiple of 8, 256 B .. 1 GiB); the largest entry (32-byte header + payload) is this size. Default 4 MiB. */
   capacity?: number;
   mode?: QueueMode;
 }

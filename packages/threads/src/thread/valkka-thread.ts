@@ -33,6 +33,7 @@ export class ValkkaThread<Data = unknown> extends EventEmitter {
   private exited: Promise<void> | undefined;
   private failure: ThreadDiedError | undefined;
   private running = false;
+  private terminating = false;
 
   constructor(spec: ThreadSpec<Data>) {
     super();
@@ -55,7 +56,12 @@ export class ValkkaThread<Data = unknown> extends EventEmitter {
       counters: this.counterValues.buffer as SharedArrayBuffer,
       data: this.spec.data,
     };
-    const worker = new Worker(typeof this.spec.worker === 'string' ? workerUrl(this.spec.worker) : this.spec.worker, { workerData: init, name: this.name });
+    let worker: Worker;
+    try {
+      worker = new Worker(typeof this.spec.worker === 'string' ? workerUrl(this.spec.worker) : this.spec.worker, { workerData: init, name: this.name });
+    } catch (err) {
+      return Promise.reject(err);
+    }
     this.worker = worker;
     this.running = true;
     return new Promise<void>((resolve, reject) => {
@@ -74,7 +80,7 @@ export class ValkkaThread<Data = unknown> extends EventEmitter {
       this.exited = new Promise<void>((done) => {
         worker.once('exit', (code) => {
           this.running = false;
-          if (code !== 0) this.fail(`worker exited with code ${code}`);
+          if (code !== 0 && !this.terminating) this.fail(`worker exited with code ${code}`);
           this.input.close();
           this.onExit();
           if (!ready) reject(this.failure ?? new ThreadDiedError(this.name, 'worker exited before it was ready'));
@@ -132,8 +138,9 @@ export class ValkkaThread<Data = unknown> extends EventEmitter {
     await this.waitStop();
   }
 
-  /** Stops the worker at once, without finishing its queue (use close() for a clean stop). */
+  /** Stops the worker at once, without finishing its queue (use close() for a clean stop). Not a failure. */
   async terminate(): Promise<void> {
+    if (this.running) this.terminating = true;
     await this.worker?.terminate();
     await this.exited;
   }
