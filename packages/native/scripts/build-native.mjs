@@ -3,7 +3,7 @@
 // It never fails the install: when the addon cannot be built, it says why and the
 // package uses its pure-JS fallback at run time.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -41,7 +41,10 @@ function isUpToDate() {
   return inputs.every((file) => statSync(file).mtimeMs <= builtAt);
 }
 
+/** Says why, and leaves the reason in build/NOT_BUILT for capabilities().fallbackReason. */
 function skip(reason) {
+  mkdirSync(join(packageDir, 'build'), { recursive: true });
+  writeFileSync(join(packageDir, 'build/NOT_BUILT'), `${reason}\n`);
   console.warn(`@valkka/native: the addon was not built (${reason}); the pure-JS fallback will be used.`);
   process.exit(0);
 }

@@ -1,5 +1,6 @@
 // The N-API addon behind the NativeApi interface. The .node file is looked up relative
 // to the package root, which is one level above both src/ (vitest) and dist/ (built).
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
@@ -31,13 +32,25 @@ export interface NativeBackend extends NativeApi {
 }
 
 export const ADDON_PATH = fileURLToPath(new URL('../build/Release/valkka_native.node', import.meta.url));
+/** Written by scripts/build-native.mjs when it could not build the addon: why. */
+const NOT_BUILT_PATH = fileURLToPath(new URL('../build/NOT_BUILT', import.meta.url));
 
 function loadAddon(): { addon: Addon } | { reason: string } {
   if (process.env.VALKKA_NO_NATIVE === '1') return { reason: 'VALKKA_NO_NATIVE=1 is set' };
   try {
     return { addon: createRequire(import.meta.url)(ADDON_PATH) as Addon };
   } catch (error) {
-    return { reason: `the addon ${ADDON_PATH} did not load: ${(error as Error).message.split('\n')[0]}` };
+    const reason = `the addon ${ADDON_PATH} did not load: ${(error as Error).message.split('\n')[0]}`;
+    const notBuilt = buildFailure();
+    return { reason: notBuilt ? `${reason} (the install could not build it: ${notBuilt})` : reason };
+  }
+}
+
+function buildFailure(): string | undefined {
+  try {
+    return readFileSync(NOT_BUILT_PATH, 'utf8').trim();
+  } catch {
+    return undefined;
   }
 }
 

@@ -17,7 +17,9 @@ const MiB = 1 << 20;
 
 describe('addon build', () => {
   it.skipIf(process.env.VALKKA_NO_NATIVE === '1' || !nodeHeadersPresent())('loads on a machine with Node headers, and is the default', () => {
-    expect(nativeUnavailableReason).toBeUndefined();
+    // A tripwire, so that a broken build cannot pass as "native tests skipped".
+    const fix = 'run `pnpm --filter @valkka/native build:native`, or set VALKKA_NO_NATIVE=1 to test the fallback alone';
+    expect(nativeUnavailableReason, `the addon should load where Node headers exist; ${fix}`).toBeUndefined();
     expect(capabilities().backend).toBe('native');
   });
 });

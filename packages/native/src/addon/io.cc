@@ -10,12 +10,25 @@
 #include <string>
 
 #include "addon.h"
+#include "eintr.h"
 #include "errors.h"
 #include "syscall_worker.h"
 
 namespace {
 
 bool IsFd(const Napi::Value& value) { return value.IsNumber(); }
+
+// The outcome of a syscall that returns 0 or -1 with errno.
+Outcome Done(int rc, const char* syscall) { return rc < 0 ? Outcome::Fail(errno, syscall) : Outcome(); }
+
+// For calls taking only (fd): checks the argument and runs `task(fd)` on the threadpool.
+template <typename Task>
+Napi::Value FdCall(const Napi::CallbackInfo& info, Task task) {
+  Napi::Env env = info.Env();
+  if (ThrowUnless(env, info.Length() >= 1 && IsFd(info[0]), "expected (fd)")) return env.Undefined();
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  return SyscallWorker::Run(env, [=]() { return task(fd); });
+}
 
 // The bytes of a Uint8Array/Buffer argument, plus the object to keep alive.
 struct BufferArg {
@@ -89,10 +102,7 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
     // O_EXCL without O_CREAT only means something for block devices (refuse when in use).
     struct stat st;
     if (exclusive && stat(path.c_str(), &st) == 0 && S_ISBLK(st.st_mode)) openFlags |= O_EXCL;
-    int fd;
-    do {
-      fd = open(path.c_str(), openFlags, 0666);
-    } while (fd < 0 && errno == EINTR);
+    int fd = RetryOnEintr([&] { return open(path.c_str(), openFlags, 0666); });
     if (fd < 0) return Outcome::Fail(errno, "open");
     return Outcome::Value(fd);
   });
@@ -109,34 +119,16 @@ Napi::Value Fallocate(const Napi::CallbackInfo& info) {
   int fd = info[0].As<Napi::Number>().Int32Value();
   off_t offset = info[1].As<Napi::Number>().Int64Value();
   off_t length = info[2].As<Napi::Number>().Int64Value();
-  return SyscallWorker::Run(env, [=]() {
-    int rc;
-    do {
-      rc = fallocate(fd, 0, offset, length);
-    } while (rc < 0 && errno == EINTR);
-    return rc < 0 ? Outcome::Fail(errno, "fallocate") : Outcome();
-  });
+  return SyscallWorker::Run(env, [=]() { return Done(RetryOnEintr([&] { return fallocate(fd, 0, offset, length); }), "fallocate"); });
 }
 
 Napi::Value Fdatasync(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (ThrowUnless(env, info.Length() >= 1 && IsFd(info[0]), "expected (fd)")) return env.Undefined();
-  int fd = info[0].As<Napi::Number>().Int32Value();
-  return SyscallWorker::Run(env, [=]() {
-    int rc;
-    do {
-      rc = fdatasync(fd);
-    } while (rc < 0 && errno == EINTR);
-    return rc < 0 ? Outcome::Fail(errno, "fdatasync") : Outcome();
-  });
+  return FdCall(info, [](int fd) { return Done(RetryOnEintr([&] { return fdatasync(fd); }), "fdatasync"); });
 }
 
 // size(fd) -> Promise<bytes>: BLKGETSIZE64 on block devices, st_size otherwise.
 Napi::Value Size(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (ThrowUnless(env, info.Length() >= 1 && IsFd(info[0]), "expected (fd)")) return env.Undefined();
-  int fd = info[0].As<Napi::Number>().Int32Value();
-  return SyscallWorker::Run(env, [=]() {
+  return FdCall(info, [](int fd) {
     struct stat st;
     if (fstat(fd, &st) < 0) return Outcome::Fail(errno, "fstat");
     if (!S_ISBLK(st.st_mode)) return Outcome::Value(static_cast<double>(st.st_size));
@@ -149,10 +141,7 @@ Napi::Value Size(const Napi::CallbackInfo& info) {
 // sectorSizes(fd) -> Promise<[logical, physical]>: BLKSSZGET/BLKPBSZGET on block
 // devices; 512 and the filesystem's preferred block size (st_blksize) for files.
 Napi::Value SectorSizes(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (ThrowUnless(env, info.Length() >= 1 && IsFd(info[0]), "expected (fd)")) return env.Undefined();
-  int fd = info[0].As<Napi::Number>().Int32Value();
-  return SyscallWorker::Run(env, [=]() {
+  return FdCall(info, [](int fd) {
     struct stat st;
     if (fstat(fd, &st) < 0) return Outcome::Fail(errno, "fstat");
     if (!S_ISBLK(st.st_mode)) {
@@ -167,10 +156,7 @@ Napi::Value SectorSizes(const Napi::CallbackInfo& info) {
   });
 }
 
+// No EINTR retry: on Linux the descriptor is gone even when close reports EINTR.
 Napi::Value Close(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (ThrowUnless(env, info.Length() >= 1 && IsFd(info[0]), "expected (fd)")) return env.Undefined();
-  int fd = info[0].As<Napi::Number>().Int32Value();
-  // No EINTR retry: on Linux the descriptor is gone even when close reports EINTR.
-  return SyscallWorker::Run(env, [=]() { return close(fd) < 0 && errno != EINTR ? Outcome::Fail(errno, "close") : Outcome(); });
+  return FdCall(info, [](int fd) { return close(fd) < 0 && errno != EINTR ? Outcome::Fail(errno, "close") : Outcome(); });
 }

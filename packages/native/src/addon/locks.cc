@@ -4,6 +4,7 @@
 #include <fcntl.h>
 
 #include "addon.h"
+#include "eintr.h"
 #include "errors.h"
 
 namespace {
@@ -14,11 +15,7 @@ int SetLock(int fd, short type) {
   lock.l_whence = SEEK_SET;
   lock.l_start = 0;
   lock.l_len = 0;  // to the end of the file, however it grows
-  int rc;
-  do {
-    rc = fcntl(fd, F_OFD_SETLK, &lock);
-  } while (rc < 0 && errno == EINTR);
-  return rc < 0 ? errno : 0;
+  return RetryOnEintr([&] { return fcntl(fd, F_OFD_SETLK, &lock); }) < 0 ? errno : 0;
 }
 
 Napi::Value LockCall(const Napi::CallbackInfo& info, short type) {
