@@ -43,7 +43,7 @@ describe.skipIf(why)('FileCacherThread end to end: record, read back, seek to ex
     const source = new FileSourceThread({ path: CLIP, output: writer.input, clock, slot: 1, startTime: START });
     await source.start();
     clock.setNow((FRAMES - 1) * FRAME_MS);
-    while (source.counters().position < FRAMES) await new Promise((resolve) => setTimeout(resolve, 10));
+    while ((source.counters().position ?? 0) < FRAMES) await new Promise((resolve) => setTimeout(resolve, 10));
     await source.close();
     await writer.close();
 
