@@ -1,21 +1,10 @@
-import { execFileSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { hasCommand, skipReason } from '@valkka/vitest-preset/skip';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { main } from '../src/index.js';
-
-/** Runs the CLI in-process; returns its exit code and what it printed. */
-async function valkka(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => ((stdout += String(chunk)), true));
-  vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => ((stderr += String(chunk)), true));
-  const code = await main(['node', 'valkka', ...args]);
-  vi.restoreAllMocks();
-  return { code, stdout, stderr };
-}
+import { hasCommand, isRoot, skipReason } from '@valkka/vitest-preset/skip';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { valkka } from './run-cli.js';
 
 function flipByte(path: string, offset: number): void {
   const byte = Buffer.from([(readFileSync(path)[offset] ?? 0) ^ 0xff]);
@@ -42,7 +31,6 @@ describe.skipIf(why)('valkka partitions --image', () => {
       .partitiontable.partitions;
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
-  afterEach(() => vi.restoreAllMocks());
 
   it('--json lists each partition as sfdisk sees it, with usability', async () => {
     const { code, stdout } = await valkka('partitions', '--json', '--image', img);
@@ -58,9 +46,10 @@ describe.skipIf(why)('valkka partitions --image', () => {
     const { code, stdout } = await valkka('partitions', '--image', img);
     expect(code).toBe(0);
     const lines = stdout.trimEnd().split('\n');
-    expect(lines[0]).toMatch(/^DEVICE\s+PARTUUID\s+TYPE\s+NAME\s+SIZE\s+USABLE$/);
+    expect(lines[0]).toMatch(/^DEVICE\s+PARTUUID\s+TYPE-GUID\s+TYPE\s+NAME\s+SIZE\s+USABLE$/);
     expect(lines[1]).toContain(`${img}#1`);
     expect(lines[1]).toContain(expected[0]!.uuid.toLowerCase());
+    expect(lines[1]).toContain(expected[0]!.type.toLowerCase());
     expect(lines[1]).toMatch(/Linux swap\s+valkka\s+64(\.0+)? MiB\s+yes$/);
     expect(lines[2]).toMatch(/Linux filesystem .*no: type is Linux filesystem/);
   });
@@ -92,5 +81,47 @@ describe.skipIf(why)('valkka partitions --image', () => {
     const { code, stderr } = await valkka('partitions', '--image', join(dir, 'nope.img'));
     expect(code).toBe(1);
     expect(stderr).toMatch(/^valkka: .*nope\.img: cannot open/);
+  });
+});
+
+const loopMissing = skipReason('valkka partitions on a loop device', [
+  [isRoot, 'not root (attaching loop devices needs root)'],
+  [hasCommand('sgdisk') && hasCommand('losetup', ['--version']) && hasCommand('partx', ['--version']), 'sgdisk, losetup or partx not installed'],
+]);
+
+describe.skipIf(loopMissing)('valkka partitions on a loop device (system scan)', () => {
+  let dir = '';
+  let loop = '';
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'cli-partitions-loop-'));
+    const img = join(dir, 'disk.img');
+    execFileSync('truncate', ['-s', '64M', img]);
+    execFileSync('sgdisk', ['--clear', '--new=1:2048:+16M', '--typecode=1:8200', '--change-name=1:ring', '--new=2:0:0', '--typecode=2:8300', img]);
+    loop = execFileSync('losetup', ['-f', '--show', '-P', img], { encoding: 'utf8' }).trim();
+    spawnSync('partx', ['-a', loop], { stdio: 'ignore' }); // no udev here: make the partition nodes ourselves
+    if (!existsSync(`${loop}p1`)) throw new Error(`${loop}p1 did not appear after partx -a`);
+  });
+
+  afterAll(() => {
+    if (loop) spawnSync('losetup', ['-d', loop], { stdio: 'ignore' });
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('lists the partitions of the loop device with their nodes, and which one ValkkaFS may use', async () => {
+    const { code, stdout } = await valkka('partitions', '--json');
+    expect(code).toBe(0);
+    const ours = (JSON.parse(stdout) as Array<{ device: string | null; disk: string; typeName: string; name: string; size: number; usable: boolean; reason?: string }>).filter(
+      (p) => p.disk === loop,
+    );
+    expect(ours.map((p) => [p.device, p.typeName, p.name, p.usable])).toEqual([
+      [`${loop}p1`, 'Linux swap', 'ring', true],
+      [`${loop}p2`, 'Linux filesystem', '', false],
+    ]);
+    expect(ours[0]!.size).toBe(16 * 1024 * 1024);
+    expect(ours[1]!.reason).toMatch(/not Linux swap/);
+
+    const table = await valkka('partitions');
+    expect(table.stdout).toMatch(new RegExp(`^${loop}p1\\s.*Linux swap\\s+ring\\s+16(\\.0+)? MiB\\s+yes$`, 'm'));
   });
 });

@@ -26,10 +26,11 @@ export function registerPartitions(program: Command): void {
 function formatTable(partitions: PartitionInfo[]): string {
   if (partitions.length === 0) return 'no GPT partitions found';
   const rows = [
-    ['DEVICE', 'PARTUUID', 'TYPE', 'NAME', 'SIZE', 'USABLE'],
+    ['DEVICE', 'PARTUUID', 'TYPE-GUID', 'TYPE', 'NAME', 'SIZE', 'USABLE'],
     ...partitions.map((p) => [
       p.device ?? `${p.disk}#${p.index}`,
       p.partuuid.toLowerCase(),
+      p.typeGuid.toLowerCase(),
       p.typeName,
       p.name,
       formatBytes(p.size),
