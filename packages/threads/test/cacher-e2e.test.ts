@@ -92,7 +92,7 @@ describe.skipIf(why)('FileCacherThread end to end: record, read back, seek to ex
 
     // Targets all over the recording, including on key frames, just before them, and between frames.
     const targets = [0, 1, 39, 40, 1999, 2000, 2039, 5013, 9999, 10_000, 10_040, 13_333, 17_777, 19_960, 21_000, 23_960];
-    for (let i = 0; i < 30; i++) targets.push(Math.floor(Math.random() * FRAMES * FRAME_MS));
+    for (let i = 0; i < 30; i++) targets.push(Math.floor(Math.random() * ((FRAMES - 1) * FRAME_MS + 1))); // within the recording
     for (const [n, offset] of targets.entries()) {
       await cacher.seek(START + offset);
       const frames = await burst(cacher.output);
