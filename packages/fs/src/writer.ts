@@ -71,6 +71,8 @@ export interface OpenBlock {
   sealed: boolean;
   /** The row last written to the blockfile for this block. */
   rowOnDisk: Row;
+  /** The job writing the sealed block. */
+  done?: Promise<void>;
   /** Set when sealed: the block's final row and the original's message. */
   final?: { row: Row; msg: '' | 'frame' | 'keyframe' };
 }
@@ -89,12 +91,17 @@ export interface WriterOptions {
   flushIntervalMs?: number;
 }
 
+/** Block buffers per writer: the open one and up to two being sealed. */
+const BUFFERS = 3;
+
 export const maxPayloadFor = (blocksize: number): number => blocksize - BLOCK_HEADER_SIZE - RECORD_HEADER_SIZE - tailReserve(1);
 
 export class RingWriter {
   private open: OpenBlock;
-  private sealing: OpenBlock | undefined;
-  private spare: Buffer | undefined;
+  /** Sealed blocks whose bytes are still being written (readable from memory meanwhile). */
+  private sealing: OpenBlock[] = [];
+  /** Free block buffers: BUFFERS in all, so that filling goes on while sealed blocks are written. */
+  private readonly spares: Buffer[] = [];
   private sealDone: Promise<void> = Promise.resolve();
   private io: Promise<void> = Promise.resolve();
   private serial: Promise<void> = Promise.resolve();
@@ -118,7 +125,7 @@ export class RingWriter {
     this.open = resume.open;
     this.previousRow = resume.previousRow;
     this.jsonBlock = resume.jsonBlock;
-    this.spare = ctx.device.allocBuffer(ctx.blocksize);
+    for (let i = 1; i < BUFFERS; i++) this.spares.push(ctx.device.allocBuffer(ctx.blocksize));
     this.maxPayload = maxPayloadFor(ctx.blocksize);
     const interval = options.flushIntervalMs ?? 1000;
     if (!(interval > 0)) throw new ValkkaFSError('EARGUMENT', `flushIntervalMs must be > 0, got ${interval}`);
@@ -182,7 +189,7 @@ export class RingWriter {
 
   /** Bytes of a block the writer holds in memory (open or being sealed), with its seq; undefined otherwise. */
   snapshot(block: number): { seq: number; bytes: Buffer; sealed: boolean } | undefined {
-    for (const ob of [this.open, this.sealing]) {
+    for (const ob of [this.open, ...this.sealing]) {
       if (ob && ob.block === block) return { seq: ob.seq, bytes: Buffer.from(ob.buf.subarray(0, ob.sealed ? this.ctx.blocksize : ob.filled)), sealed: ob.sealed };
     }
     return undefined;
@@ -218,43 +225,46 @@ export class RingWriter {
     old.final = old.stats.finalRow(this.previousRow);
     this.previousRow = old.final.row;
     this.ctx.blockfile.table.set(old.block, old.final.row[0], old.final.row[1]);
-    while (this.spare === undefined) {
-      await this.sealDone;
+    let buf: Buffer | undefined;
+    while ((buf = this.spares.pop()) === undefined) {
+      // The oldest seal in flight frees a buffer first.
+      await (this.sealing[0]?.done ?? this.sealDone).catch(() => undefined);
       if (this.failure !== undefined) throw this.failure;
     }
-    const buf = this.spare;
-    this.spare = undefined;
     const next = newOpenBlock(this.ctx, buf, (old.block + 1) % this.ctx.nBlocks, old.seq + 1);
     // In memory at once: the next block is no longer what its row said (on disk in the seal job).
     this.ctx.index.forget(next.block);
     this.ctx.blockfile.table.set(next.block, 0, 0);
     this.ctx.blockfile.table.setCurrentBlock(next.block);
-    this.sealing = old;
+    this.sealing.push(old);
     this.open = next;
     this.generation++;
-    this.sealDone = this.enqueue(() => this.seal(old, next));
+    this.sealDone = old.done = this.enqueue(() => this.seal(old, next));
   }
 
   private async seal(old: OpenBlock, next: OpenBlock): Promise<void> {
     const { device, blockfile, blocksize } = this.ctx;
     const from = alignDown(old.durable, device.alignment);
-    if (from < blocksize) {
-      await device.write(old.block * blocksize + from, old.buf.subarray(from, blocksize));
-      await device.flush();
-      old.durable = blocksize;
-    }
+    // Two independent things at once: the rest of the old block, and the next block's row made
+    // invalid on disk (before any of its bytes is written: that happens in later jobs).
+    const settled = await Promise.allSettled([
+      from < blocksize ? device.write(old.block * blocksize + from, old.buf.subarray(from, blocksize)) : Promise.resolve(),
+      blockfile.setRow(next.block, [0, 0]).then(() => blockfile.sync()),
+    ]);
+    for (const r of settled) if (r.status === 'rejected') throw r.reason;
+    // setRow also set the in-memory row: keep the live row of the block being filled there.
+    const live = next.stats.liveRow(this.previousRow);
+    if (!next.sealed) blockfile.table.set(next.block, live[0], live[1]);
+    await device.flush();
+    old.durable = blocksize;
+    // The final row after the data is durable; the row itself is synced before the json moves past it.
     const { row, msg } = old.final!;
     await blockfile.setRow(old.block, row);
     old.rowOnDisk = row;
-    await blockfile.setRow(next.block, [0, 0]);
-    await blockfile.sync();
-    // setRow also sets the in-memory row: keep the live row of the block being filled there.
-    const live = next.stats.liveRow(this.previousRow);
-    if (!next.sealed) blockfile.table.set(next.block, live[0], live[1]);
     this.ctx.index.set(old.block, { seq: old.seq, streams: old.stats.summary() });
     // The next block's header reaches the device with its first flush; the json follows then.
-    this.sealing = undefined;
-    this.spare = old.buf;
+    this.sealing = this.sealing.filter((b) => b !== old);
+    this.spares.push(old.buf);
     this.ctx.onBlock({ index: old.block, range: row, seq: old.seq, currentBlock: next.block, msg });
   }
 
@@ -292,6 +302,7 @@ export class RingWriter {
     // current_block follows at most once per flush, and only to a block whose header is durable:
     // recovery follows the successors of the json's block, so a json that lags loses nothing.
     if (this.jsonBlock !== ob.block && ob.durable > 0) {
+      await this.ctx.blockfile.sync();
       await this.ctx.saveCurrentBlock(ob.block);
       this.jsonBlock = ob.block;
     }
