@@ -61,7 +61,7 @@ export interface ReadGptOptions {
 
 /** The largest entry array we accept: the spec's default is 128 × 128 bytes = 16 KiB. */
 export const MAX_ENTRY_ARRAY_BYTES = 1024 * 1024;
-export const SECTOR_SIZES = [512, 4096] as const;
+const SECTOR_SIZES = [512, 4096] as const;
 export const LINUX_SWAP_GUID = '0657FD6D-A4AB-43C4-84E5-0933C84B4F4F';
 
 const PARTITION_TYPE_NAMES: Record<string, string> = {

@@ -78,7 +78,7 @@ async function listImagePartitions(image: string): Promise<PartitionInfo[]> {
 }
 
 /** Scans the system's disks; unreadable disks and disks without a valid GPT are skipped. */
-export async function locatePartitions(roots: SystemRoots, options: { probeBusy: boolean }): Promise<LocatedPartition[]> {
+async function locatePartitions(roots: SystemRoots, options: { probeBusy: boolean }): Promise<LocatedPartition[]> {
   const [mounts, swaps] = await Promise.all([readMounts(roots), readSwaps(roots)]);
   const found: LocatedPartition[] = [];
   for (const disk of await listDisks(roots)) {

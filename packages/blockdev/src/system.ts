@@ -4,6 +4,7 @@
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { majorMinor } from '@valkka/native';
 
 export interface SystemRoots {
   /** Default '/sys'. */
@@ -49,10 +50,7 @@ async function readInt(path: string): Promise<number | undefined> {
 
 /** 'major:minor' of a device number from stat(). */
 export function devnumOf(rdev: number | bigint): string {
-  const dev = BigInt(rdev);
-  const major = ((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn);
-  const minor = (dev & 0xffn) | ((dev >> 12n) & ~0xffn);
-  return `${major}:${minor}`;
+  return majorMinor(BigInt(rdev)).join(':');
 }
 
 async function describe(r: Required<SystemRoots>, dir: string, name: string): Promise<KernelBlockDevice | undefined> {

@@ -6,6 +6,7 @@ import type { Capabilities, NativeApi, OpenOptions, RawFile } from './types.js';
 export type { Capabilities, NativeApi, OpenOptions, RawFile, SectorSizes } from './types.js';
 export type { NativeBackend } from './native-backend.js';
 export { NativeError } from './errors.js';
+export { majorMinor } from './sysfs.js';
 export { nativeBackend, nativeUnavailableReason };
 
 /** The pure-JS implementation, always available (for tests and benchmarks next to nativeBackend). */

@@ -31,7 +31,7 @@ export interface NativeBackend extends NativeApi {
   addressOf(bytes: Uint8Array): number;
 }
 
-export const ADDON_PATH = fileURLToPath(new URL('../build/Release/valkka_native.node', import.meta.url));
+const ADDON_PATH = fileURLToPath(new URL('../build/Release/valkka_native.node', import.meta.url));
 /** Written by scripts/build-native.mjs when it could not build the addon: why. */
 const NOT_BUILT_PATH = fileURLToPath(new URL('../build/NOT_BUILT', import.meta.url));
 

@@ -13,7 +13,7 @@ export function majorMinor(rdev: bigint): [number, number] {
 }
 
 /** The device's sysfs directory, e.g. /sys/devices/virtual/block/loop0 (undefined when absent). */
-export function sysfsDirOf(rdev: bigint): string | undefined {
+function sysfsDirOf(rdev: bigint): string | undefined {
   const [major, minor] = majorMinor(rdev);
   try {
     return realpathSync(`/sys/dev/block/${major}:${minor}`);
