@@ -115,9 +115,13 @@ async function runCheck(dirname: string, meta: Metadata, device: BlockDevice, op
     // Pass 1: every block, read in large chunks, the next chunk read while this one is checked.
     const infos: BlockInfo[] = [];
     const perChunk = Math.max(1, Math.floor(CHUNK_BYTES / blocksize));
+    // Two chunk buffers, alternated: one is read into while the other is checked.
+    const buffers = [device.allocBuffer(perChunk * blocksize), device.allocBuffer(Math.min(perChunk, Math.max(1, nBlocks - perChunk)) * blocksize)];
+    let turn = 0;
     const readChunk = async (first: number) => {
       const count = Math.min(perChunk, nBlocks - first);
-      const buf = device.allocBuffer(count * blocksize);
+      const whole = buffers[turn++ % 2]!;
+      const buf = whole.length === count * blocksize ? whole : whole.subarray(0, count * blocksize);
       try {
         await device.read(first * blocksize, buf);
         return { first, count, buf, error: undefined };
