@@ -1,33 +1,20 @@
 // One writer per filesystem, in this process or another; many readers. Uses the real directory
 // layout (FileDevice dumpfile).
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
-import { mkdir } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
 import { beforeAll, describe, expect, it } from 'vitest';
 
 import { ValkkaSingleFS } from '../src/index.js';
+import { bundleChild } from './fixtures/bundle.js';
 import { h264Frame, withTempDir } from './helpers.js';
 
 const here = import.meta.dirname;
-const childScript = join(here, '..', '.cache', 'lock-child.mjs');
+let childScript = '';
 
 beforeAll(async () => {
-  // The child runs our TypeScript sources, bundled with tsup's esbuild (Node 20 cannot strip types).
-  const esbuild = createRequire(createRequire(import.meta.url).resolve('tsup'))('esbuild') as { build(options: object): Promise<unknown> };
-  await mkdir(join(here, '..', '.cache'), { recursive: true });
-  await esbuild.build({
-    entryPoints: [join(here, 'fixtures', 'lock-child.ts')],
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    outfile: childScript,
-    packages: 'external',
-    logLevel: 'error',
-  });
+  childScript = await bundleChild(join(here, 'fixtures', 'lock-child.ts'));
 });
 
 function startChild(dir: string, mode: 'try' | 'hold'): { child: ChildProcessWithoutNullStreams; result: Promise<{ opened: boolean; code?: string; message?: string }> } {
