@@ -92,6 +92,7 @@ const loopMissing = skipReason('valkka partitions on a loop device', [
 describe.skipIf(loopMissing)('valkka partitions on a loop device (system scan)', () => {
   let dir = '';
   let loop = '';
+  let damagedLoop = '';
 
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'cli-partitions-loop-'));
@@ -101,16 +102,24 @@ describe.skipIf(loopMissing)('valkka partitions on a loop device (system scan)',
     loop = execFileSync('losetup', ['-f', '--show', '-P', img], { encoding: 'utf8' }).trim();
     spawnSync('partx', ['-a', loop], { stdio: 'ignore' }); // no udev here: make the partition nodes ourselves
     if (!existsSync(`${loop}p1`)) throw new Error(`${loop}p1 did not appear after partx -a`);
+
+    const damaged = join(dir, 'damaged.img');
+    execFileSync('truncate', ['-s', '16M', damaged]);
+    execFileSync('sgdisk', ['--clear', '--new=1:0:0', '--typecode=1:8200', damaged]);
+    flipByte(damaged, 512 + 40);
+    flipByte(damaged, 16 * 1024 * 1024 - 512 + 40);
+    damagedLoop = execFileSync('losetup', ['-f', '--show', damaged], { encoding: 'utf8' }).trim();
   });
 
   afterAll(() => {
-    if (loop) spawnSync('losetup', ['-d', loop], { stdio: 'ignore' });
+    for (const device of [loop, damagedLoop]) if (device) spawnSync('losetup', ['-d', device], { stdio: 'ignore' });
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('lists the partitions of the loop device with their nodes, and which one ValkkaFS may use', async () => {
-    const { code, stdout } = await valkka('partitions', '--json');
+  it('lists the partitions of the loop device with their nodes and which one ValkkaFS may use, and warns about a damaged disk', async () => {
+    const { code, stdout, stderr } = await valkka('partitions', '--json');
     expect(code).toBe(0);
+    expect(stderr).toContain(`valkka: warning: ${damagedLoop}: GPT header CRC mismatch at LBA 1 (and backup header CRC mismatch at LBA 32767); disk skipped`);
     const ours = (JSON.parse(stdout) as Array<{ device: string | null; disk: string; typeName: string; name: string; size: number; usable: boolean; reason?: string }>).filter(
       (p) => p.disk === loop,
     );

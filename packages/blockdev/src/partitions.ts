@@ -47,6 +47,18 @@ export interface PartitionInfo {
 export interface ListPartitionsOptions extends SystemRoots {
   /** Read one disk image file instead of the system's disks (system checks then do not apply). */
   image?: string;
+  /**
+   * Called for each system disk that has a GPT damaged beyond use (both copies fail a check, code EGPT);
+   * such disks are skipped, so this is the only trace of them. Disks without a GPT are skipped silently.
+   */
+  onDamagedDisk?: (error: DeviceError) => void;
+}
+
+/** What a scan of the system's disks found. */
+interface Scan {
+  partitions: LocatedPartition[];
+  /** One EGPT error per disk whose GPT could not be used. */
+  damaged: DeviceError[];
 }
 
 /** A partition found on the system with what is needed to open it. */
@@ -60,7 +72,9 @@ export interface LocatedPartition {
 /** Every GPT partition of the image, or of every readable whole disk of the system. */
 export async function listPartitions(options: ListPartitionsOptions = {}): Promise<PartitionInfo[]> {
   if (options.image !== undefined) return listImagePartitions(options.image);
-  return (await locatePartitions(options, { probeBusy: true })).map((p) => p.info);
+  const scan = await locatePartitions(options, { probeBusy: true });
+  for (const error of scan.damaged) options.onDamagedDisk?.(error);
+  return scan.partitions.map((p) => p.info);
 }
 
 async function listImagePartitions(image: string): Promise<PartitionInfo[]> {
@@ -77,14 +91,16 @@ async function listImagePartitions(image: string): Promise<PartitionInfo[]> {
   }
 }
 
-/** Scans the system's disks; unreadable disks and disks without a valid GPT are skipped. */
-async function locatePartitions(roots: SystemRoots, options: { probeBusy: boolean }): Promise<LocatedPartition[]> {
+/** Scans the system's disks; unreadable disks and disks without a GPT are skipped, damaged GPTs reported. */
+async function locatePartitions(roots: SystemRoots, options: { probeBusy: boolean }): Promise<Scan> {
   const [mounts, swaps] = await Promise.all([readMounts(roots), readSwaps(roots)]);
   const found: LocatedPartition[] = [];
+  const damaged: DeviceError[] = [];
   for (const disk of await listDisks(roots)) {
     if (!disk.devPath) continue;
     const table = await readDiskTable(disk.devPath, disk.size, disk.logicalSectorSize);
-    if (!table) continue;
+    if (table instanceof DeviceError) damaged.push(table);
+    if (!table || table instanceof DeviceError) continue;
     const kernelParts = await listKernelPartitions(disk.name, roots);
     for (const entry of table.entries) {
       const startIn512 = (entry.firstLba * table.sectorSize) / 512;
@@ -94,10 +110,11 @@ async function locatePartitions(roots: SystemRoots, options: { probeBusy: boolea
       found.push(refusal ? { info: { ...info, usable: false, reason: refusal.reason }, refusal: refusal.code, kernel } : { info, kernel });
     }
   }
-  return found;
+  return { partitions: found, damaged };
 }
 
-async function readDiskTable(path: string, size: number, sectorSize: number | undefined): Promise<GptTable | undefined> {
+/** The disk's GPT; its EGPT error when the GPT is damaged; undefined when unreadable or without a GPT. */
+async function readDiskTable(path: string, size: number, sectorSize: number | undefined): Promise<GptTable | DeviceError | undefined> {
   let reader;
   try {
     reader = await openDiskReader(path, size);
@@ -106,8 +123,8 @@ async function readDiskTable(path: string, size: number, sectorSize: number | un
   }
   try {
     return await readGpt(reader, sectorSize ? { sectorSize } : {});
-  } catch {
-    return undefined;
+  } catch (err) {
+    return err instanceof DeviceError && err.code === 'EGPT' ? err : undefined;
   } finally {
     await reader.close();
   }
@@ -206,9 +223,14 @@ export async function retryWhileBusy<T>(attempt: () => Promise<T>): Promise<T> {
 /** The one partition with this PARTUUID (case-insensitive); DeviceError ENOENT when none, EINVAL when several. */
 export async function findPartition(partuuid: string, roots: SystemRoots, options: { probeBusy: boolean }): Promise<LocatedPartition> {
   const label = `PARTUUID ${partuuid}`;
-  const matches = (await locatePartitions(roots, options)).filter((p) => sameGuid(p.info.partuuid, partuuid));
+  const scan = await locatePartitions(roots, options);
+  const matches = scan.partitions.filter((p) => sameGuid(p.info.partuuid, partuuid));
   const [only, ...others] = matches;
-  if (!only) throw new DeviceError('ENOENT', label, 'no GPT partition with this PARTUUID on any readable disk');
+  if (!only) {
+    // It may sit on a disk whose GPT is damaged: say which disks those are and what failed.
+    const damaged = scan.damaged.map((err) => `; not searched: ${err.message}`).join('');
+    throw new DeviceError('ENOENT', label, `no GPT partition with this PARTUUID on any readable disk${damaged}`);
+  }
   if (others.length > 0) {
     throw new DeviceError('EINVAL', label, `found on several disks (${matches.map((m) => m.info.disk).join(', ')}); refusing to guess`);
   }

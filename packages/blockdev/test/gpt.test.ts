@@ -1,9 +1,9 @@
-import { closeSync, openSync, readFileSync, truncateSync, writeSync } from 'node:fs';
+import { truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { hasCommand, isRoot, skipReason } from '@valkka/vitest-preset/skip';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeviceError, LINUX_SWAP_GUID, bufferReader, formatGuid, listPartitions, openDiskReader, readGpt, type GptTable } from '../src/index.js';
-import { attachLoop, detachLoop, loopWorks, makeImage, run, sfdisk, sha256, tempDir, type SfdiskTable } from './helpers.js';
+import { attachLoop, detachLoop, flipByte, loopWorks, makeImage, run, sfdisk, sha256, tempDir, type SfdiskTable } from './helpers.js';
 
 async function parseFile(path: string): Promise<GptTable> {
   const reader = await openDiskReader(path);
@@ -43,17 +43,6 @@ function asSfdisk(table: GptTable): SfdiskTable {
 function sfdiskComparable(t: SfdiskTable): SfdiskTable {
   const { id, firstlba, lastlba, sectorsize, partitions } = t;
   return { id, firstlba, lastlba, sectorsize, partitions: partitions.map(({ start, size, type, uuid, name }) => ({ start, size, type, uuid, name })) };
-}
-
-function flipByte(path: string, offset: number): void {
-  const fd = openSync(path, 'r+');
-  try {
-    const byte = Buffer.alloc(1);
-    byte[0] = (readFileSync(path)[offset] ?? 0) ^ 0xff;
-    writeSync(fd, byte, 0, 1, offset);
-  } finally {
-    closeSync(fd);
-  }
 }
 
 describe('GUID text form', () => {

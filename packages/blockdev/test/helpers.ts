@@ -1,7 +1,7 @@
 // Shared test tools: temp dirs, GPT images made by sgdisk, sfdisk's view of them, hashes, loop devices.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'vitest';
@@ -44,6 +44,19 @@ export function sfdisk(path: string): SfdiskTable {
   const table = (JSON.parse(run('sfdisk', ['--json', path])) as { partitiontable: SfdiskTable & { partitions?: SfdiskPartition[] } })
     .partitiontable;
   return { ...table, partitions: (table.partitions ?? []).map((p) => ({ ...p, name: p.name ?? '' })) };
+}
+
+/** Inverts one byte of a file in place (damage for the parser to find). */
+export function flipByte(path: string, offset: number): void {
+  const fd = openSync(path, 'r+');
+  try {
+    const byte = Buffer.alloc(1);
+    readSync(fd, byte, 0, 1, offset);
+    byte[0] = (byte[0] ?? 0) ^ 0xff;
+    writeSync(fd, byte, 0, 1, offset);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 export function sha256(path: string): string {

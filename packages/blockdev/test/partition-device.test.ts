@@ -5,8 +5,8 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { hasCommand, isRoot, skipReason } from '@valkka/vitest-preset/skip';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PartitionDevice, listPartitions, type PartitionInfo } from '../src/index.js';
-import { addPartitions, attachLoop, detachLoop, loopWorks, makeImage, rejection, run, sfdisk, tempDir } from './helpers.js';
+import { PartitionDevice, listPartitions, type DeviceError, type PartitionInfo } from '../src/index.js';
+import { addPartitions, attachLoop, detachLoop, flipByte, loopWorks, makeImage, rejection, run, sfdisk, sha256, tempDir } from './helpers.js';
 
 const MiB = 1024 * 1024;
 
@@ -235,5 +235,37 @@ describe.skipIf(why)('PartitionDevice on a loop device with 4096-byte sectors', 
       await dev.close();
     }
     expect(readRange(img, 256 * 4096, 64 * 1024).equals(pattern(Buffer.alloc(64 * 1024), 9))).toBe(true);
+  });
+});
+
+describe.skipIf(why)('a loop device whose GPT is damaged (both copies)', () => {
+  const tmp = tempDir('blockdev-partbad-');
+  let loop: string | undefined;
+  afterAll(() => {
+    detachLoop(loop);
+    tmp.remove();
+  });
+
+  it('is named with the failed check when its PARTUUID is asked for, reported by the listing, and left unwritten', async () => {
+    const img = makeImage(join(tmp.dir, 'bad.img'), 32, ['--new=1:2048:+8M', '--typecode=1:8200']);
+    const uuid = sfdisk(img).partitions[0]!.uuid;
+    flipByte(img, 512 + 40); // primary header: first usable LBA, under its CRC
+    flipByte(img, 32 * MiB - 512 + 40); // backup header, the same field
+    const before = sha256(img);
+    loop = attachLoop(img);
+    expect(loop).toBeDefined();
+
+    const err = await rejection(PartitionDevice.open(uuid));
+    expect(err.code).toBe('ENOENT');
+    expect(err.message).toContain(`not searched: ${loop}: GPT header CRC mismatch at LBA 1 (and backup header CRC mismatch at LBA 65535)`);
+
+    const damaged: DeviceError[] = [];
+    const listed = await listPartitions({ onDamagedDisk: (e) => damaged.push(e) });
+    expect(listed.some((p) => p.disk === loop)).toBe(false);
+    expect(damaged.find((e) => e.device === loop)?.code).toBe('EGPT');
+
+    detachLoop(loop);
+    loop = undefined;
+    expect(sha256(img)).toBe(before);
   });
 });

@@ -11,14 +11,17 @@ export function registerPartitions(program: Command): void {
     .option('--json', 'print JSON for scripts')
     .option('--image <file>', 'read the partition table of a disk image instead of the system disks')
     .action(async (options: { json?: boolean; image?: string }) => {
+      const warn = (message: string) => process.stderr.write(`valkka: warning: ${message}\n`);
       let partitions: PartitionInfo[];
       try {
-        partitions = await listPartitions(options.image === undefined ? {} : { image: options.image });
+        partitions = await listPartitions(
+          options.image === undefined ? { onDamagedDisk: (err) => warn(`${err.message}; disk skipped`) } : { image: options.image },
+        );
       } catch (err) {
         if (err instanceof DeviceError) throw new CliError(err.message, 1);
         throw err;
       }
-      for (const warning of new Set(partitions.flatMap((p) => p.warnings))) process.stderr.write(`valkka: warning: ${warning}\n`);
+      for (const warning of new Set(partitions.flatMap((p) => p.warnings))) warn(warning);
       emit(options.json ?? false, partitions, () => formatTable(partitions));
     });
 }
