@@ -40,6 +40,7 @@ describe('CacherCore: the original cachestream scenarios (valkkafs-original.md 1
     h.transmit([]);
     h.core.clear();
     expect(h.events('limits').map((e) => e.limits)).toEqual([{ min: 1000, max: 5000 }, { min: 9000, max: 20000 }, null, null]);
+    expect(h.events('state').map((e) => e.state)).toEqual(['none']);
 
     // The first transmission is gone: a seek into it waits for data.
     h.transmit(run(2, 9000, 20000));
@@ -56,6 +57,7 @@ describe('CacherCore: the original cachestream scenarios (valkkafs-original.md 1
     expect(h.trace()).toEqual(['seek']);
     h.transmit(run(2, 1000, 106000));
     expect(h.trace()).toEqual(['seek', 'init:2/0', '5000', '6000', '7000', 'stop']);
+    expect(h.events('state').map((e) => e.state)).toEqual(['seek', 'stop']);
     const m = h.mark();
     h.runUntil(T0 + 3000);
     expect(h.frames(m)).toEqual([]);

@@ -48,7 +48,11 @@ describe('FileCacherThread (worker)', () => {
     expect(await take(cacher.output, 6)).toEqual(['seek:2', 'init:2', '2:5000', '2:6000', '2:7000', 'stop:2']);
     expect(await limits).toEqual({ type: 'limits', limits: { min: 1000, max: 40000 }, truncated: false });
 
+    const states: string[] = [];
+    cacher.on('state', (e: { state: string }) => states.push(e.state));
     await cacher.play();
+    await cacher.sync(); // handled: the timeline is anchored now
+    expect(states.at(-1)).toBe('play');
     expect(await take(cacher.output, 1)).toEqual(['play:2']);
     clock.advance(2100);
     expect(await take(cacher.output, 2)).toEqual(['2:8000', '2:9000']);

@@ -15,6 +15,8 @@ export type SetupFrame =
 
 /** Reported to whoever controls the cacher (the manager). */
 export type CacherEvent =
+  /** The cacher's state changed (after a seek's burst it is 'stop': the target is shown). */
+  | { type: 'state'; state: CacherState }
   /** The current stream time (ms since the epoch), or null while no position is known. */
   | { type: 'time'; streamTime: number | null }
   /** Stream times of the first and last cached frame after a transmission; null when empty or cleared. */
@@ -345,7 +347,9 @@ export class CacherCore {
     return undefined;
   }
 
+  /** SetupFrames to every slot downstream, and the cacher's new state to the controller. */
   private sendState(state: 'seek' | 'play' | 'stop'): void {
     for (const slot of this.slots) this.out.setup({ type: 'stream_state', slot, state });
+    this.out.event({ type: 'state', state: this.state });
   }
 }

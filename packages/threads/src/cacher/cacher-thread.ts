@@ -31,7 +31,8 @@ export type CacherCommand =
   | { type: 'stopStreams' }
   | { type: 'setRate'; rate: number }
   | { type: 'step'; direction: 1 | -1 }
-  | { type: 'clear' };
+  | { type: 'clear' }
+  | { type: 'sync'; id: number };
 
 /**
  * Counters: frames sent, transmissions received, payload bytes cached; and, while playing, how many frames
@@ -47,6 +48,7 @@ export const CACHER_COUNTERS = ['frames', 'transmissions', 'cachedBytes', 'late1
 export class FileCacherThread extends ValkkaThread<CacherWorkerData> {
   readonly output: FrameQueue;
   readonly clock: PlaybackClock;
+  private syncs = 0;
 
   constructor(options: CacherThreadOptions) {
     const { input, output, outputBytes, clock, name, ...core } = options;
@@ -93,6 +95,21 @@ export class FileCacherThread extends ValkkaThread<CacherWorkerData> {
 
   clear(): Promise<void> {
     return this.send({ type: 'clear' });
+  }
+
+  /** Resolves when the worker has handled every command sent before (commands themselves resolve when queued). */
+  async sync(): Promise<void> {
+    const id = ++this.syncs;
+    const done = new Promise<void>((resolve) => {
+      const listener = (e: { id: number }): void => {
+        if (e.id !== id) return;
+        this.off('synced', listener);
+        resolve();
+      };
+      this.on('synced', listener);
+    });
+    await this.send({ type: 'sync', id });
+    await done;
   }
 
   /**

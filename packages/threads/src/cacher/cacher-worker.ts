@@ -47,6 +47,7 @@ runWorker<CacherWorkerData>(CACHER_COUNTERS, async (ctx) => {
       case 'setRate': return core.setRate(c.rate);
       case 'step': return core.step(c.direction);
       case 'clear': return core.clear();
+      case 'sync': return ctx.emit('synced', { id: c.id });
     }
   };
   const handleReader = (entry: QueueEntry): void => {
