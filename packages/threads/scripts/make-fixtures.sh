@@ -28,4 +28,7 @@ ffmpeg "${COMMON[@]}" -f lavfi -i "smptebars=size=${W}x${H}:rate=${FPS}" -vf "$C
 # The baseline H.264 clip in MP4 (same access units, AVCC framing, parameter sets in avcC).
 ffmpeg -hide_banner -loglevel error -y -r "$FPS" -i h264-baseline-gop1s.h264 -c copy -movflags +faststart h264-baseline-gop1s.mp4
 
+# The H.265 clip in MP4 (hvcC record).
+ffmpeg -hide_banner -loglevel error -y -r "$FPS" -i h265-gop1s.h265 -c copy -tag:v hvc1 -movflags +faststart h265-gop1s.mp4
+
 ls -l ./*.h264 ./*.h265 ./*.mp4

@@ -20,6 +20,7 @@ const CLIPS = [
   { file: 'h264-high-gop2s.h264', codec: Codec.h264 },
   { file: 'h265-gop1s.h265', codec: Codec.h265 },
   { file: 'h264-baseline-gop1s.mp4', codec: Codec.h264 },
+  { file: 'h265-gop1s.mp4', codec: Codec.h265 },
 ];
 
 function ffprobeKeyFlags(path: string): boolean[] {
@@ -56,9 +57,12 @@ describe.skipIf(why)('loadClip: the fixtures as ffprobe sees them', () => {
     }
   });
 
-  it('the MP4 gives the same access units, byte for byte, as the Annex-B file it was made from', async () => {
-    const annexB = await loadClip(fixture('h264-baseline-gop1s.h264'));
-    const mp4 = await loadClip(fixture('h264-baseline-gop1s.mp4'));
+  it.each([
+    ['h264-baseline-gop1s.mp4', 'h264-baseline-gop1s.h264'],
+    ['h265-gop1s.mp4', 'h265-gop1s.h265'],
+  ])('%s gives the same access units, byte for byte, as the Annex-B file it was made from', async (mp4File, annexBFile) => {
+    const annexB = await loadClip(fixture(annexBFile));
+    const mp4 = await loadClip(fixture(mp4File));
     expect(mp4.container).toBe('mp4');
     expect(mp4.units.length).toBe(annexB.units.length);
     mp4.units.forEach((u, i) => {

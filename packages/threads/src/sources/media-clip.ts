@@ -127,6 +127,16 @@ function nalsOf(codec: VideoCodec, payload: Uint8Array): Uint8Array[] {
 }
 
 /**
+ * A NAL unit never ends in a zero byte (its last byte holds the RBSP stop bit): zeros there are the byte
+ * stream's trailing_zero_8bits, which demuxers attach to the NAL unit or not (ffmpeg's HEVC one does).
+ */
+function withoutTrailingZeros(nal: Uint8Array): Uint8Array {
+  let end = nal.length;
+  while (end > 1 && nal[end - 1] === 0) end--;
+  return nal.subarray(0, end);
+}
+
+/**
  * Joins each access unit's NAL units with 4-byte start codes (so Annex-B and MP4 inputs give the same bytes),
  * puts the remembered parameter sets in front of key frames that lack them, and drops what cannot be
  * decoded: units before the first key frame, and units carrying no picture (parameter sets alone).
@@ -134,7 +144,7 @@ function nalsOf(codec: VideoCodec, payload: Uint8Array): Uint8Array[] {
 function finishUnits(path: string, codec: VideoCodec, accessUnits: Uint8Array[][]): ClipUnit[] {
   const tracker = new ConfigTracker(codec);
   const units: ClipUnit[] = [];
-  for (const nals of accessUnits) {
+  for (const nals of accessUnits.map((au) => au.map(withoutTrailingZeros))) {
     const tracked = tracker.process(joinAnnexB(nals)); // also remembers parameter sets of units without a picture
     const hasPicture = nals.some((nal) => nal.length > 0 && isVcl(codec, nalType(codec, nal[0]!)));
     if (!hasPicture || (units.length === 0 && !tracked.key)) continue;
