@@ -180,6 +180,15 @@ describe('CacherCore: rates, steps, holes', () => {
     });
   });
 
+  it.each([8, 16, 32])('at %sx (above the default key-frame-only rate, 4x) only key frames go out, on time', (rate) => {
+    const h = new Harness();
+    const m = playFrom(h, 26000, rate);
+    h.runUntil(T0 + 64000 / rate); // stream time 90000
+    const played = h.frames(m);
+    expect(played.map((f) => f.ts)).toEqual(Array.from({ length: 16 }, (_, i) => 29000 + i * 4000));
+    for (const f of played) expect(f.at).toBeCloseTo(T0 + (f.ts - 26000) / rate, 6);
+  });
+
   it('above the key-frame-only rate sends key frames only, and after slowing down waits for a key frame', () => {
     const h = new Harness();
     const m = playFrom(h, 26000, 32);
