@@ -5,7 +5,14 @@ import { closeSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, write
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'vitest';
-import { DeviceError } from '../src/index.js';
+import type { NativeApi } from '@valkka/native';
+import { DeviceError, backends } from '../src/index.js';
+
+/** The backends to run device tests against (native only when the addon loaded), each with its own byte pattern seed. */
+export const backendCases: Array<{ label: string; backend: NativeApi; seed: number }> = [
+  ...(backends.native ? [{ label: 'native', backend: backends.native, seed: 11 }] : []),
+  { label: 'fallback', backend: backends.fallback, seed: 23 },
+];
 
 export function tempDir(prefix = 'blockdev-'): { dir: string; remove: () => void } {
   const dir = mkdtempSync(join(tmpdir(), prefix));

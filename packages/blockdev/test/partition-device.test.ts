@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { hasCommand, isRoot, skipReason } from '@valkka/vitest-preset/skip';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PartitionDevice, listPartitions, type DeviceError, type PartitionInfo } from '../src/index.js';
-import { addPartitions, attachLoop, detachLoop, flipByte, loopWorks, makeImage, rejection, run, sfdisk, sha256, tempDir } from './helpers.js';
+import { addPartitions, attachLoop, backendCases, detachLoop, flipByte, loopWorks, makeImage, rejection, run, sfdisk, sha256, tempDir } from './helpers.js';
 
 const MiB = 1024 * 1024;
 
@@ -97,17 +97,18 @@ describe.skipIf(why)('PartitionDevice on a loop device (512-byte sectors)', () =
     expect(parts[1]?.reason).toMatch(/not Linux swap/);
   });
 
-  it('opens by PARTUUID (any case), sizes it as the partition, and round-trips bytes at the partition offset only', async () => {
+  it.each(backendCases)('opens by PARTUUID (any case), sizes it as the partition, and round-trips bytes at the partition offset only ($label backend)', async ({ backend, seed }) => {
     const p1 = regionOf(1);
     const untouched = { head: hashRange(img, 0, p1.offset), p2: hashRange(img, regionOf(2).offset, regionOf(2).length) };
-    const dev = await PartitionDevice.open(byIndex(1).uuid.toLowerCase());
+    const dev = await PartitionDevice.open(byIndex(1).uuid.toLowerCase(), { backend });
     try {
+      expect(dev.backendName).toBe(backend.capabilities().backend);
       expect(dev.size).toBe(64 * MiB);
       expect(dev.logicalSectorSize).toBe(512);
       expect(dev.name).toBe(`${nodeOf(1)} (PARTUUID ${byIndex(1).uuid.toLowerCase()})`);
       expect(dev.partition.index).toBe(1);
-      const first = pattern(dev.allocBuffer(MiB), 1);
-      const last = pattern(dev.allocBuffer(MiB), 2);
+      const first = pattern(dev.allocBuffer(MiB), seed);
+      const last = pattern(dev.allocBuffer(MiB), seed + 1);
       await dev.write(0, first);
       await dev.write(dev.size - MiB, last);
       await dev.flush();
@@ -119,12 +120,12 @@ describe.skipIf(why)('PartitionDevice on a loop device (512-byte sectors)', () =
     } finally {
       await dev.close();
     }
-    expect(readRange(img, p1.offset, MiB).equals(pattern(Buffer.alloc(MiB), 1))).toBe(true);
-    expect(readRange(img, p1.offset + p1.length - MiB, MiB).equals(pattern(Buffer.alloc(MiB), 2))).toBe(true);
+    expect(readRange(img, p1.offset, MiB).equals(pattern(Buffer.alloc(MiB), seed))).toBe(true);
+    expect(readRange(img, p1.offset + p1.length - MiB, MiB).equals(pattern(Buffer.alloc(MiB), seed + 1))).toBe(true);
     expect(hashRange(img, 0, p1.offset)).toBe(untouched.head);
     expect(hashRange(img, regionOf(2).offset, regionOf(2).length)).toBe(untouched.p2);
 
-    const upper = await PartitionDevice.open(byIndex(1).uuid.toUpperCase(), { readOnly: true });
+    const upper = await PartitionDevice.open(byIndex(1).uuid.toUpperCase(), { readOnly: true, backend });
     await upper.close();
   });
 
@@ -215,26 +216,31 @@ describe.skipIf(why)('PartitionDevice on a loop device with 4096-byte sectors', 
     tmp.remove();
   });
 
-  it('finds the partition, with 4096-byte logical sectors and the partition size', async () => {
-    const img = join(tmp.dir, 'disk4k.img');
+  let img = '';
+  let uuid = '';
+  beforeAll(() => {
+    img = join(tmp.dir, 'disk4k.img');
     run('truncate', ['-s', '64M', img]);
     loop = attachLoop(img, { sectorSize: 4096, partitions: true });
-    expect(loop).toBeDefined();
-    run('sgdisk', ['--clear', '--new=1:256:+16M', '--typecode=1:8200', '--new=2:0:0', loop!]);
-    addPartitions(loop!);
-    const uuid = sfdisk(loop!).partitions[0]!.uuid;
-    const dev = await PartitionDevice.open(uuid);
+    if (!loop) throw new Error('losetup -b 4096 failed after the probe worked');
+    run('sgdisk', ['--clear', '--new=1:256:+16M', '--typecode=1:8200', '--new=2:0:0', loop]);
+    addPartitions(loop);
+    uuid = sfdisk(loop).partitions[0]!.uuid;
+  });
+
+  it.each(backendCases)('finds the partition, with 4096-byte logical sectors and the partition size ($label backend)', async ({ backend, seed }) => {
+    const dev = await PartitionDevice.open(uuid, { backend });
     try {
       expect(dev.logicalSectorSize).toBe(4096);
       expect(dev.size).toBe(16 * MiB);
       expect(dev.partition.firstLba).toBe(256);
-      const block = pattern(dev.allocBuffer(64 * 1024), 9);
+      const block = pattern(dev.allocBuffer(64 * 1024), seed);
       await dev.write(0, block);
       await dev.flush();
     } finally {
       await dev.close();
     }
-    expect(readRange(img, 256 * 4096, 64 * 1024).equals(pattern(Buffer.alloc(64 * 1024), 9))).toBe(true);
+    expect(readRange(img, 256 * 4096, 64 * 1024).equals(pattern(Buffer.alloc(64 * 1024), seed))).toBe(true);
   });
 });
 
