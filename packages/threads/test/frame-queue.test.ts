@@ -16,13 +16,18 @@ function expectFrame(entry: QueueEntry | undefined, expected: SlotFrame): void {
   expect({ ...entry.frame, payload: [...entry.frame.payload] }).toEqual({ ...expected, payload: [...expected.payload] });
 }
 
-/** Runs the producer worker into `queue` while `consume` reads; returns what the worker says it pushed. */
+/**
+ * Runs the producer worker into `queue`; resolves to what the worker says it pushed. If the worker fails,
+ * the queue is closed so that the test's consumer ends (and the test fails) instead of waiting forever.
+ */
 function runProducer(queue: FrameQueue, count: number, size: number, commandEvery = 0): Promise<{ accepted: number }> {
   const worker = new Worker(producerUrl, { workerData: { buffer: queue.buffer, count, size, commandEvery } });
-  return new Promise((resolve, reject) => {
+  const result = new Promise<{ accepted: number }>((resolve, reject) => {
     worker.once('message', resolve);
     worker.once('error', reject);
   });
+  result.catch(() => queue.close());
+  return result;
 }
 
 /** Checks a frame from the producer worker: its seq and every payload byte. */
