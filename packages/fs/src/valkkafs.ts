@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { type BlockDevice, DeviceError, FileDevice, PartitionDevice } from '@valkka/blockdev';
 
 import { BlockFile } from './blockfile.js';
-import type { Variant } from './block-stats.js';
+import { BlockStats, type Variant } from './block-stats.js';
 import { BlockExpiredError, ValkkaFSError, ValkkaFSLoadError } from './errors.js';
 import { FORMAT_VERSION, type StreamSummary, encodeBlockHeader, roundBlocksize } from './format.js';
 import type { Frame } from './frame.js';
@@ -95,6 +95,8 @@ export abstract class ValkkaFS extends EventEmitter<Events> {
   private closed = false;
   private readonly geometry: Geometry;
   private indexComplete = false;
+  /** Summary of the block another process is writing, as of the last loadStreamIndex(). */
+  private othersOpenBlock: { block: number; streams: StreamSummary[] } | undefined;
   /** False for a device the caller passed in (it stays open and unlocked by us). */
   ownsDevice = true;
 
@@ -268,21 +270,26 @@ export abstract class ValkkaFS extends EventEmitter<Events> {
   /** Per-stream summary of a block (sealed: from its tail; open: from the writer), if known. */
   private spansOfBlock(block: number): StreamSummary[] {
     if (this.writer && block === this.writer.currentBlock) return this.writer.openStats.summary();
+    if (this.othersOpenBlock?.block === block) return this.othersOpenBlock.streams;
     return this.index.get(block)?.streams ?? [];
   }
 
   /** Reads the summaries of used blocks not known yet (two small reads per block, once). */
   async loadStreamIndex(): Promise<void> {
     if (this.indexComplete && this.writer) return;
-    const table = this.table;
-    for (const block of table.timeOrder()) {
+    this.othersOpenBlock = undefined;
+    for (const block of this.table.timeOrder()) {
       if (this.index.has(block) || (this.writer && block === this.writer.currentBlock)) continue;
       const s = this.device && (await readSummary(this.device, this.geometry, block));
       if (s) this.index.set(block, s);
       else if (this.legacy || (!this.writer && block === this.meta.current_block)) {
-        // Another process's open block: scan it (it has no summary yet).
+        // A libValkka block, or another process's open block (no summary yet): scan its frames.
         const c = await this.readBlock(block).catch(() => undefined);
-        if (c) this.index.set(block, { seq: c.seq, streams: summarize(c) });
+        if (!c) continue;
+        const stats = new BlockStats(this.variant);
+        for (const f of c.frames) stats.add(f);
+        if (this.legacy) this.index.set(block, { seq: c.seq, streams: stats.summary() });
+        else this.othersOpenBlock = { block, streams: stats.summary() }; // it grows: not cached
       }
     }
     this.indexComplete = true;
@@ -479,31 +486,32 @@ export abstract class ValkkaFS extends EventEmitter<Events> {
 
 }
 
+/** The writer: recovery first, then the ring writer resumes where it ends. */
 async function openWriter<T extends ValkkaFS>(
-    ctor: FsClass<T>,
-    dirname: string,
-    meta: Metadata,
-    device: BlockDevice,
-    blockfile: BlockFile,
-    lock: DirectoryLock | undefined,
-    flushIntervalMs: number | undefined,
-  ): Promise<T> {
-    const index = new StreamIndex(meta.n_blocks);
-    const base = { device, blockfile, index, fsId: fsIdBytes(meta), variant: meta.variant, blocksize: meta.blocksize, nBlocks: meta.n_blocks };
-    const { resume, report } = await recover(base, meta.current_block);
-    let fs: T | undefined;
-    const saveCurrentBlock = async (block: number): Promise<void> => {
-      meta.current_block = block;
-      await writeMetadata(dirname, meta);
-    };
-    const writer = await RingWriter.start(
-      { ...base, saveCurrentBlock, onBlock: (e) => fs?.deliverBlockEvent(e) },
-      resume,
-      flushIntervalMs === undefined ? {} : { flushIntervalMs },
-    );
-    fs = new ctor(dirname, meta, device, blockfile, writer, lock, index);
-    fs.recovery = report;
-    return fs;
+  ctor: FsClass<T>,
+  dirname: string,
+  meta: Metadata,
+  device: BlockDevice,
+  blockfile: BlockFile,
+  lock: DirectoryLock | undefined,
+  flushIntervalMs: number | undefined,
+): Promise<T> {
+  const index = new StreamIndex(meta.n_blocks);
+  const base = { device, blockfile, index, fsId: fsIdBytes(meta), variant: meta.variant, blocksize: meta.blocksize, nBlocks: meta.n_blocks };
+  const { resume, report } = await recover(base, meta.current_block);
+  let fs: T | undefined;
+  const saveCurrentBlock = async (block: number): Promise<void> => {
+    meta.current_block = block;
+    await writeMetadata(dirname, meta);
+  };
+  const writer = await RingWriter.start(
+    { ...base, saveCurrentBlock, onBlock: (e) => fs?.deliverBlockEvent(e) },
+    resume,
+    flushIntervalMs === undefined ? {} : { flushIntervalMs },
+  );
+  fs = new ctor(dirname, meta, device, blockfile, writer, lock, index);
+  fs.recovery = report;
+  return fs;
 }
 
 type FsClass<T extends ValkkaFS> = {
@@ -553,25 +561,6 @@ export async function loadValkkaFS(dirname: string, options?: LoadOptions): Prom
   const loaded = await readMetadata(dirname);
   if (loaded.kind === 'ours' && loaded.meta.variant === 'multi') return ValkkaMultiFS.loadFromDirectory(dirname, options);
   return ValkkaSingleFS.loadFromDirectory(dirname, options);
-}
-
-function summarize(c: BlockContents): StreamSummary[] {
-  const m = new Map<number, StreamSummary>();
-  for (const f of c.frames) {
-    const k = f.streamId * 256 + f.subsession;
-    const key = (f.flags & 1) !== 0;
-    const s = m.get(k) ?? { streamId: f.streamId, subsession: f.subsession, frames: 0, keyFrames: 0, firstTs: f.timestamp, lastTs: f.timestamp, firstKeyTs: 0, lastKeyTs: 0 };
-    s.frames++;
-    s.firstTs = Math.min(s.firstTs, f.timestamp);
-    s.lastTs = Math.max(s.lastTs, f.timestamp);
-    if (key) {
-      s.keyFrames++;
-      s.firstKeyTs = s.firstKeyTs === 0 ? f.timestamp : Math.min(s.firstKeyTs, f.timestamp);
-      s.lastKeyTs = Math.max(s.lastKeyTs, f.timestamp);
-    }
-    m.set(k, s);
-  }
-  return [...m.values()];
 }
 
 /** A libValkka directory, read-only through the legacy reader; its frames come out as access units. */

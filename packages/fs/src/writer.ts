@@ -112,8 +112,6 @@ export class RingWriter {
   private previousRow: Row;
   private readonly ingest = new FrameIngest();
   private readonly maxPayload: number;
-  /** Incremented whenever the writer enters a new block (readers compare it). */
-  generation = 0;
   /** current_block as valkkafs.json has it. */
   private jsonBlock: number;
 
@@ -238,7 +236,6 @@ export class RingWriter {
     this.ctx.blockfile.table.setCurrentBlock(next.block);
     this.sealing.push(old);
     this.open = next;
-    this.generation++;
     this.sealDone = old.done = this.enqueue(() => this.seal(old, next));
   }
 
