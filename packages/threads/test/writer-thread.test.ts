@@ -1,6 +1,6 @@
 import { ValkkaSingleFS } from '@valkka/fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type BlockInfo, ValkkaFSWriterThread } from '../src/index.js';
+import { type BlockInfo, ValkkaFSReaderThread, ValkkaFSWriterThread } from '../src/index.js';
 import { checkPayload, makeFs, testFrame } from './helpers.js';
 
 let cleanup: Array<() => Promise<void>> = [];
@@ -115,6 +115,15 @@ describe('ValkkaFSWriterThread', () => {
     expect(writer.stats()).toMatchObject({ written: 2, tooLarge: 1 });
     expect(logs.join('\n')).toMatch(/does not fit into one block/);
     expect((await readAll(dirname)).map((f) => f.timestamp)).toEqual([1000, 1002]);
+  });
+
+  it('owns the writer lock in its worker: a second writer on the same directory is refused, a reader is not', async () => {
+    const { dirname } = await startWriter(64 * 1024, 4);
+    const second = new ValkkaFSWriterThread({ dirname });
+    await expect(second.start()).rejects.toThrow(/died: .*(lock|ELOCKED|another writer)/i);
+    const reader = new ValkkaFSReaderThread({ dirname });
+    await reader.start();
+    await reader.close();
   });
 
   it('a directory that cannot be opened fails start() with the fs error, the process lives on', async () => {
