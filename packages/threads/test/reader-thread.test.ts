@@ -160,3 +160,37 @@ describe('a reader racing the writer at the wrap', () => {
     }
   });
 });
+
+describe('the live edge', () => {
+  it('frames of the open block reach a reader after the fs flush interval, with no block sealed', async () => {
+    const fs = await makeFs({ blocksize: 64 * 1024, nBlocks: 4 });
+    const writer = new ValkkaFSWriterThread({ dirname: fs.dirname });
+    const reader = new ValkkaFSReaderThread({ dirname: fs.dirname });
+    const sealed: BlockInfo[] = [];
+    writer.on('block', (b: BlockInfo) => sealed.push(b));
+    try {
+      await Promise.all([writer.start(), reader.start()]);
+      await writer.setSlotId(1, 5);
+      await reader.setSlotId(3, 5);
+      for (let i = 0; i < 3; i++) await writer.input.pushFrameAsync(testFrame(1, 5, i, 500, 50_000 + i));
+      // The writer worker sits idle now; its fs flushes the open block on its own interval (1 s).
+      await vi.waitFor(
+        async () => {
+          const request = await reader.pullBlocks([0]);
+          const got = frames(await collectRequest(reader.output, request));
+          expect(got.map((f) => [f.slot, checkPayload(f.payload).seq])).toEqual([
+            [3, 0],
+            [3, 1],
+            [3, 2],
+          ]);
+        },
+        { timeout: 15_000, interval: 200 },
+      );
+      expect(sealed).toEqual([]);
+    } finally {
+      await writer.close();
+      await reader.close();
+      await fs.remove();
+    }
+  });
+});
