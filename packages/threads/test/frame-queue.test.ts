@@ -58,6 +58,14 @@ describe('FrameQueue', () => {
     expect(q.stats()).toMatchObject({ frames: 1, bytes: 100, commands: 1, markers: 2, drops: 0, used: 0 });
   });
 
+  it('refuses a frame whose header field would not fit, naming the field', () => {
+    const q = FrameQueue.create({ capacity: 1024 });
+    expect(() => q.pushFrame({ ...frame(1, 4), flags: 0x10000 })).toThrow(/flags must be an integer in 0\.\.65535, got 65536/);
+    expect(() => q.pushFrame({ ...frame(1, 4), slot: -1 })).toThrow(expect.objectContaining({ code: 'ERR_FRAME_FIELD' }));
+    expect(() => q.pushFrame({ ...frame(1, 4), timestamp: NaN })).toThrow(/timestamp must be a finite number/);
+    expect(q.stats().frames).toBe(0);
+  });
+
   it('wraps around the ring many times without damaging entries', () => {
     const q = FrameQueue.create({ capacity: 1024 });
     const pending: SlotFrame[] = [];

@@ -396,10 +396,21 @@ export class FrameQueue {
 
 const EMPTY = new Uint8Array(0);
 
-function frameEntry(f: SlotFrame): Outgoing {
-  if (!Number.isInteger(f.slot) || f.slot < 0 || f.slot > 0xffffffff) {
-    throw new ThreadsError('ERR_FRAME_SLOT', `a frame's slot must be an unsigned 32-bit integer, got ${f.slot}`);
+/** Every header field must fit its slot: a value that would wrap silently is refused instead. */
+function checkField(name: string, value: number, min: number, max: number): void {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ThreadsError('ERR_FRAME_FIELD', `a frame's ${name} must be an integer in ${min}..${max}, got ${value}`);
   }
+}
+
+function frameEntry(f: SlotFrame): Outgoing {
+  checkField('slot', f.slot, 0, 0xffffffff);
+  checkField('subsession', f.subsession, -0x80000000, 0x7fffffff);
+  checkField('mediaType', f.mediaType, -128, 127);
+  checkField('codec', f.codec, 0, 0xffffffff);
+  checkField('flags', f.flags, 0, 0xffff);
+  if (!Number.isFinite(f.timestamp)) throw new ThreadsError('ERR_FRAME_FIELD', `a frame's timestamp must be a finite number, got ${f.timestamp}`);
+  if (!(f.payload instanceof Uint8Array)) throw new ThreadsError('ERR_FRAME_FIELD', "a frame's payload must be a Uint8Array");
   return {
     kind: KIND_FRAME,
     slot: f.slot,
