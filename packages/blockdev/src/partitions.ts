@@ -48,17 +48,18 @@ export interface ListPartitionsOptions extends SystemRoots {
   /** Read one disk image file instead of the system's disks (system checks then do not apply). */
   image?: string;
   /**
-   * Called for each system disk that has a GPT damaged beyond use (both copies fail a check, code EGPT);
-   * such disks are skipped, so this is the only trace of them. Disks without a GPT are skipped silently.
+   * Called for each system disk that was skipped because it could not be read (e.g. EIO for a permission
+   * error) or has a GPT damaged beyond use (EGPT: both copies fail a check); this is the only trace of such
+   * disks. Disks without a GPT are skipped silently.
    */
-  onDamagedDisk?: (error: DeviceError) => void;
+  onSkippedDisk?: (error: DeviceError) => void;
 }
 
 /** What a scan of the system's disks found. */
 interface Scan {
   partitions: LocatedPartition[];
-  /** One EGPT error per disk whose GPT could not be used. */
-  damaged: DeviceError[];
+  /** Why each disk that may hold a GPT was not searched (unreadable, or a damaged GPT). */
+  skipped: DeviceError[];
 }
 
 /** A partition found on the system with what is needed to open it. */
@@ -73,7 +74,7 @@ export interface LocatedPartition {
 export async function listPartitions(options: ListPartitionsOptions = {}): Promise<PartitionInfo[]> {
   if (options.image !== undefined) return listImagePartitions(options.image);
   const scan = await locatePartitions(options, { probeBusy: true });
-  for (const error of scan.damaged) options.onDamagedDisk?.(error);
+  for (const error of scan.skipped) options.onSkippedDisk?.(error);
   return scan.partitions.map((p) => p.info);
 }
 
@@ -91,15 +92,15 @@ async function listImagePartitions(image: string): Promise<PartitionInfo[]> {
   }
 }
 
-/** Scans the system's disks; unreadable disks and disks without a GPT are skipped, damaged GPTs reported. */
+/** Scans the system's disks; disks without a GPT are passed over, unreadable ones and damaged GPTs reported. */
 async function locatePartitions(roots: SystemRoots, options: { probeBusy: boolean }): Promise<Scan> {
   const [mounts, swaps] = await Promise.all([readMounts(roots), readSwaps(roots)]);
   const found: LocatedPartition[] = [];
-  const damaged: DeviceError[] = [];
+  const skipped: DeviceError[] = [];
   for (const disk of await listDisks(roots)) {
     if (!disk.devPath) continue;
     const table = await readDiskTable(disk.devPath, disk.size, disk.logicalSectorSize);
-    if (table instanceof DeviceError) damaged.push(table);
+    if (table instanceof DeviceError) skipped.push(table);
     if (!table || table instanceof DeviceError) continue;
     const kernelParts = await listKernelPartitions(disk.name, roots);
     for (const entry of table.entries) {
@@ -110,24 +111,28 @@ async function locatePartitions(roots: SystemRoots, options: { probeBusy: boolea
       found.push(refusal ? { info: { ...info, usable: false, reason: refusal.reason }, refusal: refusal.code, kernel } : { info, kernel });
     }
   }
-  return { partitions: found, damaged };
+  return { partitions: found, skipped };
 }
 
-/** The disk's GPT; its EGPT error when the GPT is damaged; undefined when unreadable or without a GPT. */
+/** The disk's GPT; why it cannot be used (unreadable, damaged); undefined when the disk has no GPT. */
 async function readDiskTable(path: string, size: number, sectorSize: number | undefined): Promise<GptTable | DeviceError | undefined> {
   let reader;
   try {
     reader = await openDiskReader(path, size);
-  } catch {
-    return undefined;
+  } catch (err) {
+    return asDeviceError(err, path);
   }
   try {
     return await readGpt(reader, sectorSize ? { sectorSize } : {});
   } catch (err) {
-    return err instanceof DeviceError && err.code === 'EGPT' ? err : undefined;
+    return err instanceof DeviceError && err.code === 'ENOGPT' ? undefined : asDeviceError(err, path);
   } finally {
     await reader.close();
   }
+}
+
+function asDeviceError(err: unknown, path: string): DeviceError {
+  return err instanceof DeviceError ? err : new DeviceError('EIO', path, `cannot read: ${(err as Error).message}`, { cause: err });
 }
 
 function describeEntry(table: GptTable, entry: GptEntry, disk: string, device: string | null): PartitionInfo {
@@ -227,9 +232,9 @@ export async function findPartition(partuuid: string, roots: SystemRoots, option
   const matches = scan.partitions.filter((p) => sameGuid(p.info.partuuid, partuuid));
   const [only, ...others] = matches;
   if (!only) {
-    // It may sit on a disk whose GPT is damaged: say which disks those are and what failed.
-    const damaged = scan.damaged.map((err) => `; not searched: ${err.message}`).join('');
-    throw new DeviceError('ENOENT', label, `no GPT partition with this PARTUUID on any readable disk${damaged}`);
+    // It may sit on a disk that could not be searched: say which disks those are and why.
+    const skipped = scan.skipped.map((err) => `; not searched: ${err.message}`).join('');
+    throw new DeviceError('ENOENT', label, `no GPT partition with this PARTUUID on any readable disk${skipped}`);
   }
   if (others.length > 0) {
     throw new DeviceError('EINVAL', label, `found on several disks (${matches.map((m) => m.info.disk).join(', ')}); refusing to guess`);

@@ -266,7 +266,7 @@ describe.skipIf(why)('a loop device whose GPT is damaged (both copies)', () => {
     expect(err.message).toContain(`not searched: ${loop}: GPT header CRC mismatch at LBA 1 (and backup header CRC mismatch at LBA 65535)`);
 
     const damaged: DeviceError[] = [];
-    const listed = await listPartitions({ onDamagedDisk: (e) => damaged.push(e) });
+    const listed = await listPartitions({ onSkippedDisk: (e) => damaged.push(e) });
     expect(listed.some((p) => p.disk === loop)).toBe(false);
     expect(damaged.find((e) => e.device === loop)?.code).toBe('EGPT');
 

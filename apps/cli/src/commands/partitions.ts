@@ -15,7 +15,7 @@ export function registerPartitions(program: Command): void {
       let partitions: PartitionInfo[];
       try {
         partitions = await listPartitions(
-          options.image === undefined ? { onDamagedDisk: (err) => warn(`${err.message}; disk skipped`) } : { image: options.image },
+          options.image === undefined ? { onSkippedDisk: (err) => warn(`${err.message}; disk skipped`) } : { image: options.image },
         );
       } catch (err) {
         if (err instanceof DeviceError) throw new CliError(err.message, 1);
