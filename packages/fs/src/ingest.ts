@@ -29,39 +29,47 @@ export class FrameIngest {
   /** The frame as it will be stored (a new object when flags or payload change). */
   prepare(frame: Frame): Frame {
     validateFrame(frame);
-    if (!isVideoCodec(frame.codec)) {
-      const flags = (frame.flags & ~FrameFlags.config) | FrameFlags.key;
-      return flags === frame.flags ? frame : { ...frame, flags };
-    }
-    if (isPlainInterFrame(frame.codec, frame.payload)) {
-      const flags = frame.flags & ~(FrameFlags.key | FrameFlags.config);
-      return flags === frame.flags ? frame : { ...frame, flags };
-    }
+    if (!isVideoCodec(frame.codec)) return withFlags(frame, (frame.flags & ~FrameFlags.config) | FrameFlags.key, frame.payload);
+    const first = firstPicture(frame.codec, frame.payload);
+    // An inter picture with no parameter set in front: nothing to learn or add.
+    if (first && !first.key && !first.configBefore) return withFlags(frame, frame.flags & ~(FrameFlags.key | FrameFlags.config), frame.payload);
     const key = frame.streamId * 256 + frame.subsession;
     let entry = this.trackers.get(key);
     if (!entry || entry.codec !== frame.codec) {
       entry = { codec: frame.codec, tracker: new ConfigTracker(frame.codec) };
       this.trackers.set(key, entry);
     }
-    const au = entry.tracker.process(frame.payload);
+    // Everything the tracker looks at (parameter sets, the picture's type) comes before the first
+    // slice's data: give it only that prefix unless it has to insert parameter sets.
+    let au = entry.tracker.process(first ? frame.payload.subarray(0, first.headerEnd) : frame.payload);
+    let payload = frame.payload;
+    if (au.addedConfig || !first) {
+      au = first ? entry.tracker.process(frame.payload) : au;
+      payload = au.payload;
+    }
     const flags = (frame.flags & ~(FrameFlags.key | FrameFlags.config)) | (au.key ? FrameFlags.key : 0) | (au.hasConfig ? FrameFlags.config : 0);
-    return au.payload === frame.payload && flags === frame.flags ? frame : { ...frame, flags, payload: au.payload };
+    return withFlags(frame, flags, payload);
   }
 }
 
+function withFlags(frame: Frame, flags: number, payload: Uint8Array): Frame {
+  return flags === frame.flags && payload === frame.payload ? frame : { ...frame, flags, payload };
+}
+
 /**
- * True when the access unit's first VCL NAL unit is not a key picture and no parameter set comes
- * before it (parameter sets precede the first VCL NAL unit of an access unit): then the tracker has
- * nothing to learn or add, and the payload needs no full scan. Looks at the first few NAL units only.
+ * The access unit's first VCL NAL unit (parameter sets precede it in an access unit): whether it is
+ * a key picture, whether a parameter set came before it, and where its NAL header ends. Looks at the
+ * first few NAL units only; undefined when none of them is a VCL unit.
  */
-function isPlainInterFrame(codec: VideoCodec, payload: Uint8Array): boolean {
+function firstPicture(codec: VideoCodec, payload: Uint8Array): { key: boolean; configBefore: boolean; headerEnd: number } | undefined {
   const config = configTypes(codec);
+  let configBefore = false;
   let sc = nextStartCode(payload, 0);
   for (let n = 0; sc && n < 8; n++) {
     const type = nalType(codec, payload[sc.start] ?? 0);
-    if (isVcl(codec, type)) return !isKeyNal(codec, type);
-    if (config.includes(type)) return false;
+    if (isVcl(codec, type)) return { key: isKeyNal(codec, type), configBefore, headerEnd: Math.min(payload.length, sc.start + 2) };
+    if (config.includes(type)) configBefore = true;
     sc = nextStartCode(payload, sc.start + 1);
   }
-  return false;
+  return undefined;
 }
