@@ -86,6 +86,25 @@ for (const [label, backend, skip] of suites) {
       }
     });
 
+    it('several writes in flight at once each land in their own range', async () => {
+      const dev = await FileDevice.create(path('inflight.dev'), 8 * MiB, { backend });
+      const blocks = Array.from({ length: 8 }, (_, n) => dev.allocBuffer(MiB).fill(n + 1));
+      try {
+        await Promise.all(blocks.map((block, n) => dev.write(n * MiB, block)));
+        await dev.flush();
+        const back = await Promise.all(blocks.map(async (_, n) => {
+          const out = dev.allocBuffer(MiB);
+          await dev.read(n * MiB, out);
+          return out;
+        }));
+        back.forEach((out, n) => expect(out.equals(blocks[n]!)).toBe(true));
+      } finally {
+        await dev.close();
+      }
+      const onDisk = readFileSync(path('inflight.dev'));
+      blocks.forEach((block, n) => expect(onDisk.subarray(n * MiB, (n + 1) * MiB).equals(block)).toBe(true));
+    });
+
     it('rejects unaligned and out-of-range I/O with errors naming the device, offset and length', async () => {
       const dev = await FileDevice.create(path('align.dev'), MiB, { backend });
       try {
