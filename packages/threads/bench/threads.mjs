@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { ValkkaMultiFS } from '@valkka/fs';
-import { FileCacherThread, PlaybackClock, ValkkaFSReaderThread, ValkkaFSWriterThread } from '../dist/index.js';
+import { FileCacherThread, FrameQueue, PlaybackClock, ValkkaFSReaderThread, ValkkaFSWriterThread } from '../dist/index.js';
 
 const arg = (name, fallback) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -32,6 +32,38 @@ const deltaBytes = Math.round((KBPS * 1000) / 8 / (FPS + 3));
 const keyBytes = 4 * deltaBytes;
 
 const here = dirname(fileURLToPath(import.meta.url));
+
+/** Saturation: frames from a worker to the main thread through a FrameQueue vs postMessage (the peer), same run. */
+async function queueVersusPostMessage(count = 100_000, size = 5000) {
+  const measure = async (via) => {
+    const queue = FrameQueue.create({ capacity: 4 * 1024 * 1024 });
+    const worker = new Worker(join(here, 'queue-producer.mjs'), { workerData: { via, buffer: queue.buffer, count, size } });
+    const started = performance.now();
+    let received = 0;
+    let bytes = 0;
+    if (via === 'queue') {
+      for await (const entry of queue) {
+        received++;
+        bytes += entry.frame.payload.length;
+      }
+    } else {
+      await new Promise((resolve) =>
+        worker.on('message', (frame) => {
+          received++;
+          bytes += frame.payload.length;
+          if (received === count) resolve();
+        }),
+      );
+    }
+    const seconds = (performance.now() - started) / 1000;
+    await worker.terminate();
+    if (received !== count || bytes !== count * size) throw new Error(`${via}: received ${received} frames, ${bytes} bytes`);
+    return { fps: count / seconds, MBps: bytes / seconds / 1e6 };
+  };
+  const queue = await measure('queue');
+  const postMessage = await measure('postMessage');
+  return { frames: count, frameBytes: size, queue, postMessage, ratio: queue.fps / postMessage.fps };
+}
 const base = await mkdtemp(join(tmpdir(), 'valkka-threads-bench-'));
 const writers = [];
 const readers = [];
@@ -160,6 +192,7 @@ try {
     maxRssMB: maxRss / 1e6,
     goals: { drops: 0, eventLoopDelayP99Ms: 10 },
   };
+  result.queueTransfer = await queueVersusPostMessage();
   console.log(JSON.stringify(result, null, 2));
   const out = join(here, '../../../bench/results/threads.json');
   await mkdir(dirname(out), { recursive: true });
@@ -167,7 +200,8 @@ try {
   console.log(
     `threads: write ${result.write.fps.toFixed(0)} fps = ${result.write.ratioToDemand.toFixed(3)} x demand (${demandedWriteFps}), ` +
       `play ${readFps.toFixed(0)} fps = ${result.play.ratioToDemand.toFixed(3)} x demand (${demandedReadFps}, ${played.stalls} stalls), drops ${drops}, ` +
-      `event-loop p99 ${result.mainEventLoopDelayMs.p99.toFixed(2)} ms, max RSS ${result.maxRssMB.toFixed(0)} MB`,
+      `event-loop p99 ${result.mainEventLoopDelayMs.p99.toFixed(2)} ms, max RSS ${result.maxRssMB.toFixed(0)} MB; ` +
+      `queue worker->main ${(result.queueTransfer.queue.fps / 1000).toFixed(0)}k fps = ${result.queueTransfer.ratio.toFixed(2)} x postMessage`,
   );
 } finally {
   await Promise.all([...writers, ...cachers, ...readers].map((t) => t.terminate().catch(() => undefined)));
