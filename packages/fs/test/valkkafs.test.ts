@@ -287,3 +287,27 @@ describe('errors are ValkkaFSError with codes', () => {
     });
   });
 });
+
+describe('I/O errors', () => {
+  it('an EIO stops the writer with that error; reopening recovers what was durable', async () => {
+    await withTempDir(async (dir) => {
+      const dev = memoryDevice(8192 * 4);
+      const fs = await ValkkaSingleFS.newFromDirectory({ dirname: dir, blocksize: 8192, nBlocks: 4, device: dev });
+      for (let i = 0; i < 7; i++) await fs.write(h264Frame(1, 1000 + i, PAYLOAD, i === 0));
+      await fs.flush();
+      dev.failRange(8192, 8192, 'write'); // block 1
+      let failure: unknown;
+      for (let i = 7; i < 30 && !failure; i++) {
+        await fs.write(h264Frame(1, 1000 + i, PAYLOAD, i % 7 === 0)).catch((e: unknown) => (failure = e));
+        if (!failure) await fs.flush().catch((e: unknown) => (failure = e));
+      }
+      expect(failure).toMatchObject({ code: 'EIO' });
+      await expect(fs.write(h264Frame(1, 5000, 10, false))).rejects.toMatchObject({ code: 'EIO' });
+      await expect(fs.close()).rejects.toMatchObject({ code: 'EIO' });
+      dev.clearFaults();
+      const again = await ValkkaSingleFS.loadFromDirectory(dir, { device: dev });
+      expect((await again.readBlock(0)).frames.map((f) => f.timestamp)).toEqual([1000, 1001, 1002, 1003, 1004, 1005, 1006]);
+      await again.close();
+    });
+  });
+});
