@@ -36,13 +36,23 @@ const median = (values) => {
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 };
 
+/**
+ * Removes a bench file and commits the removal before the next step starts: with the `discard` mount
+ * option (as here) the freed extents are discarded at the journal commit, which would otherwise land
+ * in the middle of whichever step runs next.
+ */
+function removeAndSettle(file) {
+  rmSync(file, { force: true });
+  spawnSync('sync', ['-f', dir]);
+}
+
 /** dd into a fresh file, as a user would run it; the time includes starting the process. */
 function dd() {
   const file = join(dir, 'dd.out');
   const start = process.hrtime.bigint();
   const run = spawnSync('dd', ['if=/dev/zero', `of=${file}`, `bs=${block}`, `count=${bytes / block}`, 'oflag=direct'], { encoding: 'utf8' });
   const seconds = elapsedSince(start);
-  rmSync(file, { force: true });
+  removeAndSettle(file);
   if (run.status !== 0) throw new Error(`dd failed: ${run.stderr}`);
   return mbps(seconds);
 }
@@ -80,7 +90,7 @@ async function fileDevice(backend, depth) {
     return { firstLap, overwrite, direct: device.direct };
   } finally {
     await device.close();
-    rmSync(file, { force: true });
+    removeAndSettle(file);
   }
 }
 
