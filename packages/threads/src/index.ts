@@ -13,14 +13,14 @@ export {
   typeFilter,
 } from './filters.js';
 export type { BlockInfo, BlockSource, FrameSink } from './fs-port.js';
-export { ValkkaThread, type ThreadSpec } from './thread/valkka-thread.js';
+export { ValkkaThread, type ThreadEvents, type ThreadSpec } from './thread/valkka-thread.js';
 export { runLoop, runWorker, type LoopHandlers, type WorkerContext } from './thread/worker-runtime.js';
 export { workerUrl } from './thread/worker-path.js';
 export { StreamMap } from './writer/slot-map.js';
 export { WriterCore, type WriterCommand, type WriterCounts } from './writer/writer-core.js';
-export { ValkkaFSWriterThread, type WriterStats, type WriterThreadOptions } from './writer/writer-thread.js';
+export { ValkkaFSWriterThread, type WriterEvents, type WriterStats, type WriterThreadOptions } from './writer/writer-thread.js';
 export { ReaderCore, type ExpiredBlock, type ReaderCommand, type ReaderCounts } from './reader/reader-core.js';
-export { ValkkaFSReaderThread, type ReaderStats, type ReaderThreadOptions } from './reader/reader-thread.js';
+export { ValkkaFSReaderThread, type ReaderEvents, type ReaderStats, type ReaderThreadOptions } from './reader/reader-thread.js';
 // Playback cache and file sources (src/cacher, src/sources: see their READMEs).
 export { MAX_RATE, MIN_RATE, PlaybackClock, type TimelineState } from './cacher/playback-clock.js';
 export { CacherCore, type CacherEvent, type CacherOptions, type CacherOutput, type CacherState, type SetupFrame } from './cacher/cacher-core.js';

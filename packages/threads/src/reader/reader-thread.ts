@@ -1,6 +1,6 @@
 import { FrameQueue, type FrameQueueStats } from '../queue/frame-queue.js';
-import { ValkkaThread } from '../thread/valkka-thread.js';
-import type { ReaderCommand, ReaderCounts } from './reader-core.js';
+import { type ThreadEvents, ValkkaThread } from '../thread/valkka-thread.js';
+import type { ExpiredBlock, ReaderCommand, ReaderCounts } from './reader-core.js';
 
 export interface ReaderStats extends ReaderCounts {
   output: FrameQueueStats;
@@ -23,13 +23,16 @@ export interface ReaderWorkerData {
 
 export const READER_COUNTERS = ['requests', 'blocks', 'frames', 'bytes', 'expired', 'invalid'] as const;
 
+/** The reader's events: blocks skipped because they were reused, refused commands, reportSlotIds' answer, 'error'. */
+export type ReaderEvents = ThreadEvents<{ expired: [ExpiredBlock]; log: [string]; slotIds: [Array<[number, number]>] }>;
+
 /**
  * libValkka's ValkkaFSReaderThread: on pullBlocks(list) it reads those blocks whole in its own worker and puts
  * a start marker, the frames (id -> slot) in time order and an end marker into `output`.
  * Events: 'expired' (ExpiredBlock) for a block reused by the writer since it was asked for (it is skipped),
  * 'log' (string), 'error' (ThreadDiedError). `output` is closed when the thread stops.
  */
-export class ValkkaFSReaderThread extends ValkkaThread<ReaderWorkerData> {
+export class ValkkaFSReaderThread extends ValkkaThread<ReaderWorkerData, ReaderEvents> {
   readonly output: FrameQueue;
   private nextRequest = 1;
 

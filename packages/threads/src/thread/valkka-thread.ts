@@ -24,7 +24,13 @@ export interface ThreadSpec<Data> {
  * A worker that dies (throws, or exits with a non-zero code) never takes the process down: the owner gets an
  * 'error' event (only when it listens for one) and waitStop() rejects with a ThreadDiedError carrying the reason.
  */
-export class ValkkaThread<Data = unknown> extends EventEmitter {
+/**
+ * Events every thread may emit: its worker's events (named by the subclass's map) and 'error'.
+ * The default ([never], Node's DefaultEventMap) leaves events untyped.
+ */
+export type ThreadEvents<Own> = Own & { error: [ThreadDiedError] };
+
+export class ValkkaThread<Data = unknown, Events extends Record<keyof Events, unknown[]> | [never] = [never]> extends EventEmitter<Events> {
   readonly name: string;
   readonly input: FrameQueue;
   private readonly spec: ThreadSpec<Data>;
@@ -70,7 +76,7 @@ export class ValkkaThread<Data = unknown> extends EventEmitter {
         if (message.type === 'ready') {
           ready = true;
           resolve();
-        } else if (message.type === 'event') this.emit(message.name, message.payload);
+        } else if (message.type === 'event') this.untyped.emit(message.name, message.payload);
         else if (message.type === 'fatal') {
           this.fail(message.error.message, message.error);
           worker.postMessage(EXIT_MESSAGE);
@@ -106,7 +112,7 @@ export class ValkkaThread<Data = unknown> extends EventEmitter {
     let listener: ((value: T) => void) | undefined;
     const answered = new Promise<T>((resolve) => {
       listener = resolve;
-      this.once(answer, resolve);
+      this.untyped.once(answer, resolve);
     });
     const ended = this.exited!.then(() => {
       throw this.failure ?? new ThreadsError('ERR_THREAD_STATE', `thread "${this.name}" stopped before answering ${command.type}`);
@@ -115,7 +121,7 @@ export class ValkkaThread<Data = unknown> extends EventEmitter {
       await this.command(command);
       return await Promise.race([answered, ended]);
     } finally {
-      this.off(answer, listener!);
+      this.untyped.off(answer, listener!);
       ended.catch(() => undefined);
     }
   }
@@ -154,12 +160,17 @@ export class ValkkaThread<Data = unknown> extends EventEmitter {
     return values;
   }
 
+  /** Events named at run time (by the worker's messages) bypass the typed map. */
+  private get untyped(): EventEmitter {
+    return this as unknown as EventEmitter;
+  }
+
   /** Subclasses close their output queues here so that consumers see the end. */
   protected onExit(): void {}
 
   private fail(reason: string, cause?: unknown): void {
     if (this.failure) return;
     this.failure = new ThreadDiedError(this.name, reason, cause);
-    if (this.listenerCount('error') > 0) this.emit('error', this.failure);
+    if (this.untyped.listenerCount('error') > 0) this.untyped.emit('error', this.failure);
   }
 }

@@ -1,7 +1,7 @@
 import type { BlockInfo } from '../fs-port.js';
 import { type FrameFilter, queueFilter } from '../filters.js';
 import { FrameQueue, type FrameQueueStats, type QueueMode } from '../queue/frame-queue.js';
-import { ValkkaThread } from '../thread/valkka-thread.js';
+import { type ThreadEvents, ValkkaThread } from '../thread/valkka-thread.js';
 import type { WriterCommand } from './writer-core.js';
 
 export interface WriterThreadOptions {
@@ -34,12 +34,15 @@ export interface WriterStats {
   blocks: number;
 }
 
+/** The writer's events: each finished block, refused commands, the answer to reportSlotIds, and 'error'. */
+export type WriterEvents = ThreadEvents<{ block: [BlockInfo]; log: [string]; slotIds: [Array<[number, number]>] }>;
+
 /**
  * libValkka's ValkkaFSWriterThread: takes frames (by slot) from its input queue, maps slot -> id and writes
  * them through @valkka/fs in its own worker. Events: 'block' (BlockInfo) for each finished block,
  * 'log' (string) for refused commands, 'error' (ThreadDiedError).
  */
-export class ValkkaFSWriterThread extends ValkkaThread<WriterWorkerData> {
+export class ValkkaFSWriterThread extends ValkkaThread<WriterWorkerData, WriterEvents> {
   constructor(options: WriterThreadOptions) {
     super({
       name: options.name ?? `writer:${options.dirname}`,
