@@ -47,7 +47,7 @@ export function registerRecord(program: Command): void {
   program
     .command('record')
     .description('Record an H.264/H.265 file (Annex-B or MP4) into a ValkkaFS as if it came from a camera')
-    .argument('<dir>', 'the filesystem directory (made with newFromDirectory / valkka format)')
+    .argument('<dir>', 'the filesystem directory (made with `valkka init`)')
     .requiredOption('--source <file>', 'Annex-B file (.h264, .h265 / .hevc) or MP4')
     .option('--id <n>', 'stream id to record under (1..2^32-1)', '1')
     .option('--duration <seconds>', 'record this long, looping the file (default: the file once)')
