@@ -105,8 +105,8 @@ async function record(dirname: string, options: RecordOptions): Promise<RecordSu
   try {
     await writer.setSlotId(SOURCE_SLOT, id);
     await source.start();
-    while (source.counters().position! < total) {
-      if (!source.isRunning) await source.waitStop(); // rejects with the reason when it died
+    // Until every frame is played, or a thread ends early (its close() below then says why).
+    while (source.counters().position! < total && source.isRunning && writer.isRunning) {
       clock.setNow(options.fast ? lastFrameAt : Math.min(lastFrameAt, performance.now() - started));
       await sleep(options.fast ? 5 : Math.min(20, clip.frameMs / 2));
     }
