@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Builds the N-API addon with node-gyp against the local Node headers (no download).
-// It never fails the install: when the addon cannot be built, it says why and the
-// package uses its pure-JS fallback at run time.
+// It never fails the install: when the addon cannot be built (no headers, node-gyp or
+// node-addon-api missing: both are optional dependencies, a compile error), it says why
+// and the package uses its pure-JS fallback at run time.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -28,6 +29,16 @@ function findNodeGyp() {
   } catch {
     const npmBundled = resolve(dirname(process.execPath), '../lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js');
     return existsSync(npmBundled) ? npmBundled : undefined;
+  }
+}
+
+/** node-addon-api (headers only) is an optional dependency: binding.gyp asks node for its include dir. */
+function hasNodeAddonApi() {
+  try {
+    require.resolve('node-addon-api');
+    return true;
+  } catch {
+    return false;
   }
 }
 
@@ -61,6 +72,7 @@ const nodeDir = findNodeDir();
 if (!nodeDir) skip('no Node headers found (include/node/node_api.h under /usr or the node prefix)');
 const nodeGyp = findNodeGyp();
 if (!nodeGyp) skip('node-gyp is not installed');
+if (!hasNodeAddonApi()) skip('node-addon-api is not installed');
 
 const result = spawnSync(process.execPath, [nodeGyp, 'rebuild', `--nodedir=${nodeDir}`, '--loglevel=warn'], {
   cwd: packageDir,
