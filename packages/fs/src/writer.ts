@@ -216,6 +216,9 @@ export class RingWriter {
   private async advance(): Promise<void> {
     const old = this.open;
     if (!old.sealed) {
+      // Zeros between the last record and the summary: a sealed block's records end cleanly.
+      const at = this.ctx.blocksize - tailReserve(old.stats.entryCount);
+      old.buf.fill(0, old.filled, at);
       encodeSummary(old.buf, this.ctx.blocksize, old.stats.summary(), old.seed);
       old.sealed = true;
     }
@@ -285,6 +288,7 @@ export class RingWriter {
     if (end > ob.durable) {
       const from = alignDown(ob.durable, device.alignment);
       const to = Math.min(blocksize, alignUp(end, device.alignment));
+      ob.buf.fill(0, end, to); // the buffer is reused: what follows the records must not be an older block's bytes
       await device.write(ob.block * blocksize + from, ob.buf.subarray(from, to));
       await device.flush();
       ob.durable = end;
@@ -317,9 +321,11 @@ export class RingWriter {
   }
 }
 
-/** A fresh block buffer: zeros with the block header. */
+/**
+ * A block buffer starting with the block header. The rest is not cleared (it may hold an older
+ * block): every write of the buffer zeroes what follows the records first.
+ */
 export function newOpenBlock(ctx: Pick<RingContext, 'fsId' | 'variant' | 'blocksize' | 'nBlocks'>, buf: Buffer, block: number, seq: number): OpenBlock {
-  buf.fill(0);
   encodeBlockHeader(buf, { version: FORMAT_VERSION, block, fsId: ctx.fsId, seq, blocksize: ctx.blocksize, nBlocks: ctx.nBlocks });
   return { block, seq, seed: seqSeed(seq), buf, filled: BLOCK_HEADER_SIZE, durable: 0, stats: new BlockStats(ctx.variant), sealed: false, rowOnDisk: [0, 0] };
 }
