@@ -7,6 +7,7 @@ import { hasCommand, skipReason } from '@valkka/vitest-preset/skip';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PlaybackClock } from '../src/cacher/playback-clock.js';
 import { FileSourceCore } from '../src/sources/file-source-core.js';
+import { parseDecoderRecord, splitLengthPrefixed } from '../src/sources/avcc.js';
 import { loadClip, type MediaClip } from '../src/sources/media-clip.js';
 import { SourceError } from '../src/sources/source-error.js';
 import { readFrameNumber } from './fixtures/frame-number.js';
@@ -104,6 +105,20 @@ describe('loadClip: bad files get a clear error', () => {
     expect((err as SourceError).code.startsWith(code)).toBe(true);
     expect((err as Error).message).toMatch(message);
     expect((err as Error).message).toContain(name);
+  });
+
+  it('damaged avcC / hvcC records and samples are refused with where they went wrong', () => {
+    const avcC = Uint8Array.from([1, 0x42, 0xc0, 0x0d, 0xff, 0xe1, 0, 4, 0x67, 1, 2, 3, 1, 0, 2, 0x68, 9]);
+    expect(parseDecoderRecord(Codec.h264, avcC, 'x.mp4')).toEqual({
+      lengthSize: 4,
+      configNals: [Uint8Array.from([0x67, 1, 2, 3]), Uint8Array.from([0x68, 9])],
+    });
+    expect(() => parseDecoderRecord(Codec.h264, avcC.subarray(0, 10), 'x.mp4')).toThrow(/x.mp4: bad avcC record: NAL unit of 4 bytes at 8 runs past the end/);
+    expect(() => parseDecoderRecord(Codec.h264, avcC.subarray(0, 5), 'x.mp4')).toThrow(/truncated at byte 5/);
+    expect(() => parseDecoderRecord(Codec.h265, new Uint8Array(22), 'y.mp4')).toThrow(/y.mp4: bad hvcC record: truncated at byte 22/);
+    expect(splitLengthPrefixed(Uint8Array.from([0, 0, 0, 2, 0x65, 1, 0, 0, 0, 1, 0x41]), 4, 's')).toEqual([Uint8Array.from([0x65, 1]), Uint8Array.from([0x41])]);
+    expect(() => splitLengthPrefixed(Uint8Array.from([0, 0, 0, 9, 0x65]), 4, 'sample 3')).toThrow(SourceError);
+    expect(() => splitLengthPrefixed(Uint8Array.from([0, 0, 0, 1, 0x65, 0, 0]), 4, 'sample 3')).toThrow(/sample 3: NAL length prefix cut at byte 5/);
   });
 
   it('a missing file, a file over the size bound and bad options', async () => {
