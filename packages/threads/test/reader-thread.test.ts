@@ -78,7 +78,13 @@ describe('ValkkaFSReaderThread (T4)', () => {
     reader.on('expired', (e) => expired.push(e));
     const b1 = blocks[1]!;
     const request = await reader.pullBlocks([0, 1], [blocks[0]!.seq, b1.seq + 5]);
-    const got = frames(await collectRequest(reader.output, request));
+    const entries = await collectRequest(reader.output, request);
+    const got = frames(entries);
+    // In band, just before the end marker: the transmission lacks block 1.
+    expect(entries[entries.length - 2]).toEqual({
+      kind: 'command',
+      command: { type: 'expired', index: 1, request, message: expect.stringMatching(/block 1 was reused/) },
+    });
     // Events come by message, frames through shared memory: the event may land just after the end marker.
     await vi.waitFor(() => expect(expired).toEqual([{ index: 1, request, message: expect.stringMatching(/block 1 was reused/) }]));
     // Block 0 whole, nothing of block 1.

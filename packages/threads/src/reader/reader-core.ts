@@ -77,7 +77,8 @@ export class ReaderCore {
 
   /**
    * Reads every requested block whole (a reused block throws and is reported, so it is never half-delivered),
-   * then delivers start marker, the frames of mapped ids in time order, end marker.
+   * then delivers start marker, the frames of mapped ids in time order, an 'expired' command entry per skipped
+   * block, end marker.
    * As the original: the markers carry the first and last frame's timestamp read (mapped or not), 0 when none;
    * indices >= n_blocks are skipped. `seqs[i]`, when given, is the sequence number block `blocks[i]` had when it
    * was chosen (from the writer's 'block' events): a block reused since then is expired too.
@@ -85,6 +86,7 @@ export class ReaderCore {
   async pullBlocks(blocks: number[], request: number, seqs?: Array<number | null>): Promise<void> {
     this.counts.requests += 1;
     const frames: Frame[] = [];
+    const expired: ExpiredBlock[] = [];
     for (const [i, index] of blocks.entries()) {
       if (!Number.isInteger(index) || index < 0 || index >= this.source.nBlocks) continue;
       try {
@@ -93,7 +95,9 @@ export class ReaderCore {
       } catch (err) {
         if (codeOf(err) === EXPIRED) {
           this.counts.expired += 1;
-          this.hooks.expired({ index, request, message: (err as Error).message });
+          const notice = { index, request, message: (err as Error).message };
+          expired.push(notice);
+          this.hooks.expired(notice);
         } else if (codeOf(err) === BAD_HEADER) {
           // As the original's terminator at the block start: nothing to deliver.
           this.counts.invalid += 1;
@@ -114,6 +118,8 @@ export class ReaderCore {
       const r = this.hooks.deliver({ kind: 'frame', frame: { ...rest, slot } });
       if (r instanceof Promise) await r;
     }
+    // In band too, ordered before the end marker: the consumer knows the transmission lacks these blocks.
+    for (const notice of expired) await this.hooks.deliver({ kind: 'command', command: { type: 'expired', ...notice } });
     await this.hooks.deliver({ kind: 'marker', marker: { type: 'end', timestamp: last, request } });
   }
 }
