@@ -30,9 +30,12 @@ describe('ValkkaFSReaderThread (T4)', () => {
   });
 
   it('maps id -> slot; markers carry the first and last frame timestamps; frames in time order', async () => {
-    expect(blocks.map((b) => b.index)).toEqual([0, 1, 2]);
+    // A few blocks, written in order from block 0 (how many depends on the fs's record overhead).
+    expect(blocks.length).toBeGreaterThanOrEqual(2);
+    expect(blocks.length).toBeLessThanOrEqual(5);
+    expect(blocks.map((b) => b.index)).toEqual([...blocks.keys()]);
     await reader.setSlotId(2, 123);
-    const request = await reader.pullBlocks([0, 1, 2]);
+    const request = await reader.pullBlocks(blocks.map((b) => b.index));
     const entries = await collectRequest(reader.output, request);
     const got = frames(entries);
     expect(entries[0]).toEqual({ kind: 'marker', marker: { type: 'start', timestamp: 10_000, request } });
@@ -43,7 +46,8 @@ describe('ValkkaFSReaderThread (T4)', () => {
   });
 
   it('delivers the blocks in time order whatever the order asked, and skips indices >= n_blocks', async () => {
-    const request = await reader.pullBlocks([2, N_BLOCKS, 0, 99, 1]);
+    const shuffled = blocks.map((b) => b.index).reverse();
+    const request = await reader.pullBlocks([shuffled[0]!, N_BLOCKS, ...shuffled.slice(1), 99]);
     const got = frames(await collectRequest(reader.output, request));
     expect(got.map((f) => f.timestamp)).toEqual([...Array(36).keys()].map((i) => 10_000 + 100 * i));
   });
