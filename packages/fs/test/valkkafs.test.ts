@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 import { type BlockEvent, FrameTooLargeError, ValkkaMultiFS, ValkkaSingleFS, ValkkaFSError, roundBlocksize } from '../src/index.js';
+import { BlockFile } from '../src/blockfile.js';
 import { BLOCK_HEADER_SIZE, RECORD_HEADER_SIZE, tailReserve } from '../src/format.js';
 import { h264Frame, memoryDevice, pick, plainFrame, withTempDir } from './helpers.js';
 
@@ -308,6 +309,41 @@ describe('I/O errors', () => {
       const again = await ValkkaSingleFS.loadFromDirectory(dir, { device: dev });
       expect((await again.readBlock(0)).frames.map((f) => f.timestamp)).toEqual([1000, 1001, 1002, 1003, 1004, 1005, 1006]);
       await again.close();
+    });
+  });
+});
+
+describe('the original book-keeping scenarios (§12.1)', () => {
+  it('T1 table persistence: row 1 col 1 = 22 is the int64 at offset 24 of a 160-byte blockfile, and survives reopen', async () => {
+    await withTempDir(async (dir) => {
+      const path = join(dir, 'blockfile');
+      const bf = await BlockFile.create(path, 10);
+      await bf.setRow(1, [11, 22]);
+      await bf.sync();
+      await bf.close();
+      const bytes = await readFile(path);
+      expect(bytes.length).toBe(160);
+      expect(bytes.readBigInt64LE(24)).toBe(22n);
+      expect(bytes.readBigInt64LE(16)).toBe(11n);
+      const again = await BlockFile.open(path, 10, 0, { write: false });
+      expect(again.row(1)).toEqual([11, 22]);
+      expect(again.row(0)).toEqual([0, 0]);
+      await again.close();
+    });
+  });
+
+  it('T5 frames of a codec without inter frames are all key: ten 1 MiB frames at ts 100 give row0 [100, 100] and current_block 1', async () => {
+    await withTempDir(async (dir) => {
+      const bs = 20 * 2 ** 20;
+      const fs = await ValkkaSingleFS.newFromDirectory({ dirname: dir, blocksize: bs, nBlocks: 2, device: memoryDevice(bs * 2) });
+      for (let i = 0; i < 10; i++) await fs.write({ ...plainFrame(1, 100, 2 ** 20), flags: 0 });
+      const b0 = await fs.readBlock(0);
+      expect(b0.frames.map((f) => [f.timestamp, f.flags, f.payload.length])).toEqual(Array.from({ length: 10 }, () => [100, 1, 2 ** 20]));
+      await fs.close();
+      expect(fs.getBlockTable()[0]).toEqual([100, 100]);
+      expect(fs.currentBlock).toBe(1);
+      const json = JSON.parse(await readFile(join(dir, 'valkkafs.json'), 'utf8'));
+      expect(json.current_block).toBe(1);
     });
   });
 });
