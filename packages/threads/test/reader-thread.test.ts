@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type BlockInfo, type QueueEntry, type SlotFrame, ValkkaFSReaderThread, ValkkaFSWriterThread } from '../src/index.js';
+import { type BlockInfo, FrameQueue, type QueueEntry, type SlotFrame, ValkkaFSReaderThread, ValkkaFSWriterThread } from '../src/index.js';
 import { checkPayload, collectRequest, makeFs, testFrame } from './helpers.js';
 
 const frames = (entries: QueueEntry[]): SlotFrame[] => entries.flatMap((e) => (e.kind === 'frame' ? [e.frame] : []));
@@ -94,6 +94,13 @@ describe('ValkkaFSReaderThread (T4)', () => {
     // Block 0 whole, nothing of block 1.
     expect(got.map((f) => f.timestamp)).toEqual(got.map((_, i) => 10_000 + 100 * i));
     expect(got[got.length - 1]!.timestamp).toBe(blocks[0]!.range[1]);
+  });
+});
+
+describe('reader output', () => {
+  it('must be a blocking queue: dropping frames would cut blocks short', () => {
+    const output = FrameQueue.create({ capacity: 4096, mode: 'drop' });
+    expect(() => new ValkkaFSReaderThread({ dirname: '/x', output })).toThrow(expect.objectContaining({ code: 'ERR_READER_OUTPUT' }));
   });
 });
 

@@ -1,3 +1,4 @@
+import { ThreadsError } from '../errors.js';
 import { FrameQueue, type FrameQueueStats } from '../queue/frame-queue.js';
 import { type ThreadEvents, ValkkaThread } from '../thread/valkka-thread.js';
 import type { ExpiredBlock, ReaderCommand, ReaderCounts } from './reader-core.js';
@@ -10,7 +11,7 @@ export interface ReaderThreadOptions {
   /** The filesystem's directory; the worker opens it read-only (no writer lock), so it never blocks the writer. */
   dirname: string;
   name?: string;
-  /** Where the frames and markers go (default: a new blocking queue of outputBytes). Its consumer is the owner or a cacher thread. */
+  /** Where the frames and markers go (default: a new blocking queue of outputBytes; it must be blocking). Its consumer is the owner or a cacher thread. */
   output?: FrameQueue;
   /** Size of the default output queue (default 8 MiB). */
   outputBytes?: number;
@@ -38,6 +39,10 @@ export class ValkkaFSReaderThread extends ValkkaThread<ReaderWorkerData, ReaderE
 
   constructor(options: ReaderThreadOptions) {
     const output = options.output ?? FrameQueue.create({ capacity: options.outputBytes ?? 8 * 1024 * 1024, mode: 'block' });
+    if (output.mode !== 'block') {
+      // A dropping queue would deliver blocks with holes in them: the reader waits for its consumer instead.
+      throw new ThreadsError('ERR_READER_OUTPUT', 'the reader output queue must be in blocking mode (a dropping queue would cut blocks short)');
+    }
     super({
       name: options.name ?? `reader:${options.dirname}`,
       worker: 'reader-worker',
