@@ -27,7 +27,7 @@ export interface LoopHandlers {
   tickMs?: number;
 }
 
-/** Runs `main` as this worker's body; an error is reported to the owner, then thrown so the worker exits non-zero. */
+/** Runs `main` as this worker's body; its end (or its error) is reported to the owner, and the worker exits (1 on error) once the owner has acknowledged. */
 export function runWorker<Data>(counterNames: readonly string[], main: (ctx: WorkerContext<Data>) => Promise<void>): void {
   const port = parentPort;
   if (!port) throw new ThreadsError('ERR_NOT_A_WORKER', 'this module is a worker entry: start it through its ValkkaThread');
