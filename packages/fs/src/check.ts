@@ -112,28 +112,32 @@ async function runCheck(dirname: string, meta: Metadata, device: BlockDevice, op
     if (size !== nBlocks * 16) problem('BLOCKFILE', null, null, `blockfile is ${size} bytes, expected ${nBlocks * 16}`);
     for (const row of blockfile.invalidRows) problem('BLOCKFILE', row, row * 16, `row ${row} holds values no timestamp can have`);
 
-    // Pass 1: every block, read in large chunks, the next chunk read while this one is checked.
+    // Pass 1: every block, read in large chunks; two reads stay in flight while a chunk is checked.
     const infos: BlockInfo[] = [];
-    const perChunk = Math.max(1, Math.floor(CHUNK_BYTES / blocksize));
-    // Two chunk buffers, alternated: one is read into while the other is checked.
-    const buffers = [device.allocBuffer(perChunk * blocksize), device.allocBuffer(Math.min(perChunk, Math.max(1, nBlocks - perChunk)) * blocksize)];
-    let turn = 0;
-    const readChunk = async (first: number) => {
-      const count = Math.min(perChunk, nBlocks - first);
-      const whole = buffers[turn++ % 2]!;
-      const buf = whole.length === count * blocksize ? whole : whole.subarray(0, count * blocksize);
+    const chunkBlocks = Math.min(nBlocks, Math.max(1, Math.floor(CHUNK_BYTES / blocksize)));
+    const free = Array.from({ length: Math.min(3, Math.ceil(nBlocks / chunkBlocks)) }, () => device.allocBuffer(chunkBlocks * blocksize));
+    const readChunk = async (first: number, whole: Buffer) => {
+      const count = Math.min(chunkBlocks, nBlocks - first);
+      const buf = whole.subarray(0, count * blocksize);
       try {
         await device.read(first * blocksize, buf);
-        return { first, count, buf, error: undefined };
+        return { first, count, buf, whole, error: undefined };
       } catch (err) {
-        return { first, count, buf, error: err as Error };
+        return { first, count, buf, whole, error: err as Error };
       }
     };
-    let next = nBlocks > 0 ? readChunk(0) : undefined;
-    while (next) {
-      const chunk = await next;
+    const inFlight: Array<ReturnType<typeof readChunk>> = [];
+    let nextFirst = 0;
+    const startReads = () => {
+      while (free.length > 0 && nextFirst < nBlocks) {
+        inFlight.push(readChunk(nextFirst, free.pop()!));
+        nextFirst += chunkBlocks;
+      }
+    };
+    startReads();
+    for (let pending = inFlight.shift(); pending; pending = inFlight.shift()) {
+      const chunk = await pending;
       const after = chunk.first + chunk.count;
-      next = after < nBlocks ? readChunk(after) : undefined;
       if (chunk.error) {
         for (let b = chunk.first; b < after; b++) problem('IO', b, 0, `cannot read block: ${chunk.error.message}`);
       } else {
@@ -142,6 +146,8 @@ async function runCheck(dirname: string, meta: Metadata, device: BlockDevice, op
           if (info) infos.push(info);
         }
       }
+      free.push(chunk.whole);
+      startReads();
       report.blocksChecked = after;
       options.onProgress?.(after, nBlocks);
     }
