@@ -30,6 +30,7 @@ const originalKeys = {
 const metadataSchema = z
   .object({
     ...originalKeys,
+    n_blocks: z.number().int().min(2).max(2 ** 32 - 1),
     format: z.literal('valkkafs-ts'),
     format_version: z.literal(FORMAT_VERSION),
     fs_id: z.string().regex(new RegExp(`^[0-9a-f]{${FS_ID_SIZE * 2}}$`), `fs_id must be ${FS_ID_SIZE * 2} lower-case hex digits`),

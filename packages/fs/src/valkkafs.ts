@@ -422,8 +422,9 @@ export abstract class ValkkaFS extends EventEmitter<Events> {
         await rm(join(dirname, DUMPFILE_NAME), { force: true });
       }
       const nBlocks = options.nBlocks ?? Math.floor((options.deviceSize ?? device?.size ?? 0) / blocksize);
-      if (!Number.isSafeInteger(nBlocks) || nBlocks < 1 || nBlocks > 2 ** 32 - 1) {
-        throw new ValkkaFSError('EARGUMENT', `n_blocks must be a positive integer (give nBlocks or deviceSize), got ${nBlocks}`);
+      if (!Number.isSafeInteger(nBlocks) || nBlocks < 2 || nBlocks > 2 ** 32 - 1) {
+        // Two at least: the block being written is never the only one holding the recording.
+        throw new ValkkaFSError('EARGUMENT', `n_blocks must be an integer >= 2 (give nBlocks or deviceSize), got ${nBlocks}`);
       }
       if (!device) device = await wrapDevice(dirname, () => FileDevice.create(dumpfile, blocksize * nBlocks, { overwrite: true }));
       if (blocksize * nBlocks > device.size) {

@@ -347,3 +347,13 @@ describe('the original book-keeping scenarios (§12.1)', () => {
     });
   });
 });
+
+describe('geometry refusals', () => {
+  it('refuses fewer than two blocks and a ring larger than its device', async () => {
+    await withTempDir(async (dir) => {
+      await expect(ValkkaSingleFS.newFromDirectory({ dirname: dir, blocksize: 4096, nBlocks: 1, device: memoryDevice(8192) })).rejects.toMatchObject({ code: 'EARGUMENT' });
+      await expect(ValkkaSingleFS.newFromDirectory({ dirname: dir, blocksize: 4096, nBlocks: 3, device: memoryDevice(8192) })).rejects.toMatchObject({ code: 'EARGUMENT' });
+      await expect(ValkkaSingleFS.newFromDirectory({ dirname: dir, blocksize: 0, nBlocks: 3 })).rejects.toMatchObject({ code: 'EARGUMENT' });
+    });
+  });
+});
