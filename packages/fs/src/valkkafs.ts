@@ -239,18 +239,22 @@ export abstract class ValkkaFS extends EventEmitter<Events> {
    * where a block's mstime1 says nothing about one stream), or undefined when there is none.
    */
   async keyBlockFor(streamId: number, t: number): Promise<number | undefined> {
-    await this.loadStreamIndex();
-    const order = this.table.timeOrder();
-    let best: { block: number; ts: number } | undefined;
-    for (const block of order) {
-      for (const s of this.spansOfBlock(block)) {
-        if (s.streamId === streamId && s.subsession === 0 && s.firstKeyTs > 0 && s.firstKeyTs <= t) {
+    const used = this.table.usedCount;
+    // Widening windows of blocks around t (binary search, then a few blocks): the first window
+    // holding a key frame of the stream at or before t has the latest one.
+    for (let n = 2; ; n *= 4) {
+      let best: { block: number; ts: number } | undefined;
+      const window = getIndNeigh(this.table, n, t);
+      await this.loadSummaries(window);
+      for (const block of window) {
+        for (const s of this.spansOfBlock(block)) {
+          if (s.streamId !== streamId || s.subsession !== 0 || s.firstKeyTs <= 0 || s.firstKeyTs > t) continue;
           const ts = s.lastKeyTs <= t ? s.lastKeyTs : s.firstKeyTs;
           if (!best || ts >= best.ts) best = { block, ts };
         }
       }
+      if (best || n >= used) return best?.block;
     }
-    return best?.block;
   }
 
   /**
@@ -270,15 +274,22 @@ export abstract class ValkkaFS extends EventEmitter<Events> {
   /** Per-stream summary of a block (sealed: from its tail; open: from the writer), if known. */
   private spansOfBlock(block: number): StreamSummary[] {
     if (this.writer && block === this.writer.currentBlock) return this.writer.openStats.summary();
-    if (this.othersOpenBlock?.block === block) return this.othersOpenBlock.streams;
-    return this.index.get(block)?.streams ?? [];
+    const known = this.index.get(block);
+    if (known) return known.streams;
+    if (this.othersOpenBlock?.block === block && block === this.meta.current_block) return this.othersOpenBlock.streams;
+    return [];
   }
 
-  /** Reads the summaries of used blocks not known yet (two small reads per block, once). */
+  /** Reads the summaries of every used block not known yet (two small reads per block, once). */
   async loadStreamIndex(): Promise<void> {
     if (this.indexComplete && this.writer) return;
-    this.othersOpenBlock = undefined;
-    for (const block of this.table.timeOrder()) {
+    await this.loadSummaries(this.table.timeOrder());
+    this.indexComplete = true;
+  }
+
+  /** Summaries of these blocks: sealed ones from their tails (kept), an open one from its frames. */
+  private async loadSummaries(blocks: readonly number[]): Promise<void> {
+    for (const block of blocks) {
       if (this.index.has(block) || (this.writer && block === this.writer.currentBlock)) continue;
       const s = this.device && (await readSummary(this.device, this.geometry, block));
       if (s) this.index.set(block, s);
@@ -289,10 +300,9 @@ export abstract class ValkkaFS extends EventEmitter<Events> {
         const stats = new BlockStats(this.variant);
         for (const f of c.frames) stats.add(f);
         if (this.legacy) this.index.set(block, { seq: c.seq, streams: stats.summary() });
-        else this.othersOpenBlock = { block, streams: stats.summary() }; // it grows: not cached
+        else this.othersOpenBlock = { block, streams: stats.summary() }; // it grows: not kept in the index
       }
     }
-    this.indexComplete = true;
   }
 
   // ---------- reading ----------
