@@ -46,4 +46,27 @@ const info = JSON.parse(run('info', 'fs', '--json'));
 if (info.nBlocks !== 4) throw new Error('info says ' + info.nBlocks + ' blocks');
 console.log('smoke ok');
 `,
+  '@valkka/threads': `
+import { ValkkaSingleFS, Codec, MediaType } from '@valkka/fs';
+import { ValkkaFSReaderThread, ValkkaFSWriterThread } from '@valkka/threads';
+await (await ValkkaSingleFS.newFromDirectory({ dirname: 'fs', blocksize: 65536, nBlocks: 8 })).close();
+const writer = new ValkkaFSWriterThread({ dirname: 'fs' });
+await writer.start();
+await writer.setSlotId(1, 7);
+const payload = new Uint8Array(1000).fill(5);
+for (let i = 0; i < 100; i++) await writer.input.pushFrameAsync({ slot: 1, subsession: 0, timestamp: 1000 + i * 40, mediaType: MediaType.video, codec: Codec.none, flags: 1, payload });
+await writer.close();
+const reader = new ValkkaFSReaderThread({ dirname: 'fs' });
+await reader.start();
+await reader.setSlotId(2, 7);
+const request = await reader.pullBlocks([0, 1, 2, 3]);
+let frames = 0;
+for await (const e of reader.output) {
+  if (e.kind === 'frame') frames++;
+  if (e.kind === 'marker' && e.marker.type === 'end' && e.marker.request === request) break;
+}
+await reader.close();
+if (frames !== 100 || writer.stats().written !== 100) throw new Error('read back ' + frames + ' frames through the worker threads, wrote 100');
+console.log('smoke ok');
+`,
 };
