@@ -124,10 +124,6 @@ export abstract class ValkkaFS extends EventEmitter<Events> {
     return this.legacy !== undefined;
   }
 
-  /** The live table (search.ts BlockTable); do not modify. */
-  private get table(): BlockTable {
-    return this.legacy ? this.legacy.table : this.blockfile!.table;
-  }
 
   get blocksize(): number {
     return this.meta.blocksize;
@@ -184,12 +180,12 @@ export abstract class ValkkaFS extends EventEmitter<Events> {
 
   /** The live table (search.ts BlockTable); do not modify. */
   get blockTable(): BlockTable {
-    return this.table;
+    return this.legacy ? this.legacy.table : this.blockfile!.table;
   }
 
   /** A copy of the table rows, [mstime1, mstime2] per block, as the original's numpy array. */
   getBlockTable(): Array<[number, number]> {
-    const t = this.table;
+    const t = this.blockTable;
     return Array.from({ length: t.n }, (_, i) => t.get(i));
   }
 
@@ -201,7 +197,7 @@ export abstract class ValkkaFS extends EventEmitter<Events> {
       throw new ValkkaFSLoadError('EMETADATA', `${this.dirname}: the filesystem was replaced while open`);
     }
     const table = await this.blockfile.reread(loaded.meta.current_block);
-    const before = this.table;
+    const before = this.blockTable;
     for (let i = 0; i < table.n; i++) {
       const [a, b] = table.get(i);
       const [c, d] = before.get(i);
@@ -216,22 +212,22 @@ export abstract class ValkkaFS extends EventEmitter<Events> {
 
   /** [first key frame, last frame] over the used blocks, or undefined when empty. */
   getTimeRange(): [number, number] | undefined {
-    return getTimeRange(this.table);
+    return getTimeRange(this.blockTable);
   }
 
   /** Blocks to read to cover [t0, t1], in time order (the original's getInd). */
   getInd(times: TimeRange): number[] {
-    return getInd(this.table, times);
+    return getInd(this.blockTable, times);
   }
 
   /** n blocks before `time` and n+1 from it, in time order (the original's getIndNeigh). */
   getIndNeigh(n = 1, time = 0): number[] {
-    return getIndNeigh(this.table, n, time);
+    return getIndNeigh(this.blockTable, n, time);
   }
 
   /** The block to start reading from to show instant t. */
   blockAt(t: number): number | undefined {
-    return blockAt(this.table, t);
+    return blockAt(this.blockTable, t);
   }
 
   /**
@@ -239,12 +235,12 @@ export abstract class ValkkaFS extends EventEmitter<Events> {
    * where a block's mstime1 says nothing about one stream), or undefined when there is none.
    */
   async keyBlockFor(streamId: number, t: number): Promise<number | undefined> {
-    const used = this.table.usedCount;
+    const used = this.blockTable.usedCount;
     // Widening windows of blocks around t (binary search, then a few blocks): the first window
     // holding a key frame of the stream at or before t has the latest one.
     for (let n = 2; ; n *= 4) {
       let best: { block: number; ts: number } | undefined;
-      const window = getIndNeigh(this.table, n, t);
+      const window = getIndNeigh(this.blockTable, n, t);
       await this.loadSummaries(window);
       for (const block of window) {
         for (const s of this.spansOfBlock(block)) {
@@ -268,7 +264,7 @@ export abstract class ValkkaFS extends EventEmitter<Events> {
         .filter((s) => streamId === undefined || s.streamId === streamId)
         .map((s) => ({ streamId: s.streamId, first: s.firstTs, last: s.lastTs }));
     const opts = { maxGapMs: options.maxGapMs ?? 5000, ...(options.within ? { within: options.within } : {}) };
-    return recordedRanges(this.table, spansOf, opts);
+    return recordedRanges(this.blockTable, spansOf, opts);
   }
 
   /** Per-stream summary of a block (sealed: from its tail; open: from the writer), if known. */
@@ -283,7 +279,7 @@ export abstract class ValkkaFS extends EventEmitter<Events> {
   /** Reads the summaries of every used block not known yet (two small reads per block, once). */
   async loadStreamIndex(): Promise<void> {
     if (this.indexComplete && this.writer) return;
-    await this.loadSummaries(this.table.timeOrder());
+    await this.loadSummaries(this.blockTable.timeOrder());
     this.indexComplete = true;
   }
 
@@ -359,7 +355,7 @@ export abstract class ValkkaFS extends EventEmitter<Events> {
   async describe(): Promise<FsDescription> {
     const ranges = await this.recordedRanges();
     const counts = new Map<number, { frames: number; keyFrames: number }>();
-    for (const block of this.table.timeOrder()) {
+    for (const block of this.blockTable.timeOrder()) {
       for (const s of this.spansOfBlock(block)) {
         const c = counts.get(s.streamId) ?? { frames: 0, keyFrames: 0 };
         c.frames += s.frames;
@@ -380,7 +376,7 @@ export abstract class ValkkaFS extends EventEmitter<Events> {
       capacityBytes: this.blocksize * this.nBlocks,
       maxFramePayload: this.maxFramePayload,
       currentBlock: this.currentBlock,
-      usedBlocks: this.table.usedCount,
+      usedBlocks: this.blockTable.usedCount,
       timeRange: this.getTimeRange() ?? null,
       streams: [...ranges].map(([streamId, r]) => ({ streamId, ...(counts.get(streamId) ?? { frames: 0, keyFrames: 0 }), ranges: r })),
     };
