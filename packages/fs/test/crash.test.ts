@@ -155,7 +155,7 @@ describe('crash recovery (property)', () => {
         fc.boolean(),
         async (nBlocks, ops, crashTicks, tear, restoreJson) => scenario(nBlocks, ops, crashTicks, tear, restoreJson),
       ),
-      { numRuns: Number(process.env.VALKKA_CRASH_RUNS ?? 150) },
+      { numRuns: Number(process.env.VALKKA_CRASH_RUNS ?? 1000) },
     );
   });
 });
