@@ -8,7 +8,7 @@ import type { BlockDevice } from '@valkka/blockdev';
 
 import { BlockStats, type Row, statsFromSummary, type Variant } from './block-stats.js';
 import type { BlockFile } from './blockfile.js';
-import { BLOCK_HEADER_SIZE, TRAILER_SIZE, decodeBlockHeader, decodeSummary, decodeTrailer, scanRecords, seqSeed } from './format.js';
+import { BLOCK_HEADER_SIZE, TRAILER_SIZE, alignDown, decodeBlockHeader, decodeSummary, decodeTrailer, scanRecords, seqSeed } from './format.js';
 import type { StreamIndex } from './stream-index.js';
 import { type OpenBlock, type ResumePoint, newOpenBlock } from './writer.js';
 
@@ -98,7 +98,15 @@ export async function recover(ctx: RecoveryContext, jsonBlock: number): Promise<
   const stats = new BlockStats(ctx.variant);
   for (const f of scan.frames) stats.add(f);
   const sealed = summary !== undefined;
-  if (!sealed) buf.fill(0, scan.end); // torn or stale bytes past the recovered end are not ours
+  if (!sealed) {
+    // Bytes past the recovered end may hold records of this very sequence number that a crash let
+    // through out of order (a sector persisted while an earlier one was lost). Zero them on the device
+    // before appending resumes, so they can never line up with new records and be read back.
+    buf.fill(0, scan.end);
+    const from = alignDown(scan.end, device.alignment);
+    await device.write(block * blocksize + from, buf.subarray(from, blocksize));
+    await device.flush();
+  }
   const row = sealed ? stats.finalRow(previousRow).row : stats.liveRow(previousRow);
   await setRowIfDifferent(ctx, block, row, report);
   const open: OpenBlock = { block, seq, seed: seqSeed(seq), buf, filled: scan.end, durable: sealed ? blocksize : scan.end, stats, sealed, rowOnDisk: row };

@@ -8,10 +8,10 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
-import type { BlockDevice, MemoryDevice } from '@valkka/blockdev';
+import type { MemoryDevice } from '@valkka/blockdev';
 
 import { type BlockContents, type Frame, ValkkaMultiFS, type ValkkaFS } from '../src/index.js';
-import { h264Frame, memoryDevice, pick, plainFrame, withTempDir } from './helpers.js';
+import { fenced, h264Frame, memoryDevice, pick, plainFrame, withTempDir } from './helpers.js';
 
 const BS = 8192;
 
@@ -53,31 +53,6 @@ async function readAll(fs: ValkkaFS): Promise<Frame[]> {
 const settle = async (ticks: number) => {
   for (let i = 0; i < ticks; i++) await new Promise((r) => setImmediate(r));
 };
-
-/**
- * The writer's view of the device: after kill() (the process died with the power) every operation
- * fails, so the crashed writer cannot touch the device after the crash, as a dead process could not.
- */
-function fenced(dev: MemoryDevice): BlockDevice & { kill(): void } {
-  let dead = false;
-  const gate = <T>(f: () => Promise<T>): Promise<T> => (dead ? Promise.reject(new Error('process killed')) : f());
-  return {
-    name: dev.name,
-    size: dev.size,
-    logicalSectorSize: dev.logicalSectorSize,
-    physicalSectorSize: dev.physicalSectorSize,
-    alignment: dev.alignment,
-    read: (o, b) => gate(() => dev.read(o, b)),
-    write: (o, b) => gate(() => dev.write(o, b)),
-    flush: () => gate(() => dev.flush()),
-    lock: () => gate(() => dev.lock()),
-    close: () => Promise.resolve(),
-    allocBuffer: (n) => dev.allocBuffer(n),
-    kill: () => {
-      dead = true;
-    },
-  };
-}
 
 async function scenario(nBlocks: number, ops: Op[], crashTicks: number, tear: boolean, restoreJson: boolean): Promise<void> {
   await withTempDir(async (dir) => {

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { MemoryDevice } from '@valkka/blockdev';
+import { type BlockDevice, MemoryDevice } from '@valkka/blockdev';
 
 import { Codec, type Frame, MediaType } from '../src/frame.js';
 
@@ -75,3 +75,29 @@ export const pick = ({ streamId, subsession, timestamp, mediaType, codec, flags,
   flags,
   payload: Buffer.from(payload).toString('hex'),
 });
+
+/**
+ * The writer's view of the device: after kill() (the process died with the power) every operation
+ * fails, so the crashed writer cannot touch the device after the crash, as a dead process could not.
+ */
+export function fenced(dev: MemoryDevice): BlockDevice & { kill(): void } {
+  let dead = false;
+  const gate = <T>(f: () => Promise<T>): Promise<T> => (dead ? Promise.reject(new Error('process killed')) : f());
+  return {
+    name: dev.name,
+    size: dev.size,
+    logicalSectorSize: dev.logicalSectorSize,
+    physicalSectorSize: dev.physicalSectorSize,
+    alignment: dev.alignment,
+    read: (o, b) => gate(() => dev.read(o, b)),
+    write: (o, b) => gate(() => dev.write(o, b)),
+    flush: () => gate(() => dev.flush()),
+    lock: () => gate(() => dev.lock()),
+    close: () => Promise.resolve(),
+    allocBuffer: (n) => dev.allocBuffer(n),
+    kill: () => {
+      dead = true;
+    },
+  };
+}
+

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 
 import { ValkkaSingleFS } from '../src/index.js';
 import { parseBlock } from '../src/reader.js';
-import { memoryDevice, pick, plainFrame, withTempDir } from './helpers.js';
+import { fenced, memoryDevice, pick, plainFrame, withTempDir } from './helpers.js';
 
 const BS = 8192;
 
@@ -56,6 +56,39 @@ describe('reading a block while it is reused', () => {
       await expect(fs.readBlock(3)).rejects.toMatchObject({ code: 'EBLOCKINDEX' });
       await expect(fs.readBlock(1)).rejects.toMatchObject({ code: 'EBLOCKHEADER' });
       await fs.close();
+    });
+  });
+});
+
+describe('recovery after a sector was lost in the middle of a block', () => {
+  it('records of the same sequence number after the gap never come back after new ones', async () => {
+    await withTempDir(async (dir) => {
+      const dev = memoryDevice(BS * 3);
+      const view = fenced(dev);
+      const fs = await ValkkaSingleFS.newFromDirectory({ dirname: dir, blocksize: BS, nBlocks: 3, device: view, flushIntervalMs: 3_600_000 });
+      // Records of 28 + 308 = 336 bytes from offset 64: record 12 starts at 4096, a sector boundary.
+      const old = Array.from({ length: 20 }, (_, i) => plainFrame(1, 1000 + i, 308));
+      for (const f of old) await fs.write(f);
+      await fs.flush();
+      // Power loss let sector 1 of the block be lost while the later ones persisted: record 1 is damaged,
+      // records 2..19 (same sequence number) are intact. (The directory is left as a killed writer leaves it.)
+      const head = Buffer.from(dev.readDurable(0, 4096));
+      head.fill(0, 512, 1024);
+      await dev.write(0, head);
+      await dev.flush();
+      view.kill(); // the writer died with the power
+      await fs.close().catch(() => undefined);
+      const again = await ValkkaSingleFS.loadFromDirectory(dir, { device: dev, flushIntervalMs: 3_600_000 });
+      expect(again.recovery?.recoveredFrames).toBe(1);
+      // Eleven new frames of the old size end exactly at 4096, where old record 12 begins.
+      const fresh = Array.from({ length: 11 }, (_, i) => plainFrame(1, 5000 + i, 308));
+      for (const f of fresh) await again.write(f);
+      await again.flush();
+      const reader = await ValkkaSingleFS.loadFromDirectory(dir, { device: dev, readOnly: true });
+      const { frames } = await reader.readBlock(0);
+      expect(frames.map((f) => f.timestamp)).toEqual([1000, ...fresh.map((f) => f.timestamp)]);
+      await reader.close();
+      await again.close();
     });
   });
 });
