@@ -57,7 +57,7 @@ describe('MultiFS per-stream book-keeping', () => {
       expect(fs.getTimeRange()).toEqual([5000, 5000]);
       const reader = await ValkkaMultiFS.loadFromDirectory(dir, { device: dev, readOnly: true });
       // The flush timer makes it durable and visible without an explicit flush.
-      for (let i = 0; i < 200 && reader.getTimeRange() === undefined; i++) {
+      for (let i = 0; i < 1000 && reader.getTimeRange() === undefined; i++) {
         await new Promise((r) => setTimeout(r, 10));
         await reader.refresh();
       }
