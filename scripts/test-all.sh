@@ -5,7 +5,11 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh test || { echo "0 passed, 1 failed"; exit 1; }
 source scripts/env.sh
 rm -rf .test-results && mkdir -p .test-results
+# Types and lint first: a package that does not typecheck fails the run even when its tests pass.
+pnpm exec turbo run typecheck lint --output-logs=errors-only
+checks=$?
 pnpm exec turbo run test --concurrency=2 --continue --output-logs=full
 rc=$?
+[ $checks -eq 0 ] || { echo "typecheck or lint failed (see above)"; rc=1; }
 node scripts/test-summary.mjs || rc=1
 exit $rc
