@@ -28,6 +28,10 @@ for (const group of ['packages', 'apps', 'tooling']) {
     rows.push(`${dir}: ${r.numPassedTests} passed, ${r.numFailedTests + suiteErrors} failed, ${s} skipped`);
   }
 }
+if (process.argv.includes('--checks-failed')) {
+  failed += 1;
+  rows.push('typecheck/lint: failed (see the turbo output above)');
+}
 console.log(rows.join('\n'));
 console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
 process.exit(failed > 0 ? 1 : 0);
