@@ -25,6 +25,7 @@ export { ValkkaFSReaderThread, type ReaderEvents, type ReaderStats, type ReaderT
 export { MAX_RATE, MIN_RATE, PlaybackClock, type TimelineState } from './cacher/playback-clock.js';
 export { CacherCore, type CacherEvent, type CacherOptions, type CacherOutput, type CacherState, type SetupFrame } from './cacher/cacher-core.js';
 export { FileCacherThread, type CacherCommand, type CacherThreadOptions } from './cacher/cacher-thread.js';
+export { LatenessHistogram, type LatenessSummary } from './cacher/lateness.js';
 export { FileSourceCore, type FileSourceOptions, type SourceClock, type SourceHole } from './sources/file-source-core.js';
 export { FileSource, FileSourceThread, type FileSourceThreadOptions } from './sources/file-source-thread.js';
 export { loadClip, type ClipUnit, type LoadClipOptions, type MediaClip } from './sources/media-clip.js';

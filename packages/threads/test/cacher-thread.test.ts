@@ -66,6 +66,8 @@ describe('FileCacherThread (worker)', () => {
       cacher.on('time', listener);
     });
     expect(await take(cacher.output, 1)).toEqual(['2:10000']);
+    // 8000 was due 100 ms after the play, 9000 at 1100 ms, 10000 at 2100 ms: all three went out at 2100 ms.
+    expect(cacher.lateness()).toMatchObject({ count: 3, p99: 2000, max: 2000 });
     await cacher.stop();
     expect(await take(cacher.output, 1)).toEqual(['stop:2']);
     // A bad argument is reported and the cacher goes on.
@@ -100,6 +102,8 @@ describe('FileCacherThread (worker)', () => {
       const [a, b] = await Promise.all(cachers.map((c) => take(c.output, 1)));
       expect([a, b]).toEqual([[`1:${20000 + k * 1000}`], [`2:${20000 + k * 1000}`]]);
     }
+    // Each frame went out at its exact instant on the (manual) clock: no emission lateness.
+    for (const c of cachers) expect(c.lateness()).toEqual({ count: 5, p50: 0, p99: 0, max: 0 });
   });
 
   it('pipeTo hands frames to a FrameFilter and SetupFrames to a callback until the thread stops', async () => {

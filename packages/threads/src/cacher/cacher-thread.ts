@@ -2,6 +2,7 @@ import type { FrameFilter } from '../filters.js';
 import { FrameQueue } from '../queue/frame-queue.js';
 import { ValkkaThread } from '../thread/valkka-thread.js';
 import type { CacherOptions, SetupFrame } from './cacher-core.js';
+import { LatenessHistogram, type LatenessSummary } from './lateness.js';
 import { PlaybackClock } from './playback-clock.js';
 
 export interface CacherThreadOptions extends Omit<CacherOptions, 'clock'> {
@@ -19,6 +20,7 @@ export interface CacherWorkerData {
   frames: SharedArrayBuffer;
   output: SharedArrayBuffer;
   clock: SharedArrayBuffer;
+  lateness: SharedArrayBuffer;
   options: Omit<CacherOptions, 'clock'>;
 }
 
@@ -34,11 +36,8 @@ export type CacherCommand =
   | { type: 'clear' }
   | { type: 'sync'; id: number };
 
-/**
- * Counters: frames sent, transmissions received, payload bytes cached; and, while playing, how many frames
- * went out more than 1, 5 and 10 ms after their instant on the clock (emission jitter).
- */
-export const CACHER_COUNTERS = ['frames', 'transmissions', 'cachedBytes', 'late1ms', 'late5ms', 'late10ms'] as const;
+/** Counters: frames sent, transmissions received, payload bytes cached now (both caches, bounded by budgetBytes). */
+export const CACHER_COUNTERS = ['frames', 'transmissions', 'cachedBytes'] as const;
 
 /**
  * libValkka's FileCacheThread: caches what the reader sends and plays it against a PlaybackClock
@@ -48,21 +47,29 @@ export const CACHER_COUNTERS = ['frames', 'transmissions', 'cachedBytes', 'late1
 export class FileCacherThread extends ValkkaThread<CacherWorkerData> {
   readonly output: FrameQueue;
   readonly clock: PlaybackClock;
+  private readonly latenessHistogram: LatenessHistogram;
   private syncs = 0;
 
   constructor(options: CacherThreadOptions) {
     const { input, output, outputBytes, clock, name, ...core } = options;
     const out = output ?? FrameQueue.create({ capacity: outputBytes ?? 8 * 1024 * 1024, mode: 'block' });
     const playbackClock = clock ?? PlaybackClock.system();
+    const lateness = LatenessHistogram.create();
     super({
       name: name ?? 'cacher',
       worker: 'cacher-worker',
       input: FrameQueue.create({ capacity: 64 * 1024, mode: 'block' }),
       counters: CACHER_COUNTERS,
-      data: { frames: input.buffer, output: out.buffer, clock: playbackClock.buffer, options: core },
+      data: { frames: input.buffer, output: out.buffer, clock: playbackClock.buffer, lateness: lateness.buffer, options: core },
     });
     this.output = out;
     this.clock = playbackClock;
+    this.latenessHistogram = lateness;
+  }
+
+  /** Emission jitter: how late (ms) the frames sent while playing went out after their instant on the clock. */
+  lateness(): LatenessSummary {
+    return this.latenessHistogram.summary();
   }
 
   registerSlot(slot: number): Promise<void> {

@@ -4,6 +4,7 @@ import { STOP_COMMAND } from '../thread/protocol.js';
 import { runWorker } from '../thread/worker-runtime.js';
 import { CacherCore } from './cacher-core.js';
 import { CACHER_COUNTERS, type CacherCommand, type CacherWorkerData } from './cacher-thread.js';
+import { LatenessHistogram } from './lateness.js';
 import { PlaybackClock } from './playback-clock.js';
 
 /** Longest sleep: a shared clock may be changed by another cacher, and a manual clock by a test, at any time. */
@@ -18,18 +19,17 @@ runWorker<CacherWorkerData>(CACHER_COUNTERS, async (ctx) => {
   const frames = FrameQueue.attach(ctx.data.frames);
   const output = FrameQueue.attach(ctx.data.output);
   const clock = PlaybackClock.attach(ctx.data.clock);
+  const lateness = LatenessHistogram.attach(ctx.data.lateness);
   let sent = 0;
   let transmissions = 0;
   const core = new CacherCore(
     { clock, ...ctx.data.options },
     {
       frame: (f) => {
-        const late = clock.now() - clock.clockTimeOf(f.timestamp); // -Infinity when not playing (a seek burst)
+        const due = clock.clockTimeOf(f.timestamp); // Infinity when not playing (a seek burst): not measured
+        if (due !== Infinity) lateness.record(clock.now() - due);
         output.pushFrame(f);
         sent++;
-        if (late > 1) ctx.count('late1ms');
-        if (late > 5) ctx.count('late5ms');
-        if (late > 10) ctx.count('late10ms');
       },
       setup: (s) => {
         output.pushCommand(s);

@@ -348,8 +348,9 @@ export class FrameQueue {
     const deadline = performance.now() + timeoutMs;
     for (;;) {
       const seq = Atomics.load(this.control, C_DATA_SEQ);
+      const closed = this.closed; // read before pop: an entry pushed just before the close is not lost
       const entry = this.pop();
-      if (entry || this.closed) return entry;
+      if (entry || closed) return entry;
       const left = deadline - performance.now();
       if (left <= 0) return undefined;
       Atomics.wait(this.control, C_DATA_SEQ, seq, left);
@@ -360,8 +361,9 @@ export class FrameQueue {
   async popAsync(timeoutMs = Infinity): Promise<QueueEntry | undefined> {
     const deadline = performance.now() + timeoutMs;
     for (;;) {
+      const closed = this.closed; // read before pop, as in popWait
       const entry = this.pop();
-      if (entry || this.closed) return entry;
+      if (entry || closed) return entry;
       if (!(await this.waitForData(deadline - performance.now()))) return this.pop();
     }
   }

@@ -31,7 +31,7 @@ export type ReaderEvents = ThreadEvents<{ expired: [ExpiredBlock]; log: [string]
  * libValkka's ValkkaFSReaderThread: on pullBlocks(list) it reads those blocks whole in its own worker and puts
  * a start marker, the frames (id -> slot) in time order and an end marker into `output`.
  * Events: 'expired' (ExpiredBlock) for a block reused by the writer since it was asked for (it is skipped),
- * 'log' (string), 'error' (ThreadDiedError). `output` is closed when the thread stops.
+ * 'log' (string), 'error' (ThreadDiedError). `output` is closed when a stop is requested (see requestStop).
  */
 export class ValkkaFSReaderThread extends ValkkaThread<ReaderWorkerData, ReaderEvents> {
   readonly output: FrameQueue;
@@ -86,6 +86,16 @@ export class ValkkaFSReaderThread extends ValkkaThread<ReaderWorkerData, ReaderE
   stats(): ReaderStats {
     const c = this.counters();
     return { requests: c.requests!, blocks: c.blocks!, frames: c.frames!, bytes: c.bytes!, expired: c.expired!, invalid: c.invalid!, output: this.output.stats() };
+  }
+
+  /**
+   * Asks the reader to stop without waiting for its consumer: `output` is closed at once, so requests not yet
+   * delivered are abandoned (their end marker never comes) and a consumer that stopped reading cannot hold up
+   * close(). What is already in `output` stays readable. To get a whole request, read up to its end marker first.
+   */
+  override requestStop(): void {
+    super.requestStop();
+    this.output.close();
   }
 
   protected override onExit(): void {

@@ -23,6 +23,7 @@ export interface FileSourceWorkerData {
   source: FileSourceOptions;
 }
 
+/** Frames and bytes the source produced (a dropping output counts what it dropped in its own stats), position in the clip. */
 export const FILE_SOURCE_COUNTERS = ['frames', 'bytes', 'position'] as const;
 
 /**

@@ -84,9 +84,10 @@ export async function runLoop(input: FrameQueue, handlers: LoopHandlers): Promis
       nextTick = now + tickMs;
       await handlers.tick?.();
     }
+    const closed = input.closed; // read before pop: an entry pushed just before the close is still handled
     const entry = input.pop();
     if (!entry) {
-      if (input.closed) return;
+      if (closed) return;
       await input.waitForData(Math.max(1, nextTick - performance.now()));
       continue;
     }

@@ -10,7 +10,7 @@ runWorker<ReaderWorkerData>(READER_COUNTERS, async (ctx) => {
   const output = FrameQueue.attach(ctx.data.output);
   const source = await openReader(ctx.data.dirname);
   const core = new ReaderCore(source, {
-    // Waits (Atomics.wait) while the consumer is behind; a closed output just discards the rest.
+    // Waits (Atomics.wait) while the consumer is behind; a closed output (the owner asked to stop) discards the rest.
     deliver: (entry) => {
       output.pushEntry(entry);
     },
@@ -24,6 +24,7 @@ runWorker<ReaderWorkerData>(READER_COUNTERS, async (ctx) => {
   ctx.ready();
   await runLoop(ctx.input, {
     command: async (command) => {
+      if (command.type === 'pullBlocks' && output.closed) return; // stopping: nobody will get these frames
       await core.command(command);
       publish();
     },
