@@ -5,18 +5,8 @@ import { join } from 'node:path';
 import { ValkkaSingleFS } from '@valkka/fs';
 import { loadClip } from '@valkka/threads';
 import { hasCommand, skipReason } from '@valkka/vitest-preset/skip';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { main } from '../src/index.js';
-
-async function valkka(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => ((stdout += String(chunk)), true));
-  vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => ((stderr += String(chunk)), true));
-  const code = await main(['node', 'valkka', ...args]);
-  vi.restoreAllMocks();
-  return { code, stdout, stderr };
-}
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { valkka } from './run-cli.js';
 
 async function readAllFrames(dirname: string) {
   const fs = await ValkkaSingleFS.loadFromDirectory(dirname, { readOnly: true });
@@ -76,6 +66,7 @@ describe.skipIf(why)('valkka record', () => {
     expect(frames.map((f) => f.timestamp - summary.firstTimestamp)).toEqual(frames.map((_, k) => Math.round(k * 40)));
     expect(frames.filter((f) => (f.flags & 1) !== 0).length).toBe(2);
     expect(summary.lastTimestamp).toBe(frames[frames.length - 1]!.timestamp);
+    expect(summary.interrupted).toBe(false);
   });
 
   it('--duration loops the file and stops at the duration', async () => {
@@ -99,6 +90,24 @@ describe.skipIf(why)('valkka record', () => {
     expect(summary).toMatchObject({ frames: 25, drops: 0 });
     expect(summary.seconds).toBeGreaterThan(0.9); // paced by the clock: 25 frames take a second
     expect((await readAllFrames(dirname)).length).toBe(25);
+  });
+
+  it('Ctrl-C (SIGINT) stops a recording early and cleanly: what it reports is what was written', async () => {
+    const dirname = await newFs('interrupted');
+    const listeners = process.listenerCount('SIGINT');
+    const running = valkka('record', dirname, '--source', clip, '--duration', '60', '--json');
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    process.emit('SIGINT');
+    const { code, stdout } = await running;
+    expect(code).toBe(0);
+    const summary = JSON.parse(stdout);
+    expect(summary.interrupted).toBe(true);
+    expect(summary.frames).toBeLessThan(60 * 25);
+    const frames = await readAllFrames(dirname);
+    expect(frames.length).toBe(summary.frames);
+    expect(frames.map((f) => f.timestamp)).toEqual(frames.map((_, k) => summary.firstTimestamp + k * 40));
+    if (frames.length > 0) expect(summary.lastTimestamp).toBe(frames[frames.length - 1]!.timestamp);
+    expect(process.listenerCount('SIGINT')).toBe(listeners); // the handler is gone with the recording
   });
 
   it('refuses bad input with a message that names it', async () => {

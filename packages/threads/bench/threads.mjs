@@ -1,11 +1,13 @@
 // Bench of @valkka/threads: 64 camera streams recorded through ValkkaFSWriterThreads while 16 of them are
 // played back (ValkkaFSReaderThread -> FileCacherThread on one shared PlaybackClock, 1x, a few seconds behind
 // the live edge), frames crossing threads through shared-memory FrameQueues. Reports frames per second against
-// what is demanded (64 x 25 written, 16 x 25 played), drops, stalls, the main event loop's delay p99 and memory.
-// There is no peer program doing the same work (ffmpeg -c copy records to segment files, not through queues
-// into a block ring), so figures are ratios to the demand.
+// what is demanded (64 x 25 written, 16 x 25 played), drops, stalls, the main event loop's delay p99, the
+// cachers' emission jitter (each played frame's emission instant − its instant on the clock) against a plain
+// setTimeout scheduler's jitter measured in the same run (bench/timer-worker.mjs), and the cachers' memory
+// (payload bytes cached) against their byte budget. There is no peer program doing the same work (ffmpeg -c copy
+// records to segment files, not through queues into a block ring), so rates are ratios to the demand.
 //
-//   node bench/threads.mjs [--seconds 40] [--streams 64] [--groups 8] [--played 16] [--kbps 1000]
+//   node bench/threads.mjs [--seconds 40] [--streams 64] [--groups 8] [--played 16] [--kbps 1000] [--budget-mb 8]
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -24,6 +26,7 @@ const STREAMS = arg('streams', 64);
 const GROUPS = arg('groups', 8);
 const PLAYED = arg('played', 16);
 const KBPS = arg('kbps', 1000);
+const BUDGET_BYTES = arg('budget-mb', 8) * 1024 * 1024;
 const FPS = 25;
 const perGroup = STREAMS / GROUPS;
 if (!Number.isInteger(perGroup) || PLAYED % perGroup !== 0) throw new Error('--streams must divide by --groups, --played by streams per group');
@@ -71,6 +74,13 @@ const cachers = [];
 const sealed = []; // per group: every block sealed, latest last
 /** Playback starts this long after recording: the blocks it needs are sealed by then. */
 const LAG_MS = 5000;
+
+/** p50 / p99 / max of a list of lateness values (ms; early counts as 0, as the cacher's histogram does). */
+function latenessSummary(values) {
+  const sorted = values.map((v) => Math.max(0, v)).sort((a, b) => a - b);
+  const at = (p) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0;
+  return { count: sorted.length, p50: at(50), p99: at(99), max: sorted.at(-1) ?? 0 };
+}
 try {
   for (let g = 0; g < GROUPS; g++) {
     const dir = join(base, `group${g}`);
@@ -83,15 +93,16 @@ try {
     writers.push(writer);
   }
   const readGroups = PLAYED / perGroup;
-  const played = { frames: 0, bytes: 0, expired: 0, stalls: 0, counting: false };
+  const played = { frames: 0, bytes: 0, expired: 0, stalls: 0, truncated: 0, counting: false };
   const consumers = [];
   const clock = PlaybackClock.system(); // one timeline for every played stream
   for (let g = 0; g < readGroups; g++) {
     const reader = new ValkkaFSReaderThread({ dirname: join(base, `group${g}`), name: `reader${g}` });
     reader.on('expired', () => played.expired++);
     await reader.start();
-    const cacher = new FileCacherThread({ input: reader.output, clock, name: `cacher${g}` });
+    const cacher = new FileCacherThread({ input: reader.output, clock, name: `cacher${g}`, budgetBytes: BUDGET_BYTES });
     cacher.on('nodata', () => played.counting && played.stalls++);
+    cacher.on('limits', (e) => e.truncated && played.truncated++);
     await cacher.start();
     for (let s = 1; s <= perGroup; s++) {
       await reader.setSlotId(100 + g * perGroup + s, g * perGroup + s);
@@ -120,7 +131,11 @@ try {
 
   const delay = monitorEventLoopDelay({ resolution: 1 });
   let maxRss = 0;
-  const memory = setInterval(() => (maxRss = Math.max(maxRss, process.memoryUsage().rss)), 250);
+  const maxCached = cachers.map(() => 0);
+  const memory = setInterval(() => {
+    maxRss = Math.max(maxRss, process.memoryUsage().rss);
+    for (const [i, c] of cachers.entries()) maxCached[i] = Math.max(maxCached[i], c.counters().cachedBytes);
+  }, 50);
   delay.enable();
   const started = performance.now();
   const recordStart = Date.now();
@@ -142,7 +157,16 @@ try {
   played.counting = true;
   const playStarted = performance.now();
   const puller = setInterval(() => pullAround(clock.streamTime()), 1000);
+  // The jitter peer runs meanwhile, for as many frames as the cachers emit (it ends a little before the source).
+  const timerSeconds = Math.max(1, SECONDS - LAG_MS / 1000 - 3);
+  const timers = new Worker(join(here, 'timer-worker.mjs'), { workerData: { streams: PLAYED, fps: FPS, seconds: timerSeconds } });
+  const timerLateness = new Promise((resolve, reject) => {
+    timers.once('message', resolve);
+    timers.once('error', reject);
+  });
   const sourceResult = await sourceDone;
+  const setTimeoutJitter = latenessSummary(await timerLateness);
+  await timers.terminate();
   const recordSeconds = (performance.now() - started) / 1000;
   const playSeconds = (performance.now() - playStarted) / 1000;
   played.counting = false;
@@ -162,10 +186,13 @@ try {
   const demandedWriteFps = STREAMS * FPS;
   const demandedReadFps = PLAYED * FPS;
   const readFps = played.frames / playSeconds;
+  // Emission jitter per cacher (histograms in shared memory, read now); the worst cacher is the figure.
+  const cacherJitter = cachers.map((c) => c.lateness());
+  const worst = (key) => Math.max(...cacherJitter.map((j) => j[key]));
   const result = {
     name: 'threads',
     peer: 'none comparable (ffmpeg -c copy segment recording does not move frames through queues into a block ring): figures are ratios to the demanded frame rate',
-    config: { seconds: SECONDS, streams: STREAMS, groups: GROUPS, played: PLAYED, kbps: KBPS, fps: FPS, keyBytes, deltaBytes, blocksize: 1024 * 1024, nBlocks: 32 },
+    config: { seconds: SECONDS, streams: STREAMS, groups: GROUPS, played: PLAYED, kbps: KBPS, fps: FPS, keyBytes, deltaBytes, blocksize: 1024 * 1024, nBlocks: 32, cacherBudgetBytes: BUDGET_BYTES },
     write: {
       demandedFps: demandedWriteFps,
       fps: written / recordSeconds,
@@ -189,8 +216,21 @@ try {
       through: 'ValkkaFSReaderThread -> FileCacherThread (shared PlaybackClock, 1x) -> main thread',
     },
     mainEventLoopDelayMs: { p50: delay.percentile(50) / 1e6, p99: delay.percentile(99) / 1e6, max: delay.max / 1e6 },
+    emissionJitterMs: {
+      what: 'per played frame: emission instant in the cacher worker - its instant on the shared PlaybackClock (early = 0)',
+      cachers: { p50: worst('p50'), p99: worst('p99'), max: worst('max'), frames: cacherJitter.reduce((n, j) => n + j.count, 0), perCacher: cacherJitter },
+      peerSetTimeout: { ...setTimeoutJitter, streams: PLAYED, fps: FPS, seconds: timerSeconds },
+      p99RatioToPeer: worst('p99') / setTimeoutJitter.p99,
+    },
+    cacherMemory: {
+      what: 'payload bytes held by each cacher (both caches), sampled every 50 ms, against its budgetBytes',
+      budgetBytes: BUDGET_BYTES,
+      maxCachedBytes: maxCached,
+      maxRatioToBudget: Math.max(...maxCached) / BUDGET_BYTES,
+      truncatedTransmissions: played.truncated,
+    },
     maxRssMB: maxRss / 1e6,
-    goals: { drops: 0, eventLoopDelayP99Ms: 10 },
+    goals: { drops: 0, eventLoopDelayP99Ms: 10, emissionJitterP99Ms: 5, cachedBytesRatioToBudget: 1 },
   };
   result.queueTransfer = await queueVersusPostMessage();
   console.log(JSON.stringify(result, null, 2));
@@ -200,7 +240,9 @@ try {
   console.log(
     `threads: write ${result.write.fps.toFixed(0)} fps = ${result.write.ratioToDemand.toFixed(3)} x demand (${demandedWriteFps}), ` +
       `play ${readFps.toFixed(0)} fps = ${result.play.ratioToDemand.toFixed(3)} x demand (${demandedReadFps}, ${played.stalls} stalls), drops ${drops}, ` +
-      `event-loop p99 ${result.mainEventLoopDelayMs.p99.toFixed(2)} ms, max RSS ${result.maxRssMB.toFixed(0)} MB; ` +
+      `event-loop p99 ${result.mainEventLoopDelayMs.p99.toFixed(2)} ms, ` +
+      `emission jitter p99 ${worst('p99').toFixed(2)} ms (setTimeout peer ${setTimeoutJitter.p99.toFixed(2)} ms), ` +
+      `cached ${(Math.max(...maxCached) / 2 ** 20).toFixed(1)} MiB of ${(BUDGET_BYTES / 2 ** 20).toFixed(0)} MiB budget, max RSS ${result.maxRssMB.toFixed(0)} MB; ` +
       `queue worker->main ${(result.queueTransfer.queue.fps / 1000).toFixed(0)}k fps = ${result.queueTransfer.ratio.toFixed(2)} x postMessage`,
   );
 } finally {

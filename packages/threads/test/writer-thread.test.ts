@@ -50,6 +50,12 @@ describe('ValkkaFSWriterThread', () => {
       [3, 123],
     ]);
     expect(logs.join('\n')).toMatch(/slot 1 is already mapped to id 123/);
+    // A bad slot or id is refused before it reaches the worker; sent raw, the worker logs it and goes on.
+    await expect(writer.setSlotId(-1, 5)).rejects.toMatchObject({ code: 'ERR_SLOT_MAP', message: expect.stringMatching(/slot must be a non-negative integer, got -1/) });
+    await expect(writer.unsetSlotId(1.5)).rejects.toMatchObject({ code: 'ERR_SLOT_MAP' });
+    await writer.input.pushCommandAsync({ type: 'setSlotId', slot: 2, id: 'x' });
+    expect(await writer.reportSlotIds()).toHaveLength(2);
+    expect(logs.join('\n')).toMatch(/setSlotId: id must be a non-negative integer, got x \(ignored\)/);
     await writer.unsetSlotId(1);
     expect(await writer.reportSlotIds()).toEqual([[3, 123]]);
     await writer.clearSlotIds();

@@ -34,6 +34,8 @@ export interface RecordSummary {
   firstTimestamp: number;
   lastTimestamp: number;
   seconds: number;
+  /** Stopped early by Ctrl-C (SIGINT): what was played up to then is written and durable. */
+  interrupted: boolean;
 }
 
 /** The slot the source's frames carry on their way to the writer thread. */
@@ -50,7 +52,7 @@ export function registerRecord(program: Command): void {
     .argument('<dir>', 'the filesystem directory (made with `valkka init`)')
     .requiredOption('--source <file>', 'Annex-B file (.h264, .h265 / .hevc) or MP4')
     .option('--id <n>', 'stream id to record under (1..2^32-1)', '1')
-    .option('--duration <seconds>', 'record this long, looping the file (default: the file once)')
+    .option('--duration <seconds>', 'record this long, looping the file (default: the file once); Ctrl-C stops earlier, cleanly')
     .option('--fps <n>', 'frame rate of an Annex-B file (MP4 files carry their own)', '25')
     .option('--codec <name>', 'h264 or h265 (default: from the file name or its contents)')
     .option('--fast', 'write as fast as possible instead of in real time (timestamps are still 1/fps apart)')
@@ -100,13 +102,19 @@ async function record(dirname: string, options: RecordOptions): Promise<RecordSu
     loops: Math.ceil(total / clip.units.length),
     startTime,
   });
+  // Ctrl-C ends the recording cleanly: the threads are closed, so what was played is written and durable.
+  let interrupted = false;
+  const interrupt = (): void => {
+    interrupted = true;
+  };
+  process.once('SIGINT', interrupt);
   const started = performance.now();
   const live = options.json || !process.stderr.isTTY ? undefined : setInterval(() => process.stderr.write(`\r${progressLine(writer)}`), 250);
   try {
     await writer.setSlotId(SOURCE_SLOT, id);
     await source.start();
     // Until every frame is played, or a thread ends early (its close() below then says why).
-    while (source.counters().position! < total && source.isRunning && writer.isRunning) {
+    while (!interrupted && source.counters().position! < total && source.isRunning && writer.isRunning) {
       clock.setNow(options.fast ? lastFrameAt : Math.min(lastFrameAt, performance.now() - started));
       await sleep(options.fast ? 5 : Math.min(20, clip.frameMs / 2));
     }
@@ -117,12 +125,14 @@ async function record(dirname: string, options: RecordOptions): Promise<RecordSu
     if (err instanceof ThreadDiedError) throw new CliError(`recording ${options.source} into ${dirname} failed: ${causeOf(err)}`, 1);
     throw err;
   } finally {
+    process.off('SIGINT', interrupt);
     if (live) {
       clearInterval(live);
       process.stderr.write(`\r${progressLine(writer)}\n`);
     }
   }
   const stats = writer.stats();
+  const played = Math.min(total, source.counters().position!);
   return {
     dirname,
     source: options.source,
@@ -132,8 +142,9 @@ async function record(dirname: string, options: RecordOptions): Promise<RecordSu
     blocks: stats.blocks,
     drops: stats.queue.drops + stats.tooLarge,
     firstTimestamp: startTime,
-    lastTimestamp: startTime + lastFrameAt,
+    lastTimestamp: startTime + (played - 1) * clip.frameMs,
     seconds: (performance.now() - started) / 1000,
+    interrupted,
   };
 }
 
@@ -163,5 +174,5 @@ function progressLine(writer: ValkkaFSWriterThread): string {
 }
 
 function summaryLine(s: RecordSummary): string {
-  return `recorded ${s.frames} frames (${formatBytes(s.bytes)}) of ${s.source} as id ${s.id} into ${s.dirname}: ${s.blocks} blocks finished, ${s.drops} dropped, ${s.seconds.toFixed(1)} s`;
+  return `recorded ${s.frames} frames (${formatBytes(s.bytes)}) of ${s.source} as id ${s.id} into ${s.dirname}: ${s.blocks} blocks finished, ${s.drops} dropped, ${s.seconds.toFixed(1)} s${s.interrupted ? ' (interrupted)' : ''}`;
 }

@@ -11,8 +11,8 @@ import { PlaybackClock } from './playback-clock.js';
 const MAX_SLEEP_MS = 20;
 /** While waiting, how often the reader's queue is looked at. */
 const READER_POLL_MS = 5;
-/** Reader entries handled before looking at commands and the clock again. */
-const BATCH = 512;
+/** Reader entries handled before looking at commands and the clock again (small: a frame due meanwhile waits for the batch). */
+const BATCH = 32;
 
 // FileCacherThread's worker: reader frames in, commands in, frames out when the clock says so.
 runWorker<CacherWorkerData>(CACHER_COUNTERS, async (ctx) => {

@@ -57,7 +57,7 @@ export class ReaderCore {
     const c = command as ReaderCommand;
     switch (c.type) {
       case 'setSlotId':
-        if (!this.ids.set(c.id, c.slot)) this.hooks.log(`setSlotId: id ${c.id} is already mapped to slot ${this.ids.get(c.id)} (ignored)`);
+        if (!this.ids.set(c.id, c.slot, this.hooks.log)) this.hooks.log(`setSlotId: id ${c.id} is already mapped to slot ${this.ids.get(c.id)} (ignored)`);
         return;
       case 'unsetSlotId':
         this.ids.unset(c.id);

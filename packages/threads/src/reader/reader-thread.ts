@@ -1,6 +1,7 @@
 import { ThreadsError } from '../errors.js';
 import { FrameQueue, type FrameQueueStats } from '../queue/frame-queue.js';
 import { type ThreadEvents, ValkkaThread } from '../thread/valkka-thread.js';
+import { checkNumber } from '../writer/slot-map.js';
 import type { ExpiredBlock, ReaderCommand, ReaderCounts } from './reader-core.js';
 
 export interface ReaderStats extends ReaderCounts {
@@ -54,12 +55,15 @@ export class ValkkaFSReaderThread extends ValkkaThread<ReaderWorkerData, ReaderE
   }
 
   /** Frames of on-disk stream `id` come out with `slot`. Refused (a 'log' event) when the id is already mapped. */
-  setSlotId(slot: number, id: number): Promise<void> {
+  async setSlotId(slot: number, id: number): Promise<void> {
+    checkNumber('slot', slot);
+    checkNumber('id', id);
     return this.send({ type: 'setSlotId', slot, id });
   }
 
   /** Note: by id, as the original. */
-  unsetSlotId(id: number): Promise<void> {
+  async unsetSlotId(id: number): Promise<void> {
+    checkNumber('id', id);
     return this.send({ type: 'unsetSlotId', id });
   }
 

@@ -63,7 +63,7 @@ export class WriterCore {
     const c = command as WriterCommand;
     switch (c.type) {
       case 'setSlotId':
-        if (!this.slots.set(c.slot, c.id)) {
+        if (!this.slots.set(c.slot, c.id, this.log)) {
           this.log(`setSlotId: slot ${c.slot} is already mapped to id ${this.slots.get(c.slot)}; unset it first (ignored)`);
         }
         return;

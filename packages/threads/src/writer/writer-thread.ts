@@ -2,6 +2,7 @@ import type { BlockInfo } from '../fs-port.js';
 import { type FrameFilter, queueFilter } from '../filters.js';
 import { FrameQueue, type FrameQueueStats, type QueueMode } from '../queue/frame-queue.js';
 import { type ThreadEvents, ValkkaThread } from '../thread/valkka-thread.js';
+import { checkNumber } from './slot-map.js';
 import type { WriterCommand } from './writer-core.js';
 
 export interface WriterThreadOptions {
@@ -59,11 +60,14 @@ export class ValkkaFSWriterThread extends ValkkaThread<WriterWorkerData, WriterE
   }
 
   /** Maps a slot to an on-disk stream id. Refused (with a 'log' event) when the slot is already mapped: unset it first. */
-  setSlotId(slot: number, id: number): Promise<void> {
+  async setSlotId(slot: number, id: number): Promise<void> {
+    checkNumber('slot', slot);
+    checkNumber('id', id);
     return this.send({ type: 'setSlotId', slot, id });
   }
 
-  unsetSlotId(slot: number): Promise<void> {
+  async unsetSlotId(slot: number): Promise<void> {
+    checkNumber('slot', slot);
     return this.send({ type: 'unsetSlotId', slot });
   }
 
