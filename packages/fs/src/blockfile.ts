@@ -59,6 +59,18 @@ export class BlockFile {
     await this.fh.write(this.table.rowBytes(i), 0, BLOCKFILE_ROW_BYTES, i * BLOCKFILE_ROW_BYTES);
   }
 
+  /**
+   * Zeroes `count` rows from row `first` (wrapping) on disk only: the blocks are about to be
+   * reused, the in-memory table keeps showing them until then. Durable after sync().
+   */
+  async zeroRowsOnDisk(first: number, count: number): Promise<void> {
+    const n = this.table.n;
+    const head = Math.min(count, n - first);
+    const zeros = Buffer.alloc(Math.min(count, n) * BLOCKFILE_ROW_BYTES);
+    await this.fh.write(zeros, 0, head * BLOCKFILE_ROW_BYTES, first * BLOCKFILE_ROW_BYTES);
+    if (count > head) await this.fh.write(zeros, 0, (count - head) * BLOCKFILE_ROW_BYTES, 0);
+  }
+
   /** Writes the whole table (repair). */
   async writeAll(): Promise<void> {
     const bytes = this.table.toBlockfile();

@@ -88,20 +88,32 @@ export function seqSeed(seq: number): number {
 
 export const recordSize = (payloadLength: number): number => RECORD_HEADER_SIZE + payloadLength;
 
-/** Writes one frame record at `offset`; returns the offset after it. The caller checked that it fits. */
+/** The 24 checksummed header bytes of the record being encoded (reused: no allocation per frame). */
+const recordHead = Buffer.alloc(24);
+
+/**
+ * Writes one frame record at `offset`; returns the offset after it. The caller checked that it fits.
+ * The CRC is chained over the header bytes and the caller's payload (no concatenation), then the
+ * payload is copied once into the block buffer.
+ */
 export function encodeFrameRecord(buf: Buffer, offset: number, frame: Frame, seed: number): number {
-  const len = frame.payload.length;
-  buf.writeUInt8(RecordKind.frame, offset);
-  buf.writeUInt8(frame.flags & 0xff, offset + 1);
-  buf.writeUInt8(frame.subsession, offset + 2);
-  buf.writeInt8(frame.mediaType, offset + 3);
-  buf.writeUInt32LE(len, offset + 4);
-  buf.writeUInt32LE(frame.streamId, offset + 8);
-  buf.writeUInt32LE(frame.codec >>> 0, offset + 12);
-  buf.writeBigInt64LE(BigInt(frame.timestamp), offset + 16);
-  buf.set(frame.payload, offset + RECORD_HEADER_SIZE);
-  const crc = crc32(buf.subarray(offset + RECORD_HEADER_SIZE, offset + RECORD_HEADER_SIZE + len), crc32(buf.subarray(offset, offset + 24), seed));
+  const payload = frame.payload;
+  const len = payload.length;
+  const h = recordHead;
+  h[0] = RecordKind.frame;
+  h[1] = frame.flags & 0xff;
+  h[2] = frame.subsession;
+  h.writeInt8(frame.mediaType, 3);
+  h.writeUInt32LE(len, 4);
+  h.writeUInt32LE(frame.streamId, 8);
+  h.writeUInt32LE(frame.codec >>> 0, 12);
+  // The timestamp is a safe integer >= 0: two u32 halves instead of a BigInt per frame.
+  h.writeUInt32LE(frame.timestamp % 0x1_0000_0000, 16);
+  h.writeUInt32LE(Math.floor(frame.timestamp / 0x1_0000_0000), 20);
+  const crc = crc32(payload, crc32(h, seed));
+  buf.set(h, offset);
   buf.writeUInt32LE(crc, offset + 24);
+  buf.set(payload, offset + RECORD_HEADER_SIZE);
   return offset + RECORD_HEADER_SIZE + len;
 }
 

@@ -154,8 +154,13 @@ export abstract class ValkkaFS extends EventEmitter<Events> {
   // ---------- writing ----------
 
   /** Appends one frame (access unit). Throws FrameTooLargeError when it cannot fit into a block. */
-  async write(frame: Frame): Promise<void> {
-    return this.requireWriter().write(frame);
+  write(frame: Frame): Promise<void> {
+    // Not async: the writer's promise is returned as is (the frame path is hot).
+    try {
+      return this.requireWriter().write(frame);
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   /** Makes everything written durable now (the writer also does it every flush interval). */

@@ -3,12 +3,15 @@
  * readable in-process at once), makes the filled part durable at every flush interval, and
  * seals full blocks and moves to the next one in the order the invariants need:
  *
- *   seal b:  write the rest of b, flush  ->  row b final, row b+1 zeroed, blockfile synced
- *            -> header of b+1 (seq+1) written, flushed  ->  valkkafs.json current_block = b+1
+ *   seal b:  [write the rest of b, flush]  alongside  [row b+1 zeroed, blockfile synced]
+ *            -> row b final  -> header of b+1 (seq+1) written with b+1's first flush or its seal
+ *            -> valkkafs.json current_block = b+1 (after a flush)
  *
  * so a block's row is invalid before any of its bytes is reused, and the json never points
- * to a block whose header is not durable. All device I/O runs on one serial chain; while a
- * sealed block is being written the next one fills a second buffer (double buffering).
+ * to a block whose header is not durable. Rows are zeroed a few blocks ahead at a time
+ * (rowsInvalidatedAhead): one blockfile sync per few blocks. All device I/O runs on one serial
+ * chain; while sealed blocks are written the next one fills another buffer (three in all), and
+ * the frame path never waits for I/O unless every buffer is taken.
  */
 import type { BlockDevice } from '@valkka/blockdev';
 
@@ -94,6 +97,16 @@ export interface WriterOptions {
 /** Block buffers per writer: the open one and up to two being sealed. */
 const BUFFERS = 3;
 
+const APPLIED: Promise<void> = Promise.resolve();
+
+/**
+ * How many rows the writer invalidates on disk at once, from the block it enters on: one
+ * blockfile fdatasync per this many blocks instead of one per block. The rows after the
+ * entered one still show their (intact) blocks in the writer's process; other processes,
+ * and a recovery after a crash, lose sight of up to this many oldest blocks a little early.
+ */
+export const rowsInvalidatedAhead = (nBlocks: number): number => Math.max(1, Math.min(16, Math.floor(nBlocks / 16)));
+
 export const maxPayloadFor = (blocksize: number): number => blocksize - BLOCK_HEADER_SIZE - RECORD_HEADER_SIZE - tailReserve(1);
 
 export class RingWriter {
@@ -104,7 +117,10 @@ export class RingWriter {
   private readonly spares: Buffer[] = [];
   private sealDone: Promise<void> = Promise.resolve();
   private io: Promise<void> = Promise.resolve();
-  private serial: Promise<void> = Promise.resolve();
+  /** The last queued write (writes wait here while an earlier one waits for a free buffer). */
+  private tail: Promise<void> = Promise.resolve();
+  /** Writes queued and not settled yet; 0 = a write may be applied at once. */
+  private pending = 0;
   private failure: unknown;
   private flushQueued = false;
   private closed = false;
@@ -114,6 +130,8 @@ export class RingWriter {
   private readonly maxPayload: number;
   /** current_block as valkkafs.json has it. */
   private jsonBlock: number;
+  /** Blocks after the open one whose rows are already zero on disk (durably). */
+  private rowsZeroAhead = 0;
 
   private constructor(
     private readonly ctx: RingContext,
@@ -159,17 +177,31 @@ export class RingWriter {
    * durable after the next flush. Calls are applied in order.
    */
   write(frame: Frame): Promise<void> {
-    const p = this.serial.then(() => this.writeNow(frame));
-    this.serial = p.then(
-      () => undefined,
-      () => undefined,
-    );
+    if (this.pending === 0) {
+      // The common case: nothing queued and the frame fits: appended now, no promise chain.
+      let waiting: Promise<void> | undefined;
+      try {
+        waiting = this.writeNow(frame);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+      return waiting === undefined ? APPLIED : this.queue(waiting);
+    }
+    return this.queue(this.tail.then(() => this.writeNow(frame)));
+  }
+
+  private queue(p: Promise<void>): Promise<void> {
+    this.pending++;
+    const settled = (): void => {
+      this.pending--;
+    };
+    this.tail = p.then(settled, settled);
     return p;
   }
 
   /** Makes everything written so far durable (and the open block's row visible to other processes). */
   async flush(): Promise<void> {
-    await this.serial;
+    await this.tail;
     await this.requestFlush(true);
   }
 
@@ -177,7 +209,7 @@ export class RingWriter {
   async close(): Promise<void> {
     if (this.closed) return;
     clearInterval(this.timer);
-    await this.serial;
+    await this.tail;
     this.closed = true;
     if (this.failure === undefined && this.open.stats.frames > 0) await this.advance();
     if (this.failure === undefined) await this.requestFlush(true).catch(() => undefined);
@@ -195,21 +227,34 @@ export class RingWriter {
 
   // ---------- internals ----------
 
-  private async writeNow(frame: Frame): Promise<void> {
+  /** Appends the frame; when the open block is full, returns the promise of sealing it and appending to the next. */
+  private writeNow(frame: Frame): Promise<void> | undefined {
     if (this.closed) throw new ValkkaFSError('ECLOSED', 'the writer is closed');
     if (this.failure !== undefined) throw this.failure;
     const f = this.ingest.prepare(frame);
     if (f.payload.length > this.maxPayload) throw new FrameTooLargeError(f.payload.length, this.maxPayload, this.ctx.blocksize);
     const size = recordSize(f.payload.length);
     if (this.open.filled + size + tailReserve(this.open.stats.entriesWith(f.streamId, f.subsession)) > this.ctx.blocksize) {
-      await this.advance();
+      return this.advance().then(() => this.append(f));
     }
+    this.append(f);
+    return undefined;
+  }
+
+  private append(f: Frame): void {
     const ob = this.open;
     ob.filled = encodeFrameRecord(ob.buf, ob.filled, f, ob.seed);
     ob.stats.add(f);
-    const live = ob.stats.liveRow(this.previousRow);
-    const [m0, m1] = this.ctx.blockfile.table.get(ob.block);
-    if (live[0] !== m0 || live[1] !== m1) this.ctx.blockfile.table.set(ob.block, live[0], live[1]);
+    this.showLiveRow(ob);
+  }
+
+  /** The open block's live row in the in-memory table (readers in this process see the live edge). */
+  private showLiveRow(ob: OpenBlock): void {
+    const table = this.ctx.blockfile.table;
+    const c1 = ob.stats.col1;
+    if (c1 === 0 || ob.sealed) return;
+    const c0 = ob.stats.col0 > 0 ? ob.stats.col0 : this.previousRow[0];
+    if (c0 !== table.mstime1(ob.block) || c1 !== table.mstime2(ob.block)) table.set(ob.block, c0, c1);
   }
 
   /** Seals the open block (summary at its tail) and enters the next one in a fresh buffer. */
@@ -247,15 +292,12 @@ export class RingWriter {
     const from = alignDown(old.durable, device.alignment);
     // Two independent things at once: the rest of the old block, and the next block's row made
     // invalid on disk (before any of its bytes is written: that happens in later jobs).
+    // Each with its own fdatasync, running side by side.
     const settled = await Promise.allSettled([
-      from < blocksize ? device.write(old.block * blocksize + from, old.buf.subarray(from, blocksize)) : Promise.resolve(),
-      blockfile.setRow(next.block, [0, 0]).then(() => blockfile.sync()),
+      (from < blocksize ? device.write(old.block * blocksize + from, old.buf.subarray(from, blocksize)) : Promise.resolve()).then(() => device.flush()),
+      this.invalidateRow(next.block),
     ]);
     for (const r of settled) if (r.status === 'rejected') throw r.reason;
-    // setRow also set the in-memory row: keep the live row of the block being filled there.
-    const live = next.stats.liveRow(this.previousRow);
-    if (!next.sealed) blockfile.table.set(next.block, live[0], live[1]);
-    await device.flush();
     old.durable = blocksize;
     // The final row after the data is durable; the row itself is synced before the json moves past it.
     const { row, msg } = old.final!;
@@ -266,6 +308,18 @@ export class RingWriter {
     this.sealing = this.sealing.filter((b) => b !== old);
     this.spares.push(old.buf);
     this.ctx.onBlock({ index: old.block, range: row, seq: old.seq, currentBlock: next.block, msg });
+  }
+
+  /** Makes block's row zero on disk (durably), with the rows of the next few blocks when it is not yet. */
+  private async invalidateRow(block: number): Promise<void> {
+    if (this.rowsZeroAhead > 0) {
+      this.rowsZeroAhead--;
+      return;
+    }
+    const count = rowsInvalidatedAhead(this.ctx.nBlocks);
+    await this.ctx.blockfile.zeroRowsOnDisk(block, count);
+    await this.ctx.blockfile.sync();
+    this.rowsZeroAhead = count - 1;
   }
 
   private requestFlush(force = false): Promise<void> {
@@ -297,8 +351,7 @@ export class RingWriter {
       await this.ctx.blockfile.setRow(ob.block, row);
       ob.rowOnDisk = row;
       // The in-memory row may already be newer than the one just written.
-      const live = ob.stats.liveRow(this.previousRow);
-      if (!ob.sealed) this.ctx.blockfile.table.set(ob.block, live[0], live[1]);
+      this.showLiveRow(ob);
     }
     // current_block follows at most once per flush, and only to a block whose header is durable:
     // recovery follows the successors of the json's block, so a json that lags loses nothing.

@@ -50,8 +50,10 @@ export function isKeyNal(codec: VideoCodec, type: number): boolean {
 
 /** The parameter-set types a decoder needs, in the order they go in a stream. */
 export function configTypes(codec: VideoCodec): readonly number[] {
-  return codec === Codec.h264 ? [H264Nal.sps, H264Nal.pps] : [H265Nal.vps, H265Nal.sps, H265Nal.pps];
+  return codec === Codec.h264 ? H264_CONFIG : H265_CONFIG;
 }
+const H264_CONFIG: readonly number[] = Object.freeze([H264Nal.sps, H264Nal.pps]);
+const H265_CONFIG: readonly number[] = Object.freeze([H265Nal.vps, H265Nal.sps, H265Nal.pps]);
 
 export const audType = (codec: VideoCodec): number => (codec === Codec.h264 ? H264Nal.aud : H265Nal.aud);
 
