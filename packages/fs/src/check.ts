@@ -175,22 +175,26 @@ async function runCheck(dirname: string, meta: Metadata, device: BlockDevice, op
     // Pass 3: rows, as the writer would have left them.
     // A block without a lead key frame (or lead frames) copies the previous row's column. For the
     // oldest blocks that previous row was overwritten with the ring: there the blockfile's value stands.
+    // The writer zeroes rows a few blocks ahead at a time (before it reuses them), counted from the
+    // block it enters, which may be one past the newest durable header: such rows may be zero
+    // (repair rebuilds them all the same).
+    const zeroedAhead = new Set<number>();
+    if (newest) for (let d = 1; d <= rowsInvalidatedAhead(nBlocks) + 1 && d < nBlocks; d++) zeroedAhead.add((newest.block + d) % nBlocks);
     const expected: Row[] = Array.from({ length: nBlocks }, () => [0, 0] as Row);
     let previous: Row | undefined;
     for (const info of infos) {
+      if (!options.repair && zeroedAhead.has(info.block) && !blockfile.table.isUsed(info.block)) {
+        previous = undefined; // the next block's own row stands, as for the oldest block
+        continue;
+      }
       const known = previous ?? blockfile.row(info.block);
       const row = info.sealed ? info.stats.finalRow(known).row : info.stats.liveRow(known);
       expected[info.block] = row;
       previous = row;
     }
-    // The writer zeroes rows a few blocks ahead at a time (before it reuses them), counted from the
-    // block it enters, which may be one past the newest durable header.
-    const zeroedAhead = new Set<number>();
-    if (newest) for (let d = 1; d <= rowsInvalidatedAhead(nBlocks) + 1 && d < nBlocks; d++) zeroedAhead.add((newest.block + d) % nBlocks);
     for (let b = 0; b < nBlocks; b++) {
       const have = blockfile.row(b);
       const want = expected[b]!;
-      if (have[0] === 0 && have[1] === 0 && zeroedAhead.has(b)) continue;
       if (have[0] !== want[0] || have[1] !== want[1]) {
         problem('ROW', b, b * 16, `blockfile row ${b} is [${have.join(', ')}], the block says [${want.join(', ')}]`);
       }
