@@ -107,9 +107,7 @@ export function encodeFrameRecord(buf: Buffer, offset: number, frame: Frame, see
   h.writeUInt32LE(len, 4);
   h.writeUInt32LE(frame.streamId, 8);
   h.writeUInt32LE(frame.codec >>> 0, 12);
-  // The timestamp is a safe integer >= 0: two u32 halves instead of a BigInt per frame.
-  h.writeUInt32LE(frame.timestamp % 0x1_0000_0000, 16);
-  h.writeUInt32LE(Math.floor(frame.timestamp / 0x1_0000_0000), 20);
+  writeMs(h, frame.timestamp, 16);
   const crc = crc32(payload, crc32(h, seed));
   buf.set(h, offset);
   buf.writeUInt32LE(crc, offset + 24);
@@ -149,8 +147,8 @@ export function scanRecords(buf: Buffer, seq: number, limit: number): RecordScan
     if (len > limit - off - RECORD_HEADER_SIZE) return { frames, end: off, stop: 'bad length' };
     const streamId = buf.readUInt32LE(off + 8);
     if (streamId === 0) return { frames, end: off, stop: 'bad stream id' };
-    const ts = buf.readBigInt64LE(off + 16);
-    if (ts < 0n || ts > BigInt(Number.MAX_SAFE_INTEGER)) return { frames, end: off, stop: 'bad timestamp' };
+    const ts = readMs(buf, off + 16);
+    if (ts < 0) return { frames, end: off, stop: 'bad timestamp' };
     const payloadEnd = off + RECORD_HEADER_SIZE + len;
     const crc = crc32(buf.subarray(off + RECORD_HEADER_SIZE, payloadEnd), crc32(buf.subarray(off, off + 24), seed));
     if (crc !== buf.readUInt32LE(off + 24)) return { frames, end: off, stop: 'checksum mismatch' };
@@ -158,7 +156,7 @@ export function scanRecords(buf: Buffer, seq: number, limit: number): RecordScan
       offset: off,
       streamId,
       subsession: buf.readUInt8(off + 2),
-      timestamp: Number(ts),
+      timestamp: ts,
       mediaType: buf.readInt8(off + 3) as MediaType,
       codec: buf.readUInt32LE(off + 12) as Codec,
       flags: buf.readUInt8(off + 1),
@@ -201,10 +199,10 @@ export function encodeSummary(buf: Buffer, blocksize: number, entries: readonly 
     buf.writeUInt16LE(e.subsession, p + 4);
     buf.writeUInt32LE(e.frames, p + 8);
     buf.writeUInt32LE(e.keyFrames, p + 12);
-    buf.writeBigInt64LE(BigInt(e.firstTs), p + 16);
-    buf.writeBigInt64LE(BigInt(e.lastTs), p + 24);
-    buf.writeBigInt64LE(BigInt(e.firstKeyTs), p + 32);
-    buf.writeBigInt64LE(BigInt(e.lastKeyTs), p + 40);
+    writeMs(buf, e.firstTs, p + 16);
+    writeMs(buf, e.lastTs, p + 24);
+    writeMs(buf, e.firstKeyTs, p + 32);
+    writeMs(buf, e.lastKeyTs, p + 40);
     p += SUMMARY_ENTRY_SIZE;
   }
   const crc = crc32(buf.subarray(at + RECORD_HEADER_SIZE, at + size), crc32(buf.subarray(at, at + 24), seed));
@@ -250,13 +248,26 @@ export function decodeSummary(buf: Buffer, base: number, blocksize: number, seq:
       subsession: buf.readUInt16LE(p + 4),
       frames: buf.readUInt32LE(p + 8),
       keyFrames: buf.readUInt32LE(p + 12),
-      firstTs: Number(buf.readBigInt64LE(p + 16)),
-      lastTs: Number(buf.readBigInt64LE(p + 24)),
-      firstKeyTs: Number(buf.readBigInt64LE(p + 32)),
-      lastKeyTs: Number(buf.readBigInt64LE(p + 40)),
+      firstTs: readMs(buf, p + 16),
+      lastTs: readMs(buf, p + 24),
+      firstKeyTs: readMs(buf, p + 32),
+      lastKeyTs: readMs(buf, p + 40),
     });
   }
   return out;
+}
+
+/** Writes a millisecond value (a safe integer >= 0) as an int64 LE, as two u32 halves (no BigInt). */
+export function writeMs(buf: Buffer, ms: number, offset: number): void {
+  buf.writeUInt32LE(ms % 0x1_0000_0000, offset);
+  buf.writeUInt32LE(Math.floor(ms / 0x1_0000_0000), offset + 4);
+}
+
+/** Reads an int64 LE millisecond value; -1 when it is negative or beyond 2^53 - 1. */
+export function readMs(buf: Buffer, offset: number): number {
+  const high = buf.readUInt32LE(offset + 4);
+  if (high > 0x1f_ffff) return -1;
+  return high * 0x1_0000_0000 + buf.readUInt32LE(offset);
 }
 
 export function isZero(b: Uint8Array): boolean {
