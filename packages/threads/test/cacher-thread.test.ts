@@ -54,10 +54,9 @@ describe('FileCacherThread (worker)', () => {
     await cacher.sync(); // handled: the timeline is anchored now
     expect(states.at(-1)).toBe('play');
     expect(await take(cacher.output, 1)).toEqual(['play:2']);
-    clock.advance(2100);
-    expect(await take(cacher.output, 2)).toEqual(['2:8000', '2:9000']);
-    // Time events come at least every 100 ms of clock time: one of them reports the new stream time.
-    await new Promise<void>((resolve) => {
+    // Time events come at least every 100 ms of clock time: one of them reports the new stream time. Listen before
+    // the clock moves: the event (a message) may arrive before the frames are popped, and the clock then stands still.
+    const reported = new Promise<void>((resolve) => {
       const listener = (e: { streamTime: number | null }) => {
         if (e.streamTime !== 10000) return;
         cacher.off('time', listener);
@@ -65,6 +64,9 @@ describe('FileCacherThread (worker)', () => {
       };
       cacher.on('time', listener);
     });
+    clock.advance(2100);
+    expect(await take(cacher.output, 2)).toEqual(['2:8000', '2:9000']);
+    await reported;
     expect(await take(cacher.output, 1)).toEqual(['2:10000']);
     // 8000 was due 100 ms after the play, 9000 at 1100 ms, 10000 at 2100 ms: all three went out at 2100 ms.
     expect(cacher.lateness()).toMatchObject({ count: 3, p99: 2000, max: 2000 });
