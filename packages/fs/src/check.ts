@@ -258,10 +258,16 @@ function checkBlock(
 }
 
 function sameSummary(a: StreamSummary[], b: StreamSummary[]): boolean {
-  const key = (s: StreamSummary) => JSON.stringify([s.streamId, s.subsession, s.frames, s.keyFrames, s.firstTs, s.lastTs, s.firstKeyTs, s.lastKeyTs]);
-  const sa = a.map(key).sort();
-  const sb = b.map(key).sort();
-  return sa.length === sb.length && sa.every((x, i) => x === sb[i]);
+  if (a.length !== b.length) return false;
+  const byStream = (x: StreamSummary, y: StreamSummary) => x.streamId - y.streamId || x.subsession - y.subsession;
+  const sb = [...b].sort(byStream);
+  return [...a].sort(byStream).every((x, i) => {
+    const y = sb[i]!;
+    return (
+      x.streamId === y.streamId && x.subsession === y.subsession && x.frames === y.frames && x.keyFrames === y.keyFrames &&
+      x.firstTs === y.firstTs && x.lastTs === y.lastTs && x.firstKeyTs === y.firstKeyTs && x.lastKeyTs === y.lastKeyTs
+    );
+  });
 }
 
 async function openForCheck(dirname: string, meta: Metadata): Promise<BlockDevice> {
