@@ -33,23 +33,43 @@ export class FrameIngest {
     const first = firstPicture(frame.codec, frame.payload);
     // An inter picture with no parameter set in front: nothing to learn or add.
     if (first && !first.key && !first.configBefore) return withFlags(frame, frame.flags & ~(FrameFlags.key | FrameFlags.config), frame.payload);
-    const key = frame.streamId * 256 + frame.subsession;
-    let entry = this.trackers.get(key);
-    if (!entry || entry.codec !== frame.codec) {
-      entry = { codec: frame.codec, tracker: new ConfigTracker(frame.codec) };
-      this.trackers.set(key, entry);
-    }
+    const tracker = this.trackerFor(frame.streamId, frame.subsession, frame.codec);
     // Everything the tracker looks at (parameter sets, the picture's type) comes before the first
     // slice's data: give it only that prefix unless it has to insert parameter sets.
-    let au = entry.tracker.process(first ? frame.payload.subarray(0, first.headerEnd) : frame.payload);
+    let au = tracker.process(first ? frame.payload.subarray(0, first.headerEnd) : frame.payload);
     let payload = frame.payload;
     if (au.addedConfig || !first) {
-      au = first ? entry.tracker.process(frame.payload) : au;
+      au = first ? tracker.process(frame.payload) : au;
       payload = au.payload;
     }
     const flags = (frame.flags & ~(FrameFlags.key | FrameFlags.config)) | (au.key ? FrameFlags.key : 0) | (au.hasConfig ? FrameFlags.config : 0);
     return withFlags(frame, flags, payload);
   }
+
+  /**
+   * Remembers the parameter sets of a stored frame (a resumed writer learns each stream's last
+   * configuration from what is on the device), without storing anything.
+   */
+  learn(frame: Frame): void {
+    if (isVideoCodec(frame.codec)) this.trackerFor(frame.streamId, frame.subsession, frame.codec).process(configPrefix(frame));
+  }
+
+  private trackerFor(streamId: number, subsession: number, codec: VideoCodec): ConfigTracker {
+    const key = streamId * 256 + subsession;
+    let entry = this.trackers.get(key);
+    if (!entry || entry.codec !== codec) {
+      entry = { codec, tracker: new ConfigTracker(codec) };
+      this.trackers.set(key, entry);
+    }
+    return entry.tracker;
+  }
+}
+
+/** The part of an H.264/H.265 access unit up to its first picture's NAL header: its parameter sets and picture type. */
+export function configPrefix(frame: Frame): Uint8Array {
+  if (!isVideoCodec(frame.codec)) return frame.payload.subarray(0, 0);
+  const first = firstPicture(frame.codec, frame.payload);
+  return first ? frame.payload.subarray(0, first.headerEnd) : frame.payload;
 }
 
 function withFlags(frame: Frame, flags: number, payload: Uint8Array): Frame {

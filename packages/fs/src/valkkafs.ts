@@ -20,6 +20,7 @@ import { LegacyError } from './legacy/errors.js';
 import { type LegacyDirectory, openLegacyDirectory } from './legacy/directory.js';
 import { BLOCKFILE_NAME, DUMPFILE_NAME, type LegacyMetadata, type Metadata, fsIdBytes, newMetadata, readMetadata, writeMetadata } from './metadata.js';
 import { type BlockContents, type Geometry, parseBlock, readBlockFromDevice, readSummary } from './reader.js';
+import { lastConfigFrames } from './config-memory.js';
 import { type RecoveryReport, recover } from './recovery.js';
 import { type BlockTable, type StreamSpan, type TimeRange, blockAt, getInd, getIndNeigh, getTimeRange, recordedRanges } from './search.js';
 import { StreamIndex } from './stream-index.js';
@@ -511,6 +512,7 @@ async function openWriter<T extends ValkkaFS>(
   const index = new StreamIndex(meta.n_blocks);
   const base = { device, blockfile, index, fsId: fsIdBytes(meta), variant: meta.variant, blocksize: meta.blocksize, nBlocks: meta.n_blocks };
   const { resume, report } = await recover(base, meta.current_block);
+  resume.configFrames = await lastConfigFrames(device, { fsId: base.fsId, blocksize: base.blocksize, nBlocks: base.nBlocks }, index, resume.open);
   let fs: T | undefined;
   const saveCurrentBlock = async (block: number): Promise<void> => {
     meta.current_block = block;

@@ -87,6 +87,8 @@ export interface ResumePoint {
   previousRow: Row;
   /** current_block in valkkafs.json now. */
   jsonBlock: number;
+  /** Stored key frames whose parameter sets the writer remembers, per stream (config-memory.ts). */
+  configFrames?: readonly Frame[];
 }
 
 export interface WriterOptions {
@@ -152,6 +154,7 @@ export class RingWriter {
   /** Starts writing at the resume point; a sealed resume block is left at once for the next one. */
   static async start(ctx: RingContext, resume: ResumePoint, options: WriterOptions = {}): Promise<RingWriter> {
     const writer = new RingWriter(ctx, resume, options);
+    for (const f of resume.configFrames ?? []) writer.ingest.learn(f);
     if (resume.open.sealed) await writer.advance();
     // Puts the header of the block where writing resumes on the device, and the json in step.
     await writer.requestFlush(true);
