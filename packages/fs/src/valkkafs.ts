@@ -48,12 +48,6 @@ export interface LoadOptions {
   device?: BlockDevice;
 }
 
-export interface BlockRow {
-  index: number;
-  mstime1: number;
-  mstime2: number;
-}
-
 export interface DumpedRecord {
   offset: number;
   streamId: number;

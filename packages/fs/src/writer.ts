@@ -13,10 +13,7 @@
  * chain; while sealed blocks are written the next one fills another buffer (three in all), and
  * the frame path never waits for I/O unless every buffer is taken.
  */
-import type { BlockDevice } from '@valkka/blockdev';
-
-import type { BlockFile } from './blockfile.js';
-import { BlockStats, type Row, type Variant } from './block-stats.js';
+import { BlockStats, type Row } from './block-stats.js';
 import { FrameTooLargeError, ValkkaFSError } from './errors.js';
 import {
   BLOCK_HEADER_SIZE,
@@ -33,7 +30,7 @@ import {
 } from './format.js';
 import type { Frame } from './frame.js';
 import { FrameIngest } from './ingest.js';
-import type { StreamIndex } from './stream-index.js';
+import type { RecoveryContext } from './recovery.js';
 
 export interface BlockEvent {
   /** The block just sealed. */
@@ -47,14 +44,7 @@ export interface BlockEvent {
   msg: '' | 'frame' | 'keyframe';
 }
 
-export interface RingContext {
-  device: BlockDevice;
-  blockfile: BlockFile;
-  index: StreamIndex;
-  fsId: Uint8Array;
-  variant: Variant;
-  blocksize: number;
-  nBlocks: number;
+export interface RingContext extends RecoveryContext {
   /** Persists current_block in valkkafs.json (atomically). */
   saveCurrentBlock(block: number): Promise<void>;
   onBlock(event: BlockEvent): void;

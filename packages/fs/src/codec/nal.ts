@@ -3,7 +3,6 @@
  * codec configuration, for H.264 and H.265.
  */
 import { Codec } from '../frame.js';
-import { CodecError } from './errors.js';
 
 export type VideoCodec = typeof Codec.h264 | typeof Codec.h265;
 
@@ -23,11 +22,6 @@ export interface NalUnit {
 
 export function isVideoCodec(codec: number): codec is VideoCodec {
   return codec === Codec.h264 || codec === Codec.h265;
-}
-
-export function assertVideoCodec(codec: number): VideoCodec {
-  if (!isVideoCodec(codec)) throw new CodecError('ECODEC', `codec ${codec} is not H.264 (${Codec.h264}) or H.265 (${Codec.h265})`);
-  return codec;
 }
 
 /** NAL type from the first header byte. */
