@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 
 import type { MemoryDevice } from '@valkka/blockdev';
 
-import { type BlockContents, type Frame, ValkkaMultiFS, type ValkkaFS } from '../src/index.js';
+import { type BlockContents, type Frame, ValkkaMultiFS, type ValkkaFS, check } from '../src/index.js';
 import { fenced, h264Frame, memoryDevice, pick, plainFrame, withTempDir } from './helpers.js';
 
 const BS = 8192;
@@ -91,6 +91,8 @@ async function scenario(nBlocks: number, ops: Op[], crashTicks: number, tear: bo
     if (restoreJson && jsonSnap) await copyFile(join(dir, 'old.json'), join(dir, 'valkkafs.json'));
 
     const reopened = await ValkkaMultiFS.loadFromDirectory(dir, { device: dev, flushIntervalMs: 3_600_000 });
+    // What recovery left is consistent: headers, records, summaries, sequence numbers and rows.
+    expect((await check(reopened, { device: dev })).problems).toEqual([]);
     const all = [...written, extra, plainFrame(2, t + 1, 2500)];
     const recovered = await readAll(reopened);
     // A contiguous run of what was written, byte for byte.
@@ -123,7 +125,8 @@ describe('crash recovery (property)', () => {
   it('recovers a contiguous run up to at least the last flush, never a garbled frame', async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.integer({ min: 3, max: 6 }),
+        // Small rings wrap often; 33 blocks invalidate rows two at a time.
+        fc.oneof(fc.integer({ min: 3, max: 6 }), fc.constant(33)),
         fc.array(opArb, { minLength: 1, maxLength: 60 }),
         fc.integer({ min: 0, max: 12 }),
         fc.boolean(),
