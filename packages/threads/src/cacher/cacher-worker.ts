@@ -74,11 +74,11 @@ runWorker<CacherWorkerData>(CACHER_COUNTERS, async (ctx) => {
         ctx.emit('log', `${c.command.type}: ${(err as Error).message}`); // a bad argument must not kill playback
       }
     }
+    core.run(); // what is due goes out before the reader's entries are taken in
     for (let i = 0, e = frames.pop(); e; e = ++i < BATCH ? frames.pop() : undefined) {
       busy = true;
       handleReader(e);
     }
-    core.run();
     ctx.setCounter('frames', sent);
     ctx.setCounter('transmissions', transmissions);
     ctx.setCounter('cachedBytes', core.bytes);
