@@ -15,6 +15,8 @@ import type { OpenBlock } from './writer.js';
 
 /** Streams silent for longer than this before the newest frame are not looked for. */
 const LOOKBACK_MS = 60_000;
+/** Whole blocks read at most (a stream that never sends its configuration must not make the open slow). */
+const MAX_BLOCK_READS = 32;
 
 const streamKey = (f: { streamId: number; subsession: number }): number => f.streamId * 256 + f.subsession;
 const CONFIG_KEY = FrameFlags.key | FrameFlags.config;
@@ -23,8 +25,8 @@ const CONFIG_KEY = FrameFlags.key | FrameFlags.config;
  * For each H.264/H.265 (stream, subsession) seen from the resume block back, its newest key frame
  * carrying its configuration, cut to the bytes before the picture's data (a copy). The walk reads
  * each older block's summary, and the whole block only when it holds key frames of a stream still
- * missing; it stops once every stream seen is resolved, at a block older than LOOKBACK_MS, or at the
- * oldest block of the ring.
+ * missing; it stops once every stream seen is resolved, at a block older than LOOKBACK_MS, after
+ * MAX_BLOCK_READS whole blocks, at a damaged block, or at the oldest block of the ring.
  */
 export async function lastConfigFrames(device: BlockDevice, geometry: Geometry, index: StreamIndex, resume: OpenBlock): Promise<Frame[]> {
   const found = new Map<number, Frame>();
@@ -49,17 +51,19 @@ export async function lastConfigFrames(device: BlockDevice, geometry: Geometry, 
   consider(newest);
   let cutoff = newest.reduce((m, f) => Math.max(m, f.timestamp), 0) - LOOKBACK_MS;
   const { nBlocks } = geometry;
+  let blockReads = 0;
   for (let d = 1; d < nBlocks && resume.seq - d >= 1; d++) {
     const block = (resume.block - d + nBlocks) % nBlocks;
     const seq = resume.seq - d;
     const known = index.get(block);
-    const summary = known?.seq === seq ? known : await readSummary(device, geometry, block);
+    const summary = known?.seq === seq ? known : await readSummary(device, geometry, block).catch(() => undefined);
     if (!summary || summary.seq !== seq) break; // the oldest block of the ring
     const last = summary.streams.reduce((m, s) => Math.max(m, s.lastTs), -1);
     if (newest.length === 0) cutoff = last - LOOKBACK_MS;
     if (last < cutoff) break;
     for (const s of summary.streams) if (!resolved.has(streamKey(s))) missing.add(streamKey(s));
     if (summary.streams.some((s) => s.keyFrames > 0 && missing.has(streamKey(s)))) {
+      if (blockReads++ === MAX_BLOCK_READS) break;
       const contents = await readBlockFromDevice(device, geometry, block, seq).catch(() => undefined);
       if (!contents) break; // damaged: what is older is not needed to resume
       consider(contents.frames);
