@@ -14,7 +14,8 @@ export async function main(argv: string[]): Promise<number> {
     await program.parseAsync(argv);
     return takeExitCode();
   } catch (err) {
-    if (err instanceof CommanderError) return err.exitCode;
+    // Commander has printed its message; a usage error exits 2 like every other bad argument.
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
     if (err instanceof CliError) {
       process.stderr.write(`valkka: ${err.message}\n`);
       return err.exitCode;

@@ -120,6 +120,11 @@ describe('valkka init, info, blocks, dump-block, check', () => {
     const missing = await valkka('info', join(base, 'nothing-here'));
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain('nothing-here');
+    const unknown = await valkka('frobnicate');
+    expect(unknown.code).toBe(2);
+    const missingArg = await valkka('info');
+    expect(missingArg.code).toBe(2);
+    expect(missingArg.stderr).toContain("missing required argument 'dir'");
     const range = await valkka('dump-block', dir, '99');
     expect(range.stderr).toContain('block: 99 is out of range (0..31)');
   });
