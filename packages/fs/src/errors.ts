@@ -2,6 +2,7 @@
 export type FsErrorCode =
   | 'EARGUMENT' // a bad argument: geometry, options, frame fields
   | 'EFRAMETOOLARGE' // a frame that cannot fit into one block
+  | 'ESTREAM' // a frame of another stream than the one a ValkkaSingleFS holds
   | 'ELOCKED' // another writer holds the filesystem
   | 'EREADONLY' // writing through a read-only (reader or legacy) handle
   | 'ECLOSED' // the filesystem or writer is closed
@@ -39,6 +40,21 @@ export class FrameTooLargeError extends ValkkaFSError {
     super(
       'EFRAMETOOLARGE',
       `frame payload of ${frameBytes} bytes does not fit into one block: at most ${maxPayload} bytes fit in a ${blocksize}-byte block (use a larger blocksize)`,
+    );
+  }
+}
+
+/** A ValkkaSingleFS holds one stream (the first one written); a frame of another one is refused. */
+export class StreamMismatchError extends ValkkaFSError {
+  override name = 'StreamMismatchError';
+  constructor(
+    readonly dirname: string,
+    readonly fsStreamId: number,
+    readonly frameStreamId: number,
+  ) {
+    super(
+      'ESTREAM',
+      `${dirname}: this ValkkaSingleFS holds stream ${fsStreamId}; refused a frame of stream ${frameStreamId} (use a ValkkaMultiFS for several streams)`,
     );
   }
 }

@@ -35,6 +35,8 @@ const metadataSchema = z
     format_version: z.literal(FORMAT_VERSION),
     fs_id: z.string().regex(new RegExp(`^[0-9a-f]{${FS_ID_SIZE * 2}}$`), `fs_id must be ${FS_ID_SIZE * 2} lower-case hex digits`),
     variant: z.enum(['single', 'multi']),
+    // ValkkaSingleFS: the stream it holds, set before its first frame is written.
+    stream_id: z.number().int().min(1).max(0xffffffff).optional(),
   })
   .refine((m) => m.current_block < m.n_blocks, { message: 'current_block must be < n_blocks', path: ['current_block'] });
 

@@ -137,6 +137,11 @@ export abstract class ValkkaFS extends EventEmitter<Events> {
     return this.writer ? this.writer.currentBlock : this.meta.current_block;
   }
 
+  /** ValkkaSingleFS: the stream it holds (the first one written); undefined while empty, and for a MultiFS. */
+  get streamId(): number | undefined {
+    return this.meta.stream_id;
+  }
+
   get fsId(): string {
     return this.meta.fs_id;
   }
@@ -512,8 +517,13 @@ async function openWriter<T extends ValkkaFS>(
     meta.current_block = block;
     await writeMetadata(dirname, meta);
   };
+  const saveStreamId = async (id: number): Promise<void> => {
+    meta.stream_id = id;
+    await writeMetadata(dirname, meta);
+  };
+  const single = meta.variant === 'single' ? { dirname, id: meta.stream_id, save: saveStreamId } : undefined;
   const writer = await RingWriter.start(
-    { ...base, saveCurrentBlock, onBlock: (e) => fs?.deliverBlockEvent(e) },
+    { ...base, saveCurrentBlock, onBlock: (e) => fs?.deliverBlockEvent(e), ...(single ? { single } : {}) },
     resume,
     flushIntervalMs === undefined ? {} : { flushIntervalMs },
   );

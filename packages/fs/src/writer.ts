@@ -14,7 +14,7 @@
  * the frame path never waits for I/O unless every buffer is taken.
  */
 import { BlockStats, type Row } from './block-stats.js';
-import { FrameTooLargeError, ValkkaFSError } from './errors.js';
+import { FrameTooLargeError, StreamMismatchError, ValkkaFSError } from './errors.js';
 import {
   BLOCK_HEADER_SIZE,
   FORMAT_VERSION,
@@ -29,7 +29,7 @@ import {
   tailReserve,
 } from './format.js';
 import type { Frame } from './frame.js';
-import { FrameIngest } from './ingest.js';
+import { FrameIngest, validateFrame } from './ingest.js';
 import type { RecoveryContext } from './recovery.js';
 
 export interface BlockEvent {
@@ -48,6 +48,17 @@ export interface RingContext extends RecoveryContext {
   /** Persists current_block in valkkafs.json (atomically). */
   saveCurrentBlock(block: number): Promise<void>;
   onBlock(event: BlockEvent): void;
+  /** Set for a ValkkaSingleFS: frames of any other stream are refused. */
+  single?: SingleStream;
+}
+
+/** The one stream of a ValkkaSingleFS (valkkafs.json stream_id). */
+export interface SingleStream {
+  dirname: string;
+  /** Undefined until the first frame is written. */
+  id: number | undefined;
+  /** Persists the id in valkkafs.json (atomically); runs on the writer's I/O chain. */
+  save(id: number): Promise<void>;
 }
 
 /** The block being written (or being sealed) and its buffer. */
@@ -224,8 +235,23 @@ export class RingWriter {
   private writeNow(frame: Frame): Promise<void> | undefined {
     if (this.closed) throw new ValkkaFSError('ECLOSED', 'the writer is closed');
     if (this.failure !== undefined) throw this.failure;
+    const single = this.ctx.single;
+    if (single?.id !== undefined && frame.streamId !== single.id) {
+      validateFrame(frame); // a malformed frame is reported as such
+      throw new StreamMismatchError(single.dirname, single.id, frame.streamId);
+    }
     const f = this.ingest.prepare(frame);
     if (f.payload.length > this.maxPayload) throw new FrameTooLargeError(f.payload.length, this.maxPayload, this.ctx.blocksize);
+    if (single && single.id === undefined) {
+      // The first frame ever: the json names the stream before the frame can reach the device.
+      single.id = f.streamId;
+      return this.enqueue(() => single.save(f.streamId)).then(() => this.place(f));
+    }
+    return this.place(f);
+  }
+
+  /** Appends f to the open block, or returns the promise of sealing it and appending to the next. */
+  private place(f: Frame): Promise<void> | undefined {
     const size = recordSize(f.payload.length);
     if (this.open.filled + size + tailReserve(this.open.stats.entriesWith(f.streamId, f.subsession)) > this.ctx.blocksize) {
       return this.advance().then(() => this.append(f));
