@@ -136,7 +136,8 @@ describe('closing a reader whose consumer stopped reading', () => {
 
 describe('a reader racing the writer at the wrap', () => {
   it('never delivers a garbled or foreign frame; reused blocks are reported expired', async () => {
-    const fs = await makeFs({ blocksize: 16 * 1024, nBlocks: 6 });
+    // Two streams: a Multi FS (a Single FS holds one stream and would refuse the second).
+    const fs = await makeFs({ blocksize: 16 * 1024, nBlocks: 6, multi: true });
     const writer = new ValkkaFSWriterThread({ dirname: fs.dirname, queueBytes: 256 * 1024 });
     const reader = new ValkkaFSReaderThread({ dirname: fs.dirname, outputBytes: 256 * 1024 });
     const latest = new Map<number, BlockInfo>();
@@ -200,6 +201,7 @@ describe('a reader racing the writer at the wrap', () => {
       expect(sealed).toBeGreaterThan(6 * 10); // wrapped around the 6-block ring many times
       expect(requests).toBeGreaterThanOrEqual(20);
       expect(delivered).toBeGreaterThan(0);
+      expect(writer.stats()).toMatchObject({ wrongStream: 0, tooLarge: 0, unmapped: 0 }); // every frame of both streams stored
       await vi.waitFor(() => expect(reader.stats().expired).toBe(expired.length), { timeout: 10_000 });
     } finally {
       await writer.terminate();

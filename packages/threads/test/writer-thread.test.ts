@@ -123,6 +123,18 @@ describe('ValkkaFSWriterThread', () => {
     expect((await readAll(dirname)).map((f) => f.timestamp)).toEqual([1000, 1002]);
   });
 
+  it('drops (and counts) frames of a second stream id into a Single FS instead of dying', async () => {
+    const { writer, dirname, logs } = await startWriter(8 * 1024, 4);
+    await writer.setSlotId(1, 1);
+    await writer.setSlotId(2, 2);
+    const input = writer.getFrameFilter();
+    for (let i = 0; i < 6; i++) input(testFrame((i % 2) + 1, (i % 2) + 1, i, 100, 1000 + i));
+    await writer.close();
+    expect(writer.stats()).toMatchObject({ written: 3, wrongStream: 3, tooLarge: 0 });
+    expect(logs.join('\n')).toMatch(new RegExp(`slot 2: ${dirname}: this ValkkaSingleFS holds stream 1; refused a frame of stream 2`));
+    expect((await readAll(dirname)).map((f) => [f.streamId, f.timestamp])).toEqual([[1, 1000], [1, 1002], [1, 1004]]);
+  });
+
   it('owns the writer lock in its worker: a second writer on the same directory is refused, a reader is not', async () => {
     const { dirname } = await startWriter(64 * 1024, 4);
     const second = new ValkkaFSWriterThread({ dirname });

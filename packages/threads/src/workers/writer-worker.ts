@@ -21,6 +21,7 @@ runWorker<WriterWorkerData>(WRITER_COUNTERS, async (ctx) => {
     ctx.setCounter('writtenBytes', core.counts.writtenBytes);
     ctx.setCounter('unmapped', core.counts.unmapped);
     ctx.setCounter('tooLarge', core.counts.tooLarge);
+    ctx.setCounter('wrongStream', core.counts.wrongStream);
   };
   ctx.ready();
   await runLoop(ctx.input, {

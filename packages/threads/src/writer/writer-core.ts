@@ -18,7 +18,12 @@ export interface WriterCounts {
   unmapped: number;
   /** Frames dropped because they cannot fit into one block (the fs's FrameTooLargeError). */
   tooLarge: number;
+  /** Frames dropped because a ValkkaSingleFS holds another stream (the fs's StreamMismatchError). */
+  wrongStream: number;
 }
+
+/** The fs errors that refuse one frame but must not stop the recording, and the count each goes to. */
+const DROPPED: Readonly<Record<string, 'tooLarge' | 'wrongStream'>> = { EFRAMETOOLARGE: 'tooLarge', ESTREAM: 'wrongStream' };
 
 /**
  * What the writer thread does with each entry, apart from the worker plumbing: map slot -> id and write.
@@ -26,7 +31,7 @@ export interface WriterCounts {
  */
 export class WriterCore {
   readonly slots = new StreamMap('slot', 'id');
-  readonly counts: WriterCounts = { written: 0, writtenBytes: 0, unmapped: 0, tooLarge: 0 };
+  readonly counts: WriterCounts = { written: 0, writtenBytes: 0, unmapped: 0, tooLarge: 0, wrongStream: 0 };
 
   constructor(
     private readonly sink: FrameSink,
@@ -46,9 +51,12 @@ export class WriterCore {
     return written.then(
       () => this.wrote(frame),
       (err: unknown) => {
-        // One oversized frame must not stop the recording (the original's B1 wrote across the block end).
-        if ((err as { code?: unknown }).code !== 'EFRAMETOOLARGE') throw err;
-        this.counts.tooLarge += 1;
+        // One refused frame must not stop the recording (the original's B1 wrote an oversized one across
+        // the block end; a Single FS refuses a second stream's frames).
+        const code = (err as { code?: unknown }).code;
+        const counter = typeof code === 'string' ? DROPPED[code] : undefined;
+        if (counter === undefined) throw err;
+        this.counts[counter] += 1;
         this.log(`slot ${frame.slot}: ${(err as Error).message} (dropped)`);
       },
     );

@@ -20,7 +20,7 @@ export interface WriterWorkerData {
   dirname: string;
 }
 
-export const WRITER_COUNTERS = ['written', 'writtenBytes', 'unmapped', 'tooLarge', 'blocks'] as const;
+export const WRITER_COUNTERS = ['written', 'writtenBytes', 'unmapped', 'tooLarge', 'wrongStream', 'blocks'] as const;
 
 export interface WriterStats {
   queue: FrameQueueStats;
@@ -31,6 +31,8 @@ export interface WriterStats {
   unmapped: number;
   /** Frames dropped because they cannot fit into one block. */
   tooLarge: number;
+  /** Frames dropped because the (Single) filesystem holds another stream id. */
+  wrongStream: number;
   /** Blocks finished so far. */
   blocks: number;
 }
@@ -93,7 +95,7 @@ export class ValkkaFSWriterThread extends ValkkaThread<WriterWorkerData, WriterE
 
   stats(): WriterStats {
     const c = this.counters();
-    return { queue: this.input.stats(), written: c.written!, writtenBytes: c.writtenBytes!, unmapped: c.unmapped!, tooLarge: c.tooLarge!, blocks: c.blocks! };
+    return { queue: this.input.stats(), written: c.written!, writtenBytes: c.writtenBytes!, unmapped: c.unmapped!, tooLarge: c.tooLarge!, wrongStream: c.wrongStream!, blocks: c.blocks! };
   }
 
   private send(command: WriterCommand): Promise<void> {
