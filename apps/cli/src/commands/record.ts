@@ -140,7 +140,7 @@ async function record(dirname: string, options: RecordOptions): Promise<RecordSu
     frames: stats.written,
     bytes: stats.writtenBytes,
     blocks: stats.blocks,
-    drops: stats.queue.drops + stats.tooLarge,
+    drops: stats.queue.drops + stats.tooLarge + stats.wrongStream,
     firstTimestamp: startTime,
     lastTimestamp: startTime + (played - 1) * clip.frameMs,
     seconds: (performance.now() - started) / 1000,
@@ -170,7 +170,7 @@ function causeOf(err: unknown): string {
 
 function progressLine(writer: ValkkaFSWriterThread): string {
   const s = writer.stats();
-  return `frames ${s.written}  bytes ${formatBytes(s.writtenBytes)}  blocks ${s.blocks}  drops ${s.queue.drops + s.tooLarge}`;
+  return `frames ${s.written}  bytes ${formatBytes(s.writtenBytes)}  blocks ${s.blocks}  drops ${s.queue.drops + s.tooLarge + s.wrongStream}`;
 }
 
 function summaryLine(s: RecordSummary): string {
