@@ -186,17 +186,9 @@ export class FrameQueue {
     return this.push(markerEntry(marker));
   }
 
-  pushMarkerAsync(marker: Marker): Promise<boolean> {
-    return this.pushAsync(markerEntry(marker));
-  }
-
   /** Any entry, as pushFrame / pushCommand / pushMarker. */
   pushEntry(entry: QueueEntry): boolean {
     return this.push(toOutgoing(entry));
-  }
-
-  pushEntryAsync(entry: QueueEntry): Promise<boolean> {
-    return this.pushAsync(toOutgoing(entry));
   }
 
   private push(entry: Outgoing): boolean {
