@@ -11,7 +11,7 @@ import { type BlockDevice, DeviceError, FileDevice, PartitionDevice } from '@val
 import { BlockFile } from './blockfile.js';
 import { BlockStats, type Row } from './block-stats.js';
 import { ValkkaFSError, ValkkaFSLoadError } from './errors.js';
-import { TRAILER_SIZE, decodeBlockHeader, decodeSummary, decodeTrailer, scanRecords, type StreamSummary } from './format.js';
+import { decodeBlockHeader, scanBlock, type StreamSummary } from './format.js';
 import { lockDirectory } from './lock.js';
 import { BLOCKFILE_NAME, DUMPFILE_NAME, type Metadata, fsIdBytes, readMetadata, writeMetadata } from './metadata.js';
 import type { ValkkaFS } from './valkkafs.js';
@@ -237,11 +237,9 @@ function checkBlock(
     if (h !== 'never written' && h !== 'belongs to another filesystem') problem('HEADER', block, 0, `invalid block header: ${h}`);
     return undefined;
   }
-  const trailer = decodeTrailer(buf, g.blocksize, h.seq);
-  const summary = trailer ? decodeSummary(buf, 0, g.blocksize, h.seq) : undefined;
+  const { trailer, summary, scan } = scanBlock(buf, h.seq, g.blocksize);
   if (trailer && !summary) problem('SUMMARY', block, trailer.at, 'the trailer is valid but the summary record is damaged');
   const sealed = summary !== undefined;
-  const scan = scanRecords(buf, h.seq, sealed && trailer ? trailer.at : g.blocksize - TRAILER_SIZE);
   const stats = new BlockStats(g.variant);
   for (const f of scan.frames) {
     stats.add(f);

@@ -257,6 +257,18 @@ export function decodeSummary(buf: Buffer, base: number, blocksize: number, seq:
   return out;
 }
 
+/**
+ * The records of a whole block and, when it is sealed, its summary: a valid trailer and summary
+ * bound the scan at the summary, otherwise it may run to the trailer's place. `trailer` is set
+ * whenever the trailer is valid (even when the summary it points at is damaged).
+ */
+export function scanBlock(buf: Buffer, seq: number, blocksize: number): { trailer: { at: number; size: number } | undefined; summary: StreamSummary[] | undefined; scan: RecordScan } {
+  const trailer = decodeTrailer(buf, blocksize, seq);
+  const summary = trailer ? decodeSummary(buf, 0, blocksize, seq) : undefined;
+  const scan = scanRecords(buf, seq, summary && trailer ? trailer.at : blocksize - TRAILER_SIZE);
+  return { trailer, summary, scan };
+}
+
 /** Writes a millisecond value (a safe integer >= 0) as an int64 LE, as two u32 halves (no BigInt). */
 export function writeMs(buf: Buffer, ms: number, offset: number): void {
   buf.writeUInt32LE(ms % 0x1_0000_0000, offset);

@@ -6,7 +6,7 @@
 import type { BlockDevice } from '@valkka/blockdev';
 
 import { BlockExpiredError, BlockHeaderError } from './errors.js';
-import { type HeaderExpectation, type ParsedFrame, TRAILER_SIZE, decodeBlockHeader, decodeSummary, decodeTrailer, scanRecords, type StreamSummary } from './format.js';
+import { type HeaderExpectation, type ParsedFrame, decodeBlockHeader, decodeSummary, decodeTrailer, scanBlock, scanRecords, type StreamSummary } from './format.js';
 
 export interface BlockContents {
   index: number;
@@ -30,10 +30,7 @@ export interface Geometry {
 export function parseBlock(bytes: Buffer, index: number, geometry: Geometry, fullBlock: boolean): BlockContents {
   const header = decodeBlockHeader(bytes, { ...geometry, block: index });
   if (typeof header === 'string') throw new BlockHeaderError(index, header);
-  const trailer = fullBlock ? decodeTrailer(bytes, geometry.blocksize, header.seq) : undefined;
-  const summary = trailer ? decodeSummary(bytes, 0, geometry.blocksize, header.seq) : undefined;
-  const limit = summary && trailer ? trailer.at : fullBlock ? geometry.blocksize - TRAILER_SIZE : bytes.length;
-  const scan = scanRecords(bytes, header.seq, limit);
+  const { summary, scan } = fullBlock ? scanBlock(bytes, header.seq, geometry.blocksize) : { summary: undefined, scan: scanRecords(bytes, header.seq, bytes.length) };
   return { index, seq: header.seq, sealed: summary !== undefined, frames: scan.frames, end: scan.end, summary };
 }
 

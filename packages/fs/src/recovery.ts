@@ -8,7 +8,7 @@ import type { BlockDevice } from '@valkka/blockdev';
 
 import { BlockStats, type Row, statsFromSummary, type Variant } from './block-stats.js';
 import type { BlockFile } from './blockfile.js';
-import { BLOCK_HEADER_SIZE, TRAILER_SIZE, alignDown, decodeBlockHeader, decodeSummary, decodeTrailer, scanRecords, seqSeed } from './format.js';
+import { BLOCK_HEADER_SIZE, alignDown, decodeBlockHeader, decodeSummary, scanBlock, scanRecords, seqSeed } from './format.js';
 import type { StreamIndex } from './stream-index.js';
 import { type OpenBlock, type ResumePoint, newOpenBlock } from './writer.js';
 
@@ -91,10 +91,7 @@ export async function recover(ctx: RecoveryContext, jsonBlock: number): Promise<
 
   // The last block: its records up to the first that does not validate.
   await device.read(block * blocksize, buf);
-  const trailer = decodeTrailer(buf, blocksize, seq);
-  const summary = trailer ? decodeSummary(buf, 0, blocksize, seq) : undefined;
-  const limit = summary && trailer ? trailer.at : blocksize - TRAILER_SIZE;
-  const scan = scanRecords(buf, seq, limit);
+  const { summary, scan } = scanBlock(buf, seq, blocksize);
   const stats = new BlockStats(ctx.variant);
   for (const f of scan.frames) stats.add(f);
   const sealed = summary !== undefined;
