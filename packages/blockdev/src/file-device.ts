@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import type { NativeApi, RawFile } from '@valkka/native';
 import { defaultBackend } from './backend.js';
 import { DeviceError, errnoOf } from './errors.js';
-import { RawDevice, alignmentFor } from './raw-device.js';
+import { RawDevice, alignmentFor, openRaw } from './raw-device.js';
 
 export interface FileDeviceOpenOptions {
   readOnly?: boolean;
@@ -81,17 +81,6 @@ export class FileDevice extends RawDevice {
       physicalSectorSize: sectors.physical,
       readOnly,
     });
-  }
-}
-
-/** Opens with O_DIRECT when wanted and possible; a filesystem that refuses O_DIRECT (EINVAL) gets buffered I/O. */
-export async function openRaw(backend: NativeApi, path: string, write: boolean, direct: boolean, exclusive = false): Promise<RawFile> {
-  const useDirect = direct && backend.capabilities().directIO;
-  try {
-    return await backend.open(path, { write, direct: useDirect, exclusive });
-  } catch (err) {
-    if (!useDirect || errnoOf(err) !== 'EINVAL') throw err;
-    return backend.open(path, { write, direct: false, exclusive });
   }
 }
 

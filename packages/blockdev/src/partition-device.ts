@@ -1,9 +1,8 @@
 import type { NativeApi, RawFile } from '@valkka/native';
 import { defaultBackend } from './backend.js';
 import { DeviceError, errnoOf } from './errors.js';
-import { openRaw } from './file-device.js';
 import { findPartition, retryWhileBusy, type PartitionInfo } from './partitions.js';
-import { RawDevice, alignmentFor, type RawDeviceParams } from './raw-device.js';
+import { RawDevice, alignmentFor, openRaw, type RawDeviceParams } from './raw-device.js';
 import type { SystemRoots } from './system.js';
 
 export interface PartitionDeviceOptions extends SystemRoots {

@@ -18,6 +18,17 @@ export function alignmentFor(logicalSectorSize: number): number {
   return Math.max(4096, logicalSectorSize);
 }
 
+/** Opens with O_DIRECT when wanted and possible; a filesystem that refuses O_DIRECT (EINVAL) gets buffered I/O. */
+export async function openRaw(backend: NativeApi, path: string, write: boolean, direct: boolean, exclusive = false): Promise<RawFile> {
+  const useDirect = direct && backend.capabilities().directIO;
+  try {
+    return await backend.open(path, { write, direct: useDirect, exclusive });
+  } catch (err) {
+    if (!useDirect || errnoOf(err) !== 'EINVAL') throw err;
+    return backend.open(path, { write, direct: false, exclusive });
+  }
+}
+
 /**
  * A BlockDevice over one open RawFile (a regular file or a block device node): range and alignment
  * checks, one syscall per read or write, and errors that name the device, offset and length.
