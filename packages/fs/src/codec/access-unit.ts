@@ -34,8 +34,8 @@ export function classifyAccessUnit(codec: number, payload: Uint8Array): AccessUn
   return describeNals(codec, payload, findNalUnits(codec, payload));
 }
 
-/** Key and configuration from the NAL units of `payload`, already found. */
-function describeNals(codec: VideoCodec, payload: Uint8Array, nals: readonly NalUnit[]): AccessUnitInfo {
+/** Key and configuration from the NAL units of `payload`, already found (internal to codec/). */
+export function describeNals(codec: VideoCodec, payload: Uint8Array, nals: readonly NalUnit[]): AccessUnitInfo {
   const wanted = configTypes(codec);
   let key = false;
   const configNals: Uint8Array[] = [];

@@ -3,7 +3,7 @@
  * them in front of every key frame that lacks them, so every key frame starts a decodable run
  * even when the camera sends SPS/PPS only once.
  */
-import { classifyAccessUnit, type AccessUnitInfo } from './access-unit.js';
+import { describeNals, type AccessUnitInfo } from './access-unit.js';
 import { CodecError } from './errors.js';
 import { audType, configTypes, findNalUnits, isVideoCodec, joinAnnexB, type VideoCodec } from './nal.js';
 
@@ -36,8 +36,9 @@ export class ConfigTracker {
   }
 
   process(payload: Uint8Array): TrackedAccessUnit {
-    const info = classifyAccessUnit(this.codec, payload);
+    // One scan of the payload serves both the classification and the parameter sets.
     const nals = findNalUnits(this.codec, payload);
+    const info = describeNals(this.codec, payload, nals);
     // An access unit carrying a type replaces what was remembered for that type.
     const seen = new Map<number, Uint8Array[]>();
     for (const nal of nals) {
