@@ -7,6 +7,7 @@ import {
   SourceError,
   ThreadDiedError,
   ValkkaFSWriterThread,
+  type WriterStats,
 } from '@valkka/threads';
 import type { Command } from 'commander';
 import { CliError, emit } from '../output.js';
@@ -140,7 +141,7 @@ async function record(dirname: string, options: RecordOptions): Promise<RecordSu
     frames: stats.written,
     bytes: stats.writtenBytes,
     blocks: stats.blocks,
-    drops: stats.queue.drops + stats.tooLarge + stats.wrongStream,
+    drops: droppedFrames(stats),
     firstTimestamp: startTime,
     lastTimestamp: startTime + (played - 1) * clip.frameMs,
     seconds: (performance.now() - started) / 1000,
@@ -170,7 +171,12 @@ function causeOf(err: unknown): string {
 
 function progressLine(writer: ValkkaFSWriterThread): string {
   const s = writer.stats();
-  return `frames ${s.written}  bytes ${formatBytes(s.writtenBytes)}  blocks ${s.blocks}  drops ${s.queue.drops + s.tooLarge + s.wrongStream}`;
+  return `frames ${s.written}  bytes ${formatBytes(s.writtenBytes)}  blocks ${s.blocks}  drops ${droppedFrames(s)}`;
+}
+
+/** Frames that never reached the disk: dropped by the full queue, too large for a block, or of another stream. */
+function droppedFrames(s: WriterStats): number {
+  return s.queue.drops + s.tooLarge + s.wrongStream;
 }
 
 function summaryLine(s: RecordSummary): string {
