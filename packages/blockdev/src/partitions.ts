@@ -67,7 +67,6 @@ export interface LocatedPartition {
   info: PartitionInfo;
   /** Why it must not be used, as a DeviceError code; undefined when usable. */
   refusal?: DeviceErrorCode;
-  kernel?: KernelBlockDevice;
 }
 
 /** Every GPT partition of the image, or of every readable whole disk of the system. */
@@ -108,7 +107,7 @@ async function locatePartitions(roots: SystemRoots, options: { probeBusy: boolea
       const kernel = kernelParts.find((p) => p.start === startIn512);
       const info = describeEntry(table, entry, disk.devPath, kernel?.devPath ?? null);
       const refusal = typeRefusal(entry) ?? (await systemRefusal(info, kernel, roots, mounts, swaps, options.probeBusy));
-      found.push(refusal ? { info: { ...info, usable: false, reason: refusal.reason }, refusal: refusal.code, kernel } : { info, kernel });
+      found.push(refusal ? { info: { ...info, usable: false, reason: refusal.reason }, refusal: refusal.code } : { info });
     }
   }
   return { partitions: found, skipped };
