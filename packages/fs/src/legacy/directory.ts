@@ -5,8 +5,9 @@
  */
 import { open, readFile, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import { GRAIN } from '../format.js';
 import type { Frame } from '../frame.js';
-import { BlockTable } from '../search.js';
+import { BLOCKFILE_ROW_BYTES, BlockTable } from '../search.js';
 import { recordsToFrames } from './access-units.js';
 import { LegacyError } from './errors.js';
 import { parseBlockRecords, type LegacyRecord } from './records.js';
@@ -66,7 +67,6 @@ export interface LegacyDirectory {
   close(): Promise<void>;
 }
 
-const GRAIN = 4096;
 const MAX_JSON_BYTES = 1 << 20;
 
 /** Opens a libValkka ValkkaSingleFS or ValkkaMultiFS directory for reading. */
@@ -87,7 +87,7 @@ export async function openLegacyDirectory(dirname: string, options: OpenLegacyOp
   const dumpfile = options.dumpfile ?? (json.partition_uuid === null ? join(dirname, 'dumpfile') : json.dumpfile);
   if (!dumpfile) throw new LegacyError('ENOENT', `${jsonPath}: partition mode without a device node in "dumpfile": pass options.dumpfile`);
   const blockfilePath = join(dirname, 'blockfile');
-  const blockfileBytes = await readSmallFile(blockfilePath, nBlocks * 16, true);
+  const blockfileBytes = await readSmallFile(blockfilePath, nBlocks * BLOCKFILE_ROW_BYTES, true);
   const { table, invalidRows } = BlockTable.fromBlockfile(blockfileBytes, nBlocks, currentBlock);
 
   let handle: FileHandle;
