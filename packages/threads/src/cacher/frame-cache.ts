@@ -96,9 +96,7 @@ export class FrameCache {
   /** Ends the transmission: sorts by time (stable: frames of one instant keep their order) and indexes the streams. */
   finish(): this {
     this.finished = true;
-    const order = this.frames.map((f, i) => i);
-    order.sort((a, b) => this.frames[a]!.timestamp - this.frames[b]!.timestamp || a - b);
-    this.frames = order.map((i) => this.frames[i]!);
+    this.frames.sort((a, b) => a.timestamp - b.timestamp); // Array.prototype.sort is stable
     this.frames.forEach((f, i) => {
       const key = streamKey(f.slot, f.subsession);
       let list = this.byStream.get(key);
