@@ -6,14 +6,15 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 
-import { type BlockDevice, DeviceError, FileDevice, PartitionDevice } from '@valkka/blockdev';
+import type { BlockDevice } from '@valkka/blockdev';
 
 import { BlockFile } from './blockfile.js';
 import { BlockStats, type Row } from './block-stats.js';
+import { openDevice } from './device.js';
 import { ValkkaFSError, ValkkaFSLoadError } from './errors.js';
 import { decodeBlockHeader, scanBlock, type StreamSummary } from './format.js';
 import { lockDirectory } from './lock.js';
-import { BLOCKFILE_NAME, DUMPFILE_NAME, type Metadata, fsIdBytes, readMetadata, writeMetadata } from './metadata.js';
+import { BLOCKFILE_NAME, type Metadata, fsIdBytes, readMetadata, writeMetadata } from './metadata.js';
 import type { ValkkaFS } from './valkkafs.js';
 import { rowsInvalidatedAhead } from './writer.js';
 
@@ -76,7 +77,7 @@ export async function check(target: string | ValkkaFS, options: CheckOptions = {
   const ownDevice = options.device === undefined && typeof target === 'string';
   let device: BlockDevice | undefined;
   try {
-    device = options.device ?? (typeof target === 'string' ? await openForCheck(dirname, meta) : target.device);
+    device = options.device ?? (typeof target === 'string' ? await openDevice(dirname, meta, true) : target.device);
     if (!device) throw new ValkkaFSLoadError('EMETADATA', `${dirname}: a libValkka (legacy) directory: check is for this format only`);
     return await runCheck(dirname, meta, device, options);
   } finally {
@@ -266,14 +267,4 @@ function sameSummary(a: StreamSummary[], b: StreamSummary[]): boolean {
       x.firstTs === y.firstTs && x.lastTs === y.lastTs && x.firstKeyTs === y.firstKeyTs && x.lastKeyTs === y.lastKeyTs
     );
   });
-}
-
-async function openForCheck(dirname: string, meta: Metadata): Promise<BlockDevice> {
-  try {
-    if (meta.partition_uuid) return await PartitionDevice.open(meta.partition_uuid, { readOnly: true });
-    return await FileDevice.open(join(dirname, DUMPFILE_NAME), { readOnly: true });
-  } catch (err) {
-    if (err instanceof DeviceError) throw new ValkkaFSLoadError(err.code === 'ENOENT' ? 'ENOTFOUND' : 'EMETADATA', `${dirname}: ${err.message}`, { cause: err });
-    throw err;
-  }
 }

@@ -8,10 +8,11 @@ import { EventEmitter } from 'node:events';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 
-import { type BlockDevice, DeviceError, FileDevice, PartitionDevice } from '@valkka/blockdev';
+import { type BlockDevice, FileDevice } from '@valkka/blockdev';
 
 import { BlockFile } from './blockfile.js';
 import { BlockStats, type Variant } from './block-stats.js';
+import { openDevice, openPartition, wrapDevice } from './device.js';
 import { BlockExpiredError, ValkkaFSError, ValkkaFSLoadError } from './errors.js';
 import { FORMAT_VERSION, type StreamSummary, encodeBlockHeader, roundBlocksize } from './format.js';
 import type { Frame } from './frame.js';
@@ -612,30 +613,6 @@ async function readLegacyBlock(legacy: LegacyDirectory, index: number): Promise<
     return { index, seq: 0, sealed: index !== legacy.currentBlock, frames: frames.map((f) => ({ ...f, offset: -1 })), end: 0, summary: undefined };
   } catch (err) {
     if (err instanceof LegacyError) throw new ValkkaFSError('EBLOCKHEADER', `${legacy.dirname}: block ${index}: ${err.message}`, { cause: err });
-    throw err;
-  }
-}
-
-/** The dumpfile, or the partition re-resolved by its PARTUUID (refused when it is gone). */
-async function openDevice(dirname: string, meta: Metadata, readOnly: boolean): Promise<BlockDevice> {
-  if (meta.partition_uuid) return openPartition(meta.partition_uuid, readOnly, dirname);
-  const path = join(dirname, DUMPFILE_NAME);
-  return wrapDevice(dirname, () => FileDevice.open(path, { readOnly }));
-}
-
-async function openPartition(uuid: string, readOnly: boolean, dirname: string): Promise<PartitionDevice> {
-  return wrapDevice(dirname, () => PartitionDevice.open(uuid, { readOnly }));
-}
-
-/** Device errors become load errors naming the directory (ELOCKED stays ELOCKED). */
-async function wrapDevice<T>(dirname: string, f: () => Promise<T>): Promise<T> {
-  try {
-    return await f();
-  } catch (err) {
-    if (err instanceof DeviceError) {
-      const code = err.code === 'ELOCKED' ? 'ELOCKED' : err.code === 'ENOENT' || err.code === 'ENODEV' ? 'ENOTFOUND' : 'EMETADATA';
-      throw new ValkkaFSLoadError(code, `${dirname}: ${err.message}`, { cause: err });
-    }
     throw err;
   }
 }

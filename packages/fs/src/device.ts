@@ -1,0 +1,34 @@
+/**
+ * Opening the device of a directory (its dumpfile, or its partition by PARTUUID), with device
+ * errors turned into load errors that name the directory.
+ */
+import { join } from 'node:path';
+
+import { type BlockDevice, DeviceError, FileDevice, PartitionDevice } from '@valkka/blockdev';
+
+import { ValkkaFSLoadError } from './errors.js';
+import { DUMPFILE_NAME, type Metadata } from './metadata.js';
+
+/** The dumpfile, or the partition re-resolved by its PARTUUID (refused when it is gone). */
+export async function openDevice(dirname: string, meta: Metadata, readOnly: boolean): Promise<BlockDevice> {
+  if (meta.partition_uuid) return openPartition(meta.partition_uuid, readOnly, dirname);
+  const path = join(dirname, DUMPFILE_NAME);
+  return wrapDevice(dirname, () => FileDevice.open(path, { readOnly }));
+}
+
+export async function openPartition(uuid: string, readOnly: boolean, dirname: string): Promise<PartitionDevice> {
+  return wrapDevice(dirname, () => PartitionDevice.open(uuid, { readOnly }));
+}
+
+/** Device errors become load errors naming the directory (ELOCKED stays ELOCKED). */
+export async function wrapDevice<T>(dirname: string, f: () => Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (err) {
+    if (err instanceof DeviceError) {
+      const code = err.code === 'ELOCKED' ? 'ELOCKED' : err.code === 'ENOENT' || err.code === 'ENODEV' ? 'ENOTFOUND' : 'EMETADATA';
+      throw new ValkkaFSLoadError(code, `${dirname}: ${err.message}`, { cause: err });
+    }
+    throw err;
+  }
+}
