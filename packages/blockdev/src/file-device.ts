@@ -69,18 +69,9 @@ export class FileDevice extends RawDevice {
 
   private static async fromFile(path: string, file: RawFile, backend: NativeApi, readOnly: boolean): Promise<FileDevice> {
     const sectors = await file.sectorSizes();
-    const alignment = alignmentFor(sectors.logical);
-    const size = Math.floor((await file.size()) / alignment) * alignment;
-    if (size === 0) throw new DeviceError('EINVAL', path, `file is smaller than one ${alignment}-byte block`);
-    return new FileDevice({
-      name: path,
-      file,
-      backend,
-      size,
-      logicalSectorSize: sectors.logical,
-      physicalSectorSize: sectors.physical,
-      readOnly,
-    });
+    const device = new FileDevice({ name: path, file, backend, bytes: await file.size(), sectors, readOnly });
+    if (device.size === 0) throw new DeviceError('EINVAL', path, `file is smaller than one ${device.alignment}-byte block`);
+    return device;
   }
 }
 

@@ -2,7 +2,7 @@ import type { NativeApi, RawFile } from '@valkka/native';
 import { defaultBackend } from './backend.js';
 import { DeviceError, errnoOf } from './errors.js';
 import { findPartition, retryWhileBusy, type PartitionInfo } from './partitions.js';
-import { RawDevice, alignmentFor, openRaw, type RawDeviceParams } from './raw-device.js';
+import { RawDevice, openRaw, type RawDeviceParams } from './raw-device.js';
 import type { SystemRoots } from './system.js';
 
 export interface PartitionDeviceOptions extends SystemRoots {
@@ -55,19 +55,7 @@ export class PartitionDevice extends RawDevice {
           `device node has ${nodeSize} bytes in ${sectors.logical}-byte sectors, the GPT says ${info.size} in ${info.sectorSize}-byte sectors`,
         );
       }
-      const alignment = alignmentFor(sectors.logical);
-      return new PartitionDevice(
-        {
-          name: label,
-          file,
-          backend,
-          size: Math.floor(info.size / alignment) * alignment,
-          logicalSectorSize: sectors.logical,
-          physicalSectorSize: sectors.physical,
-          readOnly,
-        },
-        info,
-      );
+      return new PartitionDevice({ name: label, file, backend, bytes: info.size, sectors, readOnly }, info);
     } catch (err) {
       await file.close().catch(() => undefined);
       throw err;

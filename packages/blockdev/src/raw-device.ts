@@ -1,4 +1,4 @@
-import type { NativeApi, RawFile } from '@valkka/native';
+import type { NativeApi, RawFile, SectorSizes } from '@valkka/native';
 import { DeviceError, errnoOf } from './errors.js';
 import { checkRange } from './range.js';
 import type { BlockDevice } from './types.js';
@@ -7,9 +7,9 @@ export interface RawDeviceParams {
   name: string;
   file: RawFile;
   backend: NativeApi;
-  size: number;
-  logicalSectorSize: number;
-  physicalSectorSize: number;
+  /** Bytes of the file or node; the device uses them rounded down to its alignment. */
+  bytes: number;
+  sectors: SectorSizes;
   readOnly: boolean;
 }
 
@@ -48,10 +48,10 @@ export class RawDevice implements BlockDevice {
     this.name = params.name;
     this.file = params.file;
     this.backend = params.backend;
-    this.size = params.size;
-    this.logicalSectorSize = params.logicalSectorSize;
-    this.physicalSectorSize = params.physicalSectorSize;
-    this.alignment = alignmentFor(params.logicalSectorSize);
+    this.logicalSectorSize = params.sectors.logical;
+    this.physicalSectorSize = params.sectors.physical;
+    this.alignment = alignmentFor(params.sectors.logical);
+    this.size = Math.floor(params.bytes / this.alignment) * this.alignment;
     this.readOnly = params.readOnly;
   }
 
