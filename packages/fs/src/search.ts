@@ -137,7 +137,7 @@ export class BlockTable {
     return (this.c0[this.checkRow('row', i)] ?? 0) > 0;
   }
 
-  /** Number of used rows. */
+  /** Number of used rows (builds the index the search functions below read). */
   get usedCount(): number {
     this.ensureIndex();
     return this.size;
@@ -187,12 +187,6 @@ export class BlockTable {
   }
 
   // ---- the index, for the search functions below ----
-
-  /** @internal number of used rows, index built */
-  indexSize(): number {
-    this.ensureIndex();
-    return this.size;
-  }
 
   /** @internal col0 of the k-th used row in time order */
   keyAt(k: number): number {
@@ -348,7 +342,7 @@ function mergeRuns(rows: Int32Array, keys: Float64Array, m: number, runStarts: n
 
 /** [min col0, max col1] over the used rows, or undefined when no row is used. */
 export function getTimeRange(table: BlockTable): [number, number] | undefined {
-  if (table.indexSize() === 0) return undefined;
+  if (table.usedCount === 0) return undefined;
   return [table.keyAt(0), table.maxMstime2()];
 }
 
@@ -359,7 +353,7 @@ export function getTimeRange(table: BlockTable): [number, number] | undefined {
 export function getInd(table: BlockTable, [t0, t1]: TimeRange): number[] {
   checkTime('t0', t0);
   checkTime('t1', t1);
-  const m = table.indexSize();
+  const m = table.usedCount;
   if (t0 > t1 || m === 0) return [];
   const firstAfterT0 = table.bound(t0, true);
   const tt = table.keyAt(firstAfterT0 > 0 ? firstAfterT0 - 1 : 0);
@@ -377,7 +371,7 @@ export function getInd(table: BlockTable, [t0, t1]: TimeRange): number[] {
 export function getIndNeigh(table: BlockTable, n: number, time: number): number[] {
   if (!Number.isSafeInteger(n) || n < 0) throw new BlockTableError('EINVAL', `n must be a non-negative integer, got ${n}`);
   checkTime('time', time);
-  const m = table.indexSize();
+  const m = table.usedCount;
   const k = table.bound(time, false);
   return table.slice(Math.max(0, k - n), Math.min(m, k + n + 1));
 }
@@ -389,7 +383,7 @@ export function getIndNeigh(table: BlockTable, n: number, time: number): number[
  */
 export function blockAt(table: BlockTable, t: number): number | undefined {
   checkTime('t', t);
-  table.indexSize();
+  if (table.usedCount === 0) return undefined;
   const k = table.bound(t, true);
   return k === 0 ? undefined : table.rowAt(k - 1);
 }
