@@ -104,19 +104,13 @@ export class FileCacherThread extends ValkkaThread<CacherWorkerData> {
     return this.send({ type: 'clear' });
   }
 
-  /** Resolves when the worker has handled every command sent before (commands themselves resolve when queued). */
+  /**
+   * Resolves when the worker has handled every command sent before (commands themselves resolve when queued);
+   * rejects if the thread stops or dies first.
+   */
   async sync(): Promise<void> {
     const id = ++this.syncs;
-    const done = new Promise<void>((resolve) => {
-      const listener = (e: { id: number }): void => {
-        if (e.id !== id) return;
-        this.off('synced', listener);
-        resolve();
-      };
-      this.on('synced', listener);
-    });
-    await this.send({ type: 'sync', id });
-    await done;
+    await this.ask<{ id: number }>({ type: 'sync', id } satisfies CacherCommand, 'synced', (e) => e.id === id);
   }
 
   /**

@@ -106,13 +106,15 @@ export class ValkkaThread<Data = unknown, Events extends Record<keyof Events, un
 
   /**
    * Sends a command whose answer comes back as the worker's event `answer` (e.g. reportSlotIds -> 'slotIds');
-   * rejects if the thread stops or dies first.
+   * rejects if the thread stops or dies first. `accept` picks this command's answer when several may be under way.
    */
-  protected async ask<T>(command: ThreadCommand, answer: string): Promise<T> {
+  protected async ask<T>(command: ThreadCommand, answer: string, accept: (value: T) => boolean = () => true): Promise<T> {
     let listener: ((value: T) => void) | undefined;
     const answered = new Promise<T>((resolve) => {
-      listener = resolve;
-      this.untyped.once(answer, resolve);
+      listener = (value) => {
+        if (accept(value)) resolve(value);
+      };
+      this.untyped.on(answer, listener);
     });
     const ended = this.exited!.then(() => {
       throw this.failure ?? new ThreadsError('ERR_THREAD_STATE', `thread "${this.name}" stopped before answering ${command.type}`);
