@@ -87,6 +87,13 @@ export class BlockStats {
   }
 }
 
+/** The stats of a block's frames. */
+export function statsOfFrames(variant: Variant, frames: Iterable<Pick<Frame, 'streamId' | 'subsession' | 'timestamp' | 'flags'>>): BlockStats {
+  const stats = new BlockStats(variant);
+  for (const f of frames) stats.add(f);
+  return stats;
+}
+
 /** Rebuilds the stats of a block from its summary (recovery and check of sealed blocks). */
 export function statsFromSummary(variant: Variant, entries: readonly StreamSummary[]): BlockStats {
   const stats = new BlockStats(variant);

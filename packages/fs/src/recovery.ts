@@ -6,7 +6,7 @@
  */
 import type { BlockDevice } from '@valkka/blockdev';
 
-import { BlockStats, type Row, statsFromSummary, type Variant } from './block-stats.js';
+import { type Row, statsFromSummary, statsOfFrames, type Variant } from './block-stats.js';
 import type { BlockFile } from './blockfile.js';
 import { BLOCK_HEADER_SIZE, alignDown, decodeBlockHeader, decodeSummary, scanBlock, scanRecords, seqSeed } from './format.js';
 import type { StreamIndex } from './stream-index.js';
@@ -82,7 +82,7 @@ export async function recover(ctx: RecoveryContext, jsonBlock: number): Promise<
   for (const p of passed) {
     await device.read(p.block * blocksize, buf);
     const summary = decodeSummary(buf, 0, blocksize, p.seq);
-    const stats = summary ? statsFromSummary(ctx.variant, summary) : statsOfRecords(ctx.variant, buf, p.seq, blocksize);
+    const stats = summary ? statsFromSummary(ctx.variant, summary) : statsOfFrames(ctx.variant, scanRecords(buf, p.seq, blocksize).frames);
     const { row } = stats.finalRow(previousRow);
     await setRowIfDifferent(ctx, p.block, row, report);
     if (summary) ctx.index.set(p.block, { seq: p.seq, streams: summary });
@@ -92,8 +92,7 @@ export async function recover(ctx: RecoveryContext, jsonBlock: number): Promise<
   // The last block: its records up to the first that does not validate.
   await device.read(block * blocksize, buf);
   const { summary, scan } = scanBlock(buf, seq, blocksize);
-  const stats = new BlockStats(ctx.variant);
-  for (const f of scan.frames) stats.add(f);
+  const stats = statsOfFrames(ctx.variant, scan.frames);
   const sealed = summary !== undefined;
   if (!sealed) {
     // Bytes past the recovered end may hold records of this very sequence number that a crash let
@@ -116,12 +115,6 @@ export async function recover(ctx: RecoveryContext, jsonBlock: number): Promise<
   report.resumeOffset = scan.end;
   report.stop = open.sealed ? 'sealed' : scan.stop;
   return { resume: { open, previousRow, jsonBlock }, report };
-}
-
-export function statsOfRecords(variant: Variant, buf: Buffer, seq: number, limit: number): BlockStats {
-  const stats = new BlockStats(variant);
-  for (const f of scanRecords(buf, seq, limit).frames) stats.add(f);
-  return stats;
 }
 
 async function setRowIfDifferent(ctx: RecoveryContext, block: number, row: Row, report: RecoveryReport): Promise<void> {

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { type BlockDevice, FileDevice } from '@valkka/blockdev';
 
 import { BlockFile } from './blockfile.js';
-import { BlockStats, type Variant } from './block-stats.js';
+import { type Variant, statsOfFrames } from './block-stats.js';
 import { openDevice, openPartition, wrapDevice } from './device.js';
 import { BlockExpiredError, ValkkaFSError, ValkkaFSLoadError } from './errors.js';
 import { FORMAT_VERSION, type StreamSummary, encodeBlockHeader, roundBlocksize } from './format.js';
@@ -299,10 +299,9 @@ export abstract class ValkkaFS extends EventEmitter<Events> {
         // A libValkka block, or another process's open block (no summary yet): scan its frames.
         const c = await this.readBlock(block).catch(() => undefined);
         if (!c) continue;
-        const stats = new BlockStats(this.variant);
-        for (const f of c.frames) stats.add(f);
-        if (this.legacy) this.index.set(block, { seq: c.seq, streams: stats.summary() });
-        else this.othersOpenBlock = { block, streams: stats.summary() }; // it grows: not kept in the index
+        const streams = statsOfFrames(this.variant, c.frames).summary();
+        if (this.legacy) this.index.set(block, { seq: c.seq, streams });
+        else this.othersOpenBlock = { block, streams }; // it grows: not kept in the index
       }
     }
   }
