@@ -1,25 +1,15 @@
 #!/usr/bin/env node
 // The repository's lint, run in a package directory by `turbo run lint` (after its typecheck):
 // the mistakes a type checker lets through that have bitten layered monorepos.
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { sourceFiles } from './source-files.mjs';
 
 const dir = process.cwd();
 const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
 const problems = [];
 
-function files(root) {
-  try {
-    return readdirSync(root).flatMap((e) => {
-      const p = join(root, e);
-      return statSync(p).isDirectory() ? (['node_modules', 'dist', 'build'].includes(e) ? [] : files(p)) : /\.(m?[jt]s)$/.test(e) ? [p] : [];
-    });
-  } catch {
-    return [];
-  }
-}
-
-for (const file of [...files(join(dir, 'src')), ...files(join(dir, 'test'))]) {
+for (const file of [...sourceFiles(join(dir, 'src')), ...sourceFiles(join(dir, 'test'))]) {
   const lines = readFileSync(file, 'utf8').split('\n');
   lines.forEach((line, i) => {
     const at = `${relative(dir, file)}:${i + 1}`;

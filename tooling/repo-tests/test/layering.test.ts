@@ -1,15 +1,8 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { LAYERS, layerOf, repoRoot, workspacePackages } from './workspace.js';
-
-function sourceFiles(dir: string): string[] {
-  return readdirSync(dir).flatMap((entry) => {
-    const path = join(dir, entry);
-    if (statSync(path).isDirectory()) return entry === 'node_modules' || entry === 'dist' ? [] : sourceFiles(path);
-    return /\.(m?[jt]s|tsx)$/.test(entry) ? [path] : [];
-  });
-}
+import { sourceFiles } from '../../source-files.mjs';
+import { LAYERS, layerOf, libraries as listLibraries, reachesUp, repoRoot } from './workspace.js';
 
 const IMPORT = /(?:from\s+|import\s*\(\s*|require\s*\(\s*)['"](@valkka\/[a-z-]+)/g;
 
@@ -22,7 +15,7 @@ export function valkkaImports(source: string): Array<{ name: string; line: numbe
 }
 
 describe('layering: native < blockdev < fs < threads < manager < apps', () => {
-  const libraries = workspacePackages().filter((p) => (LAYERS as readonly string[]).includes(p.name));
+  const libraries = listLibraries();
 
   it('finds every library layer', () => {
     expect(libraries.map((p) => p.name).sort()).toEqual([...LAYERS].sort());
@@ -39,11 +32,10 @@ describe('layering: native < blockdev < fs < threads < manager < apps', () => {
 
   for (const pkg of libraries) {
     it(`${pkg.name} imports only from layers below it`, () => {
-      const own = layerOf(pkg.name);
       const violations = sourceFiles(pkg.dir)
         .flatMap((file) =>
           valkkaImports(readFileSync(file, 'utf8'))
-            .filter((imp) => imp.name !== pkg.name && layerOf(imp.name) >= own && (LAYERS as readonly string[]).includes(imp.name))
+            .filter((imp) => reachesUp(pkg.name, imp.name))
             .map((imp) => `${relative(repoRoot, file)}:${imp.line} imports ${imp.name}`),
         );
       expect(violations).toEqual([]);
@@ -51,7 +43,7 @@ describe('layering: native < blockdev < fs < threads < manager < apps', () => {
 
     it(`${pkg.name} depends only on layers below it`, () => {
       const deps = Object.keys({ ...pkg.manifest.dependencies, ...pkg.manifest.devDependencies });
-      const upward = deps.filter((d) => (LAYERS as readonly string[]).includes(d) && layerOf(d) >= layerOf(pkg.name) && d !== pkg.name);
+      const upward = deps.filter((d) => reachesUp(pkg.name, d));
       expect(upward).toEqual([]);
     });
   }

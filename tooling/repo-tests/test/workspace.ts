@@ -35,3 +35,12 @@ export function layerOf(name: string): number {
   const i = (LAYERS as readonly string[]).indexOf(name);
   return i >= 0 ? i : APPS_LAYER;
 }
+
+const isLibrary = (name: string): boolean => (LAYERS as readonly string[]).includes(name);
+
+/** True when package `from` would reach up (or sideways) by using library `to`. */
+export function reachesUp(from: string, to: string): boolean {
+  return isLibrary(to) && to !== from && layerOf(to) >= layerOf(from);
+}
+
+export const libraries = (): WorkspacePackage[] => workspacePackages().filter((p) => isLibrary(p.name));
