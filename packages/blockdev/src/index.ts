@@ -1,6 +1,6 @@
 export type { BlockDevice } from './types.js';
 export { DeviceError, type DeviceErrorCode } from './errors.js';
-export { MemoryDevice, type MemoryDeviceOptions, type FaultKind } from './memory-device.js';
+export { type CrashOptions, type CrashReport, MemoryDevice, type MemoryDeviceOptions, type FaultKind } from './memory-device.js';
 export { FileDevice, type FileDeviceCreateOptions, type FileDeviceOpenOptions } from './file-device.js';
 export { PartitionDevice, type PartitionDeviceOptions } from './partition-device.js';
 export { RawDevice } from './raw-device.js';

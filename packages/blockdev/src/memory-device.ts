@@ -12,7 +12,27 @@ export interface MemoryDeviceOptions {
   image?: Uint8Array;
   /** Random source for random tears, in [0, 1). Default Math.random; pass a seeded one for reproducible tests. */
   random?: () => number;
+  /**
+   * Chance, at each later read, write or flush, that one pending write (picked at random) reaches the
+   * durable image in full without a flush: a disk writing its cache back when it likes. Default 0.
+   */
+  writeback?: number;
   name?: string;
+}
+
+/** What crash() can keep of the writes not yet flushed. */
+export interface CrashOptions {
+  /** 'subset' (default): each sector of each pending write independently, at random; 'none'; 'all'. */
+  keep?: 'subset' | 'none' | 'all';
+}
+
+/** What a crash found pending and what it kept (sectors of the logical sector size). */
+export interface CrashReport {
+  pendingWrites: number;
+  pendingSectors: number;
+  keptSectors: number;
+  /** Sectors kept after a lost sector of the same write: the write reached the disk out of order. */
+  reorderedSectors: number;
 }
 
 export type FaultKind = 'read' | 'write' | 'both';
@@ -34,11 +54,14 @@ interface FailRange {
  * An in-memory BlockDevice for tests, with fault injection.
  *
  * It keeps two images: the durable one (what survives a crash) and the volatile one (what reads see).
- * write() changes the volatile image and queues the write; flush() applies the queue to the durable image.
+ * write() changes the volatile image and queues the write (pending); flush() makes the writes queued
+ * when it was called durable once it completes (writes issued meanwhile stay pending). With the
+ * `writeback` option a pending write may also become durable on its own at a random later instant.
  * crash() then models power loss:
  *  - everything written before the last completed flush() is kept;
- *  - of the writes since, none is kept, except the prefix of a write armed with tearNextWrite():
- *    its first k sectors (k chosen, or random in 0..n for an n-sector write) reach the durable image;
+ *  - of the pending writes, an arbitrary subset of sectors survives (by default each sector at random,
+ *    in any order: a later sector of a write may survive while an earlier one is lost);
+ *    a write armed with tearNextWrite() keeps exactly its first k sectors instead;
  *  - writes still in flight (see slow()) are lost and reject with EIO;
  *  - the device stays usable, as after a reboot: reads see the durable image again.
  */
@@ -56,6 +79,7 @@ export class MemoryDevice implements BlockDevice {
   private delayMs = 0;
   private tearArmed: { atSector?: number } | undefined;
   private readonly random: () => number;
+  private readonly writeback: number;
   /** Incremented by crash(): I/O started before a crash must not touch the state after it. */
   private epoch = 0;
   private locked = false;
@@ -79,12 +103,14 @@ export class MemoryDevice implements BlockDevice {
     this.durable = options.image ? Uint8Array.from(options.image) : new Uint8Array(size);
     this.volatile = Uint8Array.from(this.durable);
     this.random = options.random ?? Math.random;
+    this.writeback = options.writeback ?? 0;
   }
 
   async read(offset: number, buffer: Uint8Array): Promise<void> {
     this.checkOpen();
     checkRange(this, offset, buffer.length);
     const epoch = await this.delay();
+    this.maybeWriteBack();
     this.checkFault(offset, buffer.length, 'read');
     if (epoch !== this.epoch) throw this.crashedError(offset, buffer.length);
     buffer.set(this.volatile.subarray(offset, offset + buffer.length));
@@ -95,6 +121,7 @@ export class MemoryDevice implements BlockDevice {
     checkRange(this, offset, buffer.length);
     const data = Uint8Array.from(buffer); // the caller may reuse its buffer once the promise settles
     const epoch = await this.delay();
+    this.maybeWriteBack();
     this.checkFault(offset, data.length, 'write');
     if (epoch !== this.epoch) throw this.crashedError(offset, data.length);
     this.volatile.set(data, offset);
@@ -110,10 +137,13 @@ export class MemoryDevice implements BlockDevice {
 
   async flush(): Promise<void> {
     this.checkOpen();
+    // fdatasync covers the writes completed before it was called, not those issued while it runs.
+    const covered = new Set(this.pending);
     const epoch = await this.delay();
     if (epoch !== this.epoch) throw new DeviceError('EIO', this.name, 'device crashed during flush');
-    for (const write of this.pending) this.durable.set(write.data, write.offset);
-    this.pending = [];
+    this.maybeWriteBack();
+    for (const write of this.pending) if (covered.has(write)) this.durable.set(write.data, write.offset);
+    this.pending = this.pending.filter((w) => !covered.has(w));
   }
 
   async lock(): Promise<void> {
@@ -133,11 +163,25 @@ export class MemoryDevice implements BlockDevice {
 
   // ---- fault injection ----
 
-  /** Power loss: keeps what was flushed plus the torn prefix of an armed write; see the class comment. */
-  crash(): void {
+  /** Power loss: keeps what was flushed plus some sectors of the pending writes; see the class comment. */
+  crash(options: CrashOptions = {}): CrashReport {
+    const keep = options.keep ?? 'subset';
+    const sector = this.logicalSectorSize;
+    const report: CrashReport = { pendingWrites: this.pending.length, pendingSectors: 0, keptSectors: 0, reorderedSectors: 0 };
+    // In write order: where two pending writes cover a sector, the later one wins if it is kept.
     for (const write of this.pending) {
-      if (write.tornSectors !== undefined) {
-        this.durable.set(write.data.subarray(0, write.tornSectors * this.logicalSectorSize), write.offset);
+      const sectors = write.data.length / sector;
+      report.pendingSectors += sectors;
+      let lost = false;
+      for (let i = 0; i < sectors; i++) {
+        const kept = write.tornSectors !== undefined ? i < write.tornSectors : keep === 'all' || (keep === 'subset' && this.random() < 0.5);
+        if (!kept) {
+          lost = true;
+          continue;
+        }
+        this.durable.set(write.data.subarray(i * sector, (i + 1) * sector), write.offset + i * sector);
+        report.keptSectors++;
+        if (lost) report.reorderedSectors++;
       }
     }
     this.pending = [];
@@ -146,6 +190,7 @@ export class MemoryDevice implements BlockDevice {
     this.epoch++;
     this.locked = false;
     this.closed = false;
+    return report;
   }
 
   /**
@@ -187,6 +232,16 @@ export class MemoryDevice implements BlockDevice {
   }
 
   // ---- internals ----
+
+  /**
+   * With the writeback option: the pending writes up to one picked at random become durable now
+   * (in order, so an older write never lands over a newer one of the same sector).
+   */
+  private maybeWriteBack(): void {
+    if (this.writeback <= 0 || this.pending.length === 0 || this.random() >= this.writeback) return;
+    const upTo = Math.floor(this.random() * this.pending.length);
+    for (const write of this.pending.splice(0, upTo + 1)) this.durable.set(write.data, write.offset);
+  }
 
   private async delay(): Promise<number> {
     const epoch = this.epoch;

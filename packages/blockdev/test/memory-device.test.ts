@@ -59,7 +59,7 @@ describe('MemoryDevice basics', () => {
 });
 
 describe('MemoryDevice crash semantics', () => {
-  it('keeps everything flushed and drops every write since the last flush', async () => {
+  it('keeps everything flushed and, with keep none, drops every write since the last flush', async () => {
     const dev = new MemoryDevice(32 * KiB);
     await dev.write(0, filled(4 * KiB, 1));
     await dev.flush();
@@ -67,7 +67,7 @@ describe('MemoryDevice crash semantics', () => {
     await dev.write(4 * KiB, filled(4 * KiB, 3));
     expect(dev.pendingWrites).toBe(2);
     expect(dev.readDurable(0, 4)).toEqual(filled(4, 1));
-    dev.crash();
+    expect(dev.crash({ keep: 'none' })).toEqual({ pendingWrites: 2, pendingSectors: 16, keptSectors: 0, reorderedSectors: 0 });
     expect(dev.pendingWrites).toBe(0);
     const out = new Uint8Array(8 * KiB);
     await dev.read(0, out);
@@ -82,7 +82,7 @@ describe('MemoryDevice crash semantics', () => {
     await dev.write(16 * KiB, filled(4 * KiB, 5)); // unflushed, not torn: lost
     dev.tearNextWrite({ atSector: 3 });
     await dev.write(0, filled(8 * KiB, 4));
-    dev.crash();
+    dev.crash({ keep: 'none' });
     const image = dev.snapshot();
     expect(image.subarray(0, 3 * 512)).toEqual(filled(3 * 512, 4));
     expect(image.subarray(3 * 512, 8 * KiB)).toEqual(filled(8 * KiB - 3 * 512, 9));
@@ -105,6 +105,59 @@ describe('MemoryDevice crash semantics', () => {
       seen.add(prefix / 512);
     }
     expect(seen.size).toBeGreaterThan(5); // the tear point really varies
+  });
+
+  it('by default a crash keeps an arbitrary subset of the pending sectors, later ones without earlier ones', async () => {
+    let seed = 7;
+    const random = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    let reordered = 0;
+    let partial = 0;
+    for (let round = 0; round < 20; round++) {
+      const dev = new MemoryDevice(16 * KiB, { sectorSize: 512, random });
+      await dev.write(0, filled(8 * KiB, 1));
+      await dev.flush();
+      await dev.write(0, filled(8 * KiB, 2));
+      await dev.write(8 * KiB, filled(8 * KiB, 3));
+      const r = dev.crash();
+      expect(r.pendingWrites).toBe(2);
+      expect(r.pendingSectors).toBe(32);
+      const image = dev.snapshot();
+      let kept = 0;
+      for (let s = 0; s < 32; s++) {
+        const sector = image.subarray(s * 512, (s + 1) * 512);
+        const fresh = s < 16 ? 2 : 3;
+        const old = s < 16 ? 1 : 0;
+        // Each sector is wholly its old or its new content.
+        expect(sector.every((b) => b === fresh) || sector.every((b) => b === old)).toBe(true);
+        if (sector[0] === fresh) kept++;
+      }
+      expect(kept).toBe(r.keptSectors);
+      reordered += r.reorderedSectors;
+      if (kept > 0 && kept < 32) partial++;
+    }
+    expect(partial).toBeGreaterThan(15);
+    expect(reordered).toBeGreaterThan(0);
+  });
+
+  it('a flush covers the writes issued before it, not those issued while it runs', async () => {
+    const dev = new MemoryDevice(16 * KiB);
+    dev.slow(5);
+    await dev.write(0, filled(4 * KiB, 1));
+    const flushing = dev.flush();
+    const during = dev.write(4 * KiB, filled(4 * KiB, 2));
+    await Promise.all([flushing, during]);
+    expect(dev.pendingWrites).toBe(1);
+    dev.crash({ keep: 'none' });
+    expect(dev.snapshot().subarray(0, 8 * KiB)).toEqual(Uint8Array.from([...filled(4 * KiB, 1), ...filled(4 * KiB, 0)]));
+  });
+
+  it('with writeback, pending writes reach the durable image on their own, oldest first', async () => {
+    const dev = new MemoryDevice(64 * KiB, { writeback: 1, random: () => 0 });
+    await dev.write(0, filled(4 * KiB, 1));
+    await dev.write(4 * KiB, filled(4 * KiB, 2)); // this operation writes the first one back
+    expect(dev.pendingWrites).toBe(1);
+    expect(dev.readDurable(0, 4)).toEqual(filled(4, 1));
+    expect(dev.readDurable(4 * KiB, 4)).toEqual(filled(4, 0));
   });
 
   it('a torn write that gets flushed is durable in full', async () => {
