@@ -1,0 +1,135 @@
+/**
+ * One stream's frames over a time range, read block by block through @valkka/fs: the plan (which
+ * blocks, checked against the recording) and the frames in stream order. Memory is one block at a
+ * time; a block the recording overwrote before or while it was read stops the export with the
+ * instant that was lost, never a silent hole.
+ */
+import { BlockExpiredError, BlockHeaderError, MediaType, type ValkkaFS, ValkkaMultiFS, isKeyFrame } from '@valkka/fs';
+
+import { ExportError, describeTime } from './errors.js';
+
+export interface RangeRequest {
+  /** First instant, ms since the epoch (inclusive). */
+  from: number;
+  /** Last instant, ms since the epoch (inclusive). */
+  to: number;
+  /** The stream id; default: the stream of a ValkkaSingleFS. */
+  streamId?: number;
+}
+
+export interface PlannedBlock {
+  block: number;
+  /** The block's mstime1 when the export was planned: a change means it was reused. */
+  mstime1: number;
+}
+
+export interface RangePlan {
+  streamId: number;
+  from: number;
+  to: number;
+  /** Blocks to read, in time order: from the one with the key frame at or before `from`. */
+  blocks: PlannedBlock[];
+}
+
+/** A frame of the stream as the export needs it. */
+export interface RangeFrame {
+  timestamp: number;
+  key: boolean;
+  codec: number;
+  payload: Uint8Array;
+}
+
+/** Checks the request against the filesystem and lists the blocks to read. */
+export async function planRange(fs: ValkkaFS, request: RangeRequest): Promise<RangePlan> {
+  const { from, to } = request;
+  for (const [what, t] of [['from', from], ['to', to]] as const) {
+    if (!Number.isSafeInteger(t) || t < 0) throw new ExportError('EARGUMENT', `${what} must be a whole number of ms since the epoch, got ${t}`);
+  }
+  if (from > to) throw new ExportError('EARGUMENT', `the range is empty: from ${describeTime(from)} is after to ${describeTime(to)}`);
+  const streamId = await resolveStream(fs, request.streamId);
+  await fs.refresh();
+  const range = fs.getTimeRange();
+  if (!range) throw new ExportError('ERANGE', `${fs.dirname} holds no recording`);
+  const [first, last] = range;
+  if (from < first) throw new ExportError('ERANGE', `from ${describeTime(from)} is before the start of the recording in ${fs.dirname} (${describeTime(first)})`);
+  if (to > last) throw new ExportError('ERANGE', `to ${describeTime(to)} is after the end of the recording in ${fs.dirname} (${describeTime(last)})`);
+
+  const start = fs instanceof ValkkaMultiFS ? await fs.keyBlockFor(streamId, from) : fs.blockAt(from);
+  if (start === undefined) throw new ExportError('ERANGE', `stream ${streamId} has no key frame at or before from ${describeTime(from)} in ${fs.dirname}`);
+  const table = fs.blockTable;
+  const order = table.timeOrder();
+  const blocks: PlannedBlock[] = [];
+  // From the key block up to and including the first block that starts after `to` (frames before
+  // its first key frame may still be at or before `to`).
+  for (let k = order.indexOf(start); k >= 0 && k < order.length; k++) {
+    const block = order[k]!;
+    const mstime1 = table.mstime1(block);
+    blocks.push({ block, mstime1 });
+    if (mstime1 > to) break;
+  }
+  return { streamId, from, to, blocks };
+}
+
+async function resolveStream(fs: ValkkaFS, streamId: number | undefined): Promise<number> {
+  if (streamId !== undefined && (!Number.isSafeInteger(streamId) || streamId < 1)) {
+    throw new ExportError('EARGUMENT', `stream id must be a whole number >= 1, got ${streamId}`);
+  }
+  if (!(fs instanceof ValkkaMultiFS)) {
+    const held = fs.streamId;
+    if (held === undefined && !fs.isLegacy) throw new ExportError('ERANGE', `${fs.dirname} holds no recording`);
+    if (streamId !== undefined && held !== undefined && streamId !== held) {
+      throw new ExportError('ENOTFOUND', `stream id ${streamId} is not in ${fs.dirname} (it holds stream ${held})`);
+    }
+    if (streamId !== undefined) return streamId;
+    if (held !== undefined) return held;
+  }
+  const ids = [...(await fs.recordedRanges()).keys()];
+  if (streamId === undefined) {
+    if (ids.length === 1) return ids[0]!;
+    throw new ExportError('EARGUMENT', `${fs.dirname} holds ${ids.length === 0 ? 'no stream' : `streams ${ids.join(', ')}`}: say which with an id`);
+  }
+  if (!ids.includes(streamId)) {
+    throw new ExportError('ENOTFOUND', `stream id ${streamId} is not in ${fs.dirname} (${ids.length === 0 ? 'no streams recorded' : `streams: ${ids.join(', ')}`})`);
+  }
+  return streamId;
+}
+
+/**
+ * The stream's video frames of the planned blocks, in stream order (the caller stops after `to`).
+ * `onBlock(done, total)` reports progress after each block.
+ */
+export async function* readRange(fs: ValkkaFS, plan: RangePlan, onBlock?: (done: number, total: number) => void): AsyncGenerator<RangeFrame> {
+  let done = 0;
+  for (const planned of plan.blocks) {
+    const contents = await readPlanned(fs, plan, planned);
+    for (const f of contents) {
+      if (f.streamId !== plan.streamId || f.subsession !== 0 || f.mediaType !== MediaType.video) continue;
+      yield { timestamp: f.timestamp, key: isKeyFrame(f), codec: f.codec, payload: f.payload };
+    }
+    onBlock?.(++done, plan.blocks.length);
+  }
+}
+
+/** Reads one planned block; its row still matching the plan afterwards proves it was not reused first. */
+async function readPlanned(fs: ValkkaFS, plan: RangePlan, { block, mstime1 }: PlannedBlock) {
+  let frames;
+  let failure: unknown;
+  try {
+    frames = (await fs.readBlock(block)).frames;
+  } catch (err) {
+    if (!(err instanceof BlockExpiredError || err instanceof BlockHeaderError)) throw err;
+    failure = err;
+  }
+  // The writer invalidates a block's row before it reuses any byte of it.
+  await fs.refresh();
+  if (fs.blockTable.mstime1(block) !== mstime1 || failure instanceof BlockExpiredError) {
+    const lostAt = Math.max(mstime1, plan.from);
+    throw new ExportError(
+      'EEXPIRED',
+      `the recording at ${describeTime(lostAt)} (block ${block} of ${fs.dirname}) was overwritten by the ongoing recording during the export; nothing was written`,
+      lostAt,
+    );
+  }
+  if (failure) throw failure;
+  return frames!;
+}
