@@ -24,8 +24,8 @@ export interface ExportOptions extends RangeRequest {
   subtitles?: boolean;
   /** Also compute the SHA-256 of the file written (one more read of it). */
   sha256?: boolean;
-  /** Called after each block read: blocks done and planned. */
-  onProgress?: (done: number, total: number) => void;
+  /** Called after each block read: blocks done and planned (a promise it returns is awaited). */
+  onProgress?: (done: number, total: number) => void | Promise<void>;
   /** Aborts the export (e.g. the HTTP client went away); nothing is written. */
   signal?: AbortSignal;
 }

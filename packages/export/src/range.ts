@@ -96,9 +96,9 @@ async function resolveStream(fs: ValkkaFS, streamId: number | undefined): Promis
 
 /**
  * The stream's video frames of the planned blocks, in stream order (the caller stops after `to`).
- * `onBlock(done, total)` reports progress after each block.
+ * `onBlock(done, total)` reports progress after each block (a promise it returns is awaited).
  */
-export async function* readRange(fs: ValkkaFS, plan: RangePlan, onBlock?: (done: number, total: number) => void): AsyncGenerator<RangeFrame> {
+export async function* readRange(fs: ValkkaFS, plan: RangePlan, onBlock?: (done: number, total: number) => void | Promise<void>): AsyncGenerator<RangeFrame> {
   let done = 0;
   for (const planned of plan.blocks) {
     const contents = await readPlanned(fs, plan, planned);
@@ -106,7 +106,7 @@ export async function* readRange(fs: ValkkaFS, plan: RangePlan, onBlock?: (done:
       if (f.streamId !== plan.streamId || f.subsession !== 0 || f.mediaType !== MediaType.video) continue;
       yield { timestamp: f.timestamp, key: isKeyFrame(f), codec: f.codec, payload: f.payload };
     }
-    onBlock?.(++done, plan.blocks.length);
+    await onBlock?.(++done, plan.blocks.length);
   }
 }
 

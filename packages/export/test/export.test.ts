@@ -1,9 +1,9 @@
 // Exported files checked with ffprobe and against ffmpeg's decode of the source clip: the first
 // frame shown is the frame at `from`, the last the frame at `to`, none missing or repeated.
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { loadValkkaFS } from '@valkka/fs';
+import { Codec, MediaType, ValkkaSingleFS, loadValkkaFS } from '@valkka/fs';
 import { skipReason } from '@valkka/vitest-preset/skip';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -60,6 +60,177 @@ describe.skipIf(why)('exportRange', () => {
 
   it('from and to between frames: the frame on screen at from, the last at or before to', async () => {
     await exportAndCheck(rec, clip, T0 + 100 * FRAME + 17, T0 + 180 * FRAME + 39);
+  });
+});
+
+describe.skipIf(why)('ranges across the ring', () => {
+  it('crosses block edges: a range over several blocks, its subtitle track and creation time', async () => {
+    const clip = loadClip('h264-baseline-gop1s.h264');
+    const rec = await record(clip, { blocksize: 64 * 1024, nBlocks: 16, count: 250, timeOf: (k) => T0 + k * FRAME });
+    try {
+      const fs = await loadValkkaFS(rec.dirname, { readOnly: true });
+      const blocks = fs.getInd([T0 + 30 * FRAME, T0 + 220 * FRAME]).length;
+      await fs.close();
+      expect(blocks).toBeGreaterThan(2);
+      const { probe, result, output } = await exportAndCheck(rec, clip, T0 + 30 * FRAME, T0 + 220 * FRAME);
+      // ffmpeg 5.1 does not decode WebVTT in MP4 (ISO 14496-30 'wvtt'): it lists a data stream. The cues
+      // are plain text in the file: one per second of video.
+      expect(probe.streams).toEqual(['video:h264', 'data:wvtt']);
+      const bytes = readFileSync(output, 'latin1');
+      for (let s = 2; s <= 8; s++) expect(bytes).toContain(`2026-11-30 12:00:0${s} UTC`);
+      expect(probe.creationTime).toBe(new Date(T0 + 30 * FRAME).toISOString().replace(/\.\d+Z$/, '.000000Z'));
+      expect(result.holes).toEqual([]);
+    } finally {
+      await rec.remove();
+    }
+  });
+
+  it('across a hole: a gap on the timeline, listed; from inside a hole starts at the next key frame', async () => {
+    const clip = loadClip('h264-baseline-gop1s.h264');
+    const HOLE = 5000;
+    const timeOf = (k: number): number => T0 + k * FRAME + (k >= 125 ? HOLE : 0);
+    const rec = await record(clip, { blocksize: 64 * 1024, nBlocks: 16, count: 250, timeOf });
+    try {
+      const { result } = await exportAndCheck(rec, clip, timeOf(100), timeOf(160));
+      expect(result.holes).toEqual([[timeOf(124), timeOf(125)]]);
+      const inHole = await exportAndCheck(rec, clip, timeOf(124) + 2000, timeOf(140), expectedFrames(rec.written, timeOf(125), timeOf(140)));
+      expect(inHole.result.origin).toBe(timeOf(124) + 2000);
+      expect(inHole.result.holes).toEqual([[timeOf(124) + 2000, timeOf(125)]]);
+      // A range entirely inside the hole holds nothing.
+      const fs = await loadValkkaFS(rec.dirname, { readOnly: true });
+      try {
+        const err = await exportRange(fs, { from: timeOf(124) + 1500, to: timeOf(124) + 3000, output: join(rec.dirname, '..', 'none.mp4') }).catch((e: unknown) => e);
+        expect((err as ExportError).code).toBe('ERANGE');
+        expect((err as ExportError).message).toMatch(/has no frame between/);
+      } finally {
+        await fs.close();
+      }
+    } finally {
+      await rec.remove();
+    }
+  });
+
+  it("across the ring's wrap (the last physical block to block 0)", async () => {
+    const clip = loadClip('h264-baseline-gop1s.h264');
+    const rec = await record(clip, { blocksize: 64 * 1024, nBlocks: 6, count: 600, timeOf: (k) => T0 + k * FRAME });
+    try {
+      const fs = await loadValkkaFS(rec.dirname, { readOnly: true });
+      const last = fs.blockTable.mstime1(5);
+      const first = fs.blockTable.mstime1(0);
+      const [start] = fs.getTimeRange()!;
+      await fs.close();
+      // Block 0 was written after block 5: the ring wrapped there.
+      expect(first).toBeGreaterThan(last);
+      expect(last).toBeGreaterThan(start);
+      await exportAndCheck(rec, clip, last + 3 * FRAME, first + 20 * FRAME);
+    } finally {
+      await rec.remove();
+    }
+  });
+});
+
+describe.skipIf(why)('codecs', () => {
+  it('H.265', async () => {
+    const clip = loadClip('h265-gop1s.h265');
+    const rec = await record(clip, { blocksize: 64 * 1024, nBlocks: 16, count: 250, timeOf: (k) => T0 + k * FRAME });
+    try {
+      const { probe, result } = await exportAndCheck(rec, clip, T0 + 40 * FRAME + 5, T0 + 200 * FRAME);
+      expect(probe.codec).toBe('hevc');
+      expect(result.codec).toBe('h265');
+      expect([result.width, result.height]).toEqual([320, 240]);
+    } finally {
+      await rec.remove();
+    }
+  });
+
+  it('H.264 high profile, 2 s GOP, parameter sets only at the start of the source', async () => {
+    const clip = loadClip('h264-high-gop2s.h264');
+    const rec = await record(clip, { blocksize: 64 * 1024, nBlocks: 16, count: 250, timeOf: (k) => T0 + k * FRAME });
+    try {
+      const { result } = await exportAndCheck(rec, clip, T0 + 149 * FRAME, T0 + 249 * FRAME);
+      expect(result.framesInFile).toBe(100 + 49 + 1);
+    } finally {
+      await rec.remove();
+    }
+  });
+});
+
+describe.skipIf(why)('while recording goes on', () => {
+  it('exports up to the live edge', async () => {
+    const clip = loadClip('h264-baseline-gop1s.h264');
+    const base = await record(clip, { blocksize: 64 * 1024, nBlocks: 32, count: 0, timeOf: (k) => T0 + k * FRAME });
+    const writer = await ValkkaSingleFS.loadFromDirectory(base.dirname);
+    const written: Array<{ ts: number; frame: number }> = [];
+    const write = async (k: number): Promise<void> => {
+      const frame = k % clip.units.length;
+      await writer.write({ streamId: 7, subsession: 0, timestamp: T0 + k * FRAME, mediaType: MediaType.video, codec: Codec.h264, flags: 0, payload: clip.units[frame]!.payload });
+      written.push({ ts: T0 + k * FRAME, frame });
+    };
+    try {
+      for (let k = 0; k < 150; k++) await write(k);
+      await writer.flush();
+      const liveEdge = T0 + 149 * FRAME;
+      // Recording goes on while the export reads.
+      let k = 150;
+      const more = (async () => {
+        for (; k < 400; k++) {
+          await write(k);
+          if (k % 10 === 0) await new Promise((r) => setTimeout(r, 1));
+        }
+      })();
+      const rec = { ...base, written };
+      await exportAndCheck(rec, clip, T0 + 60 * FRAME + 3, liveEdge);
+      await more;
+      expect(k).toBe(400);
+    } finally {
+      await writer.close();
+      await base.remove();
+    }
+  });
+
+  it('fails naming the lost instant when the recording overwrites blocks of the range meanwhile', async () => {
+    const clip = loadClip('h264-baseline-gop1s.h264');
+    const base = await record(clip, { blocksize: 64 * 1024, nBlocks: 6, count: 0, timeOf: (k) => T0 + k * FRAME });
+    const writer = await ValkkaSingleFS.loadFromDirectory(base.dirname);
+    let k = 0;
+    const write = (): Promise<void> =>
+      writer.write({ streamId: 7, subsession: 0, timestamp: T0 + k * FRAME, mediaType: MediaType.video, codec: Codec.h264, flags: 0, payload: clip.units[k++ % clip.units.length]!.payload });
+    const dir = join(base.dirname, '..');
+    try {
+      while (k < 250) await write();
+      await writer.flush();
+      const reader = await loadValkkaFS(base.dirname, { readOnly: true });
+      const [start, end] = reader.getTimeRange()!;
+      const plannedRows: number[] = [];
+      let overwrote = false;
+      const err = await exportRange(reader, {
+        from: start,
+        to: end,
+        output: join(dir, 'lost.mp4'),
+        onProgress: async (done) => {
+          if (done !== 1) return;
+          // After the first block: record another ring's worth, over every block not read yet.
+          plannedRows.push(...reader.blockTable.timeOrder().map((b) => reader.blockTable.mstime1(b)));
+          const until = k + 300;
+          while (k < until) await write();
+          await writer.flush();
+          overwrote = true;
+        },
+      }).catch((e: unknown) => e);
+      await reader.close();
+      expect(overwrote).toBe(true);
+      expect(err).toBeInstanceOf(ExportError);
+      const e = err as ExportError;
+      expect(e.code).toBe('EEXPIRED');
+      expect(e.message).toMatch(/was overwritten by the ongoing recording during the export; nothing was written/);
+      // The instant named is the start of the second block of the range (the first one not read).
+      expect(e.lostAt).toBe(plannedRows[1]);
+      expect(e.message).toContain(new Date(e.lostAt!).toISOString());
+      expect(readdirSync(dir).filter((f) => f.includes('lost'))).toEqual([]);
+    } finally {
+      await writer.close();
+      await base.remove();
+    }
   });
 });
 

@@ -76,18 +76,18 @@ export interface Probe {
 export function probe(file: string): Probe {
   const r = execFileSync(
     'ffprobe',
-    ['-v', 'error', '-count_frames', '-show_entries', 'stream=codec_name,codec_type,nb_read_frames:format_tags=creation_time', '-of', 'json', file],
+    ['-v', 'error', '-count_frames', '-show_entries', 'stream=codec_name,codec_tag_string,codec_type,nb_read_frames:format_tags=creation_time', '-of', 'json', file],
     { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const errors = execFileSync('sh', ['-c', 'ffprobe -v error -count_frames -show_streams "$1" 2>&1 >/dev/null', 'sh', file], { encoding: 'utf8' });
-  const j = JSON.parse(r) as { streams: Array<{ codec_name: string; codec_type: string; nb_read_frames?: string }>; format: { tags?: { creation_time?: string } } };
+  const j = JSON.parse(r) as { streams: Array<{ codec_name?: string; codec_tag_string: string; codec_type: string; nb_read_frames?: string }>; format: { tags?: { creation_time?: string } } };
   const video = j.streams.find((s) => s.codec_type === 'video');
   return {
     errors,
     videoFrames: Number(video?.nb_read_frames ?? NaN),
     codec: video?.codec_name ?? '',
     creationTime: j.format.tags?.creation_time,
-    streams: j.streams.map((s) => `${s.codec_type}:${s.codec_name}`),
+    streams: j.streams.map((s) => `${s.codec_type}:${s.codec_name ?? s.codec_tag_string}`),
   };
 }
 
