@@ -34,6 +34,8 @@ export class Authenticator {
   constructor(
     private readonly credentials: Credentials,
     private readonly challenge: Challenge,
+    /** Makes the client nonce (tests give a fixed one). */
+    private readonly cnonce: () => string = () => randomBytes(8).toString('hex'),
   ) {
     if (challenge.scheme === 'digest') {
       const { realm, nonce, algorithm } = challenge.params;
@@ -52,7 +54,7 @@ export class Authenticator {
     const wantsAuth = qop?.split(',').some((q) => q.trim() === 'auth');
     if (wantsAuth) {
       const nc = (++this.nonceCount).toString(16).padStart(8, '0');
-      const cnonce = randomBytes(8).toString('hex');
+      const cnonce = this.cnonce();
       parts.push(`qop=auth`, `nc=${nc}`, `cnonce="${cnonce}"`, `response="${md5(`${ha1}:${nonce}:${nc}:${cnonce}:auth:${ha2}`)}"`);
     } else parts.push(`response="${md5(`${ha1}:${nonce}:${ha2}`)}"`);
     if (opaque !== undefined) parts.push(`opaque="${quote(opaque)}"`);

@@ -1,3 +1,5 @@
+import { ThreadsError } from '../errors.js';
+
 /** What went wrong with a camera, for logs, stats and the CLI's exit message. */
 export type LiveErrorCode =
   | 'ERR_LIVE_URL' // the camera URL is not rtsp://host[:port]/path
@@ -11,12 +13,10 @@ export type LiveErrorCode =
   | 'ERR_LIVE_CLOSED'; // the camera closed the connection
 
 /** An error of a live camera. The message never contains credentials. */
-export class LiveError extends Error {
-  constructor(
-    readonly code: LiveErrorCode,
-    message: string,
-  ) {
-    super(message);
+export class LiveError extends ThreadsError {
+  declare readonly code: LiveErrorCode;
+  constructor(code: LiveErrorCode, message: string) {
+    super(code, message);
     this.name = 'LiveError';
   }
 }
