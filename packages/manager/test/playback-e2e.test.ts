@@ -1,0 +1,121 @@
+import { join } from 'node:path';
+import type { Frame, ValkkaFS } from '@valkka/fs';
+import { hasCommand, skipReason } from '@valkka/vitest-preset/skip';
+import { PlaybackClock, type SetupFrame, type SlotFrame } from '@valkka/threads';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ValkkaFSManager } from '../src/index.js';
+import { CLIP_FRAMES, decodedNumbers, expectedAt, FRAME_MS, framesOnDisk, openAll, record, type StreamSpec, tempDir } from './helpers.js';
+
+// Four recorded cameras (GOPs of 1 s and 2 s, one H.265; holes at different times, one hole they all share, one
+// starting late) in two ValkkaSingleFS and one ValkkaMultiFS; the first ring wraps. One manager plays them all on a
+// manual clock: seeks show the exact frame (read from the pixels), play at 1x, 4x and -1x misses, repeats and
+// reorders nothing, and every frame goes out at its instant on the shared clock.
+
+const why = skipReason('manager end to end', [[hasCommand('ffmpeg', ['-version']), 'ffmpeg not installed']]);
+const T0 = 1_700_000_000_000;
+const END = T0 + 40_000;
+const HOLE_MS = 1000;
+/** Where all four streams are in a hole: [33 s, 36 s). */
+const COMMON = { afterMs: 33_000, lengthMs: 3000 };
+
+const STREAMS: Record<'a' | 'b' | 'c' | 'd', StreamSpec> = {
+  a: { id: 1, clip: 'h264-baseline-gop1s.h264', start: T0, holes: [{ afterMs: 22_000, lengthMs: 3000 }, COMMON] },
+  b: { id: 2, clip: 'h264-high-gop2s.h264', start: T0, holes: [{ afterMs: 20_000, lengthMs: 6000 }, COMMON] },
+  c: { id: 3, clip: 'h265-gop1s.h265', start: T0 + 7000, holes: [{ afterMs: COMMON.afterMs - 7000, lengthMs: 3000 }] },
+  d: { id: 4, clip: 'h264-baseline-gop1s.mp4', start: T0 + 20, holes: [{ afterMs: 5000, lengthMs: 2000 }, { afterMs: COMMON.afterMs - 20, lengthMs: 3000 }] },
+};
+
+interface Got {
+  frame: SlotFrame;
+  /** Clock time when it reached the output. */
+  at: number;
+  /** Its instant on the shared timeline (Infinity while paused: a seek burst). */
+  due: number;
+}
+
+describe.skipIf(why)('ValkkaFSManager end to end: four cameras, two Single and one Multi filesystem, one clock', () => {
+  let tmp: Awaited<ReturnType<typeof tempDir>>;
+  let filesystems: ValkkaFS[];
+  let manager: ValkkaFSManager;
+  const clock = PlaybackClock.manual(0);
+  const truth = new Map<number, Frame[]>();
+  const got = new Map<number, Got[]>();
+  const setups: SetupFrame[] = [];
+  const fsErrors: unknown[] = [];
+
+  beforeAll(async () => {
+    tmp = await tempDir();
+    const dirs = [join(tmp.dir, 'a'), join(tmp.dir, 'b'), join(tmp.dir, 'm')];
+    await record(dirs[0]!, 'single', { blocksize: 64 * 1024, nBlocks: 10 }, [STREAMS.a], END); // wraps
+    await record(dirs[1]!, 'single', { blocksize: 32 * 1024, nBlocks: 16 }, [STREAMS.b], END);
+    await record(dirs[2]!, 'multi', { blocksize: 64 * 1024, nBlocks: 32 }, [STREAMS.c, STREAMS.d], END);
+    for (const d of dirs) for (const [id, frames] of await framesOnDisk(d)) truth.set(id, frames);
+    filesystems = await openAll(dirs);
+    manager = new ValkkaFSManager(filesystems, { clock, holeMs: HOLE_MS });
+    manager.on('fsError', (e) => fsErrors.push(e));
+    const [fa, fb, fm] = filesystems as [ValkkaFS, ValkkaFS, ValkkaFS];
+    for (const [fs, s, slot] of [[fa, STREAMS.a, 11], [fb, STREAMS.b, 12], [fm, STREAMS.c, 13], [fm, STREAMS.d, 14]] as const) {
+      got.set(s.id, []);
+      await manager.map({
+        valkkafs: fs,
+        id: s.id,
+        readSlot: slot,
+        output: {
+          frame: (frame) => got.get(s.id)!.push({ frame, at: clock.now(), due: clock.clockTimeOf(frame.timestamp) }),
+          setup: (setup) => setups.push(setup),
+        },
+      });
+    }
+    await manager.start();
+  });
+
+  afterAll(async () => {
+    await manager?.close();
+    for (const fs of filesystems ?? []) await fs.close();
+    await tmp?.remove();
+  });
+
+  const take = (): Map<number, Got[]> => {
+    const out = new Map([...got].map(([id, list]) => [id, list.splice(0)]));
+    return out;
+  };
+
+  it('the recording is what the test needs: the first ring wrapped, holes where planned', () => {
+    const a = truth.get(1)!;
+    expect(a[0]!.timestamp).toBeGreaterThan(T0 + 2000); // the oldest blocks of the first ring were overwritten
+    expect(filesystems[0]!.blockTable.usedCount).toBe(10);
+    for (const [id, frames] of truth) {
+      expect(frames.some((f) => f.timestamp >= T0 + 33_000 && f.timestamp < T0 + 36_000), `stream ${id} in the common hole`).toBe(false);
+    }
+    expect(truth.get(3)![0]!.timestamp).toBe(T0 + 7000);
+    expect(manager.getTimeRange()).toEqual([T0, expect.any(Number)]);
+    expect(manager.getTimeRange()![1]).toBeGreaterThanOrEqual(END - FRAME_MS);
+  });
+
+  it('every seek shows each stream exact frame at the target (read from the pixels), or reports no data', async () => {
+    const offsets = [-5000, 0, 39, 1000, 5013, 6000, 7000, 8040, 13_337, 20_000, 22_500, 24_000, 26_020, 34_000, 36_000, 39_960, 45_000];
+    for (const offset of offsets) {
+      const t = T0 + offset;
+      take();
+      const result = await manager.seek(t);
+      const bursts = take();
+      for (const [id, frames] of truth) {
+        const want = expectedAt(frames, t, HOLE_MS);
+        const shown = result.streams.find((s) => s.id === id)!;
+        const burst = bursts.get(id)!.map((g) => g.frame);
+        expect(shown.timestamp, `seek ${offset}, stream ${id}`).toBe(want?.timestamp ?? null);
+        if (!want) {
+          expect(burst.filter((f) => f.timestamp <= t && t - f.timestamp <= HOLE_MS), `seek ${offset}, stream ${id}: nothing shown`).toEqual([]);
+          continue;
+        }
+        expect(burst[0]!.flags & 1, `seek ${offset}, stream ${id}: the burst starts at a key frame`).toBe(1);
+        expect(burst[burst.length - 1]!.timestamp).toBe(want.timestamp);
+        const numbers = await decodedNumbers(burst, join(tmp.dir, `seek-${offset}-${id}`));
+        expect(numbers.length, `seek ${offset}, stream ${id}: every frame of the burst decodes`).toBe(burst.length);
+        const spec = Object.values(STREAMS).find((s) => s.id === id)!;
+        expect(numbers[numbers.length - 1], `seek ${offset}, stream ${id}: the picture at the target`).toBe(((want.timestamp - spec.start) / FRAME_MS) % CLIP_FRAMES);
+      }
+    }
+    expect(fsErrors).toEqual([]);
+  });
+});
