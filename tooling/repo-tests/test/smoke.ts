@@ -69,4 +69,16 @@ await reader.close();
 if (frames !== 100 || writer.stats().written !== 100) throw new Error('read back ' + frames + ' frames through the worker threads, wrote 100');
 console.log('smoke ok');
 `,
+  '@valkka/demo-web': `
+import { ValkkaSingleFS } from '@valkka/fs';
+import { startServer } from '@valkka/demo-web';
+import { pino } from 'pino';
+await (await ValkkaSingleFS.newFromDirectory({ dirname: 'fs', blocksize: 65536, nBlocks: 8 })).close();
+const server = await startServer({ dirs: ['fs'], port: 0, logger: pino({ level: 'silent' }) });
+const health = await (await fetch(server.url + 'api/health')).json();
+const page = await (await fetch(server.url)).text();
+await server.close();
+if (!health.ok || !page.includes('main.js')) throw new Error('health ' + JSON.stringify(health) + ', page ' + page.slice(0, 80));
+console.log('smoke ok');
+`,
 };

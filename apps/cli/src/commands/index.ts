@@ -2,10 +2,12 @@ import type { Command } from 'commander';
 import { registerFsCommands } from './fs.js';
 import { registerPartitions } from './partitions.js';
 import { registerRecord } from './record.js';
+import { registerServe } from './serve.js';
 
 /** Every subcommand, each from its own module. */
 export function registerCommands(program: Command): void {
   registerFsCommands(program);
   registerPartitions(program);
   registerRecord(program);
+  registerServe(program);
 }

@@ -1,0 +1,273 @@
+/**
+ * The timeline: a canvas with a time ruler, one row for all cameras and one per camera holding their
+ * recorded ranges, the span sent to this tab (cached), the play head and the hovered instant.
+ * Wheel zooms (seconds to weeks) around the pointer, shift+wheel or dragging the ruler pans, dragging
+ * a row scrubs, a click seeks.
+ */
+
+export interface TimelineHandlers {
+  seek(t: number): void;
+  scrub(t: number): void;
+  viewChanged(from: number, to: number): void;
+  hover(t: number | undefined, camera: number | 'all' | undefined, x: number): void;
+}
+
+const RULER = 24;
+const ALL_ROW = 18;
+const ROW = 14;
+const GAP = 3;
+const LABEL_W = 92;
+const MIN_SPAN = 2_000;
+const MAX_SPAN = 62 * 86_400_000;
+const STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800].map((s) => s * 1000);
+
+export class Timeline {
+  from: number;
+  to: number;
+  private cameras: Array<{ id: number; name: string }> = [];
+  private ranges = new Map<number, Array<[number, number]>>();
+  private all: Array<[number, number]> = [];
+  private cached = new Map<number, [number, number]>();
+  private playhead: number | undefined;
+  private hoverX: number | undefined;
+  private drag: { x: number; kind: 'pan' | 'scrub'; from: number; moved: boolean } | undefined;
+  private readonly ctx: CanvasRenderingContext2D;
+  private pending = false;
+
+  constructor(
+    readonly canvas: HTMLCanvasElement,
+    private readonly handlers: TimelineHandlers,
+  ) {
+    this.ctx = canvas.getContext('2d')!;
+    const now = Date.now();
+    this.from = now - 3_600_000;
+    this.to = now;
+    canvas.addEventListener('wheel', (e) => this.wheel(e), { passive: false });
+    canvas.addEventListener('pointerdown', (e) => this.down(e));
+    canvas.addEventListener('pointermove', (e) => this.move(e));
+    canvas.addEventListener('pointerup', (e) => this.up(e));
+    canvas.addEventListener('pointerleave', () => {
+      this.hoverX = undefined;
+      this.handlers.hover(undefined, undefined, 0);
+      this.redraw();
+    });
+    new ResizeObserver(() => this.redraw()).observe(canvas);
+  }
+
+  /** Height the canvas needs for its rows. */
+  get height(): number {
+    return RULER + ALL_ROW + GAP + this.cameras.length * (ROW + GAP) + 6;
+  }
+
+  setCameras(cameras: Array<{ id: number; name: string }>): void {
+    this.cameras = cameras;
+    this.canvas.style.height = `${this.height}px`;
+    this.redraw();
+  }
+
+  setRanges(ranges: Map<number, Array<[number, number]>>, all: Array<[number, number]>): void {
+    this.ranges = ranges;
+    this.all = all;
+    this.redraw();
+  }
+
+  setCached(cached: Map<number, [number, number]>): void {
+    this.cached = cached;
+    this.redraw();
+  }
+
+  setPlayhead(t: number | undefined): void {
+    this.playhead = t;
+    this.redraw();
+  }
+
+  setView(from: number, to: number): void {
+    const span = Math.min(MAX_SPAN, Math.max(MIN_SPAN, to - from));
+    const mid = (from + to) / 2;
+    this.from = Math.round(mid - span / 2);
+    this.to = Math.round(mid + span / 2);
+    this.handlers.viewChanged(this.from, this.to);
+    this.redraw();
+  }
+
+  /** Ms per pixel at the current zoom (for the server to merge what a pixel cannot show). */
+  get resolution(): number {
+    return (this.to - this.from) / Math.max(1, this.trackWidth);
+  }
+
+  private get trackWidth(): number {
+    return this.canvas.clientWidth - LABEL_W;
+  }
+
+  timeAt(x: number): number {
+    return this.from + ((x - LABEL_W) / this.trackWidth) * (this.to - this.from);
+  }
+
+  xOf(t: number): number {
+    return LABEL_W + ((t - this.from) / (this.to - this.from)) * this.trackWidth;
+  }
+
+  private rowAt(y: number): number | 'all' | 'ruler' | undefined {
+    if (y < RULER) return 'ruler';
+    if (y < RULER + ALL_ROW + GAP) return 'all';
+    const i = Math.floor((y - RULER - ALL_ROW - GAP) / (ROW + GAP));
+    return this.cameras[i]?.id;
+  }
+
+  private wheel(e: WheelEvent): void {
+    e.preventDefault();
+    const span = this.to - this.from;
+    if (e.shiftKey || Math.abs(e.deltaX) > Math.abs(e.deltaY)) {
+      const d = ((e.shiftKey ? e.deltaY : e.deltaX) / this.trackWidth) * span;
+      this.setView(this.from + d, this.to + d);
+      return;
+    }
+    const x = Math.max(LABEL_W, e.offsetX);
+    const at = this.timeAt(x);
+    const next = Math.min(MAX_SPAN, Math.max(MIN_SPAN, span * Math.pow(1.0015, e.deltaY)));
+    const from = at - ((x - LABEL_W) / this.trackWidth) * next;
+    this.from = Math.round(from);
+    this.to = Math.round(from + next);
+    this.handlers.viewChanged(this.from, this.to);
+    this.redraw();
+  }
+
+  private down(e: PointerEvent): void {
+    if (e.button !== 0) return;
+    this.canvas.setPointerCapture(e.pointerId);
+    const row = this.rowAt(e.offsetY);
+    this.drag = { x: e.offsetX, kind: row === 'ruler' || e.offsetX < LABEL_W ? 'pan' : 'scrub', from: this.from, moved: false };
+  }
+
+  private move(e: PointerEvent): void {
+    this.hoverX = e.offsetX >= LABEL_W ? e.offsetX : undefined;
+    const d = this.drag;
+    if (d) {
+      if (Math.abs(e.offsetX - d.x) > 3) d.moved = true;
+      if (d.moved && d.kind === 'pan') {
+        const shift = ((d.x - e.offsetX) / this.trackWidth) * (this.to - this.from);
+        const span = this.to - this.from;
+        this.from = Math.round(d.from + shift);
+        this.to = this.from + span;
+        this.handlers.viewChanged(this.from, this.to);
+      } else if (d.moved) this.handlers.scrub(this.timeAt(Math.max(LABEL_W, e.offsetX)));
+    }
+    const row = this.rowAt(e.offsetY);
+    this.handlers.hover(this.hoverX === undefined ? undefined : this.timeAt(this.hoverX), row === 'ruler' ? undefined : row, e.offsetX);
+    this.redraw();
+  }
+
+  private up(e: PointerEvent): void {
+    const d = this.drag;
+    this.drag = undefined;
+    if (!d || e.offsetX < LABEL_W) return;
+    if (d.kind === 'scrub' || !d.moved) this.handlers.seek(this.timeAt(e.offsetX));
+  }
+
+  redraw(): void {
+    if (this.pending) return;
+    this.pending = true;
+    requestAnimationFrame(() => {
+      this.pending = false;
+      this.draw();
+    });
+  }
+
+  private draw(): void {
+    const dpr = window.devicePixelRatio || 1;
+    const w = this.canvas.clientWidth;
+    const h = this.canvas.clientHeight;
+    if (this.canvas.width !== Math.round(w * dpr) || this.canvas.height !== Math.round(h * dpr)) {
+      this.canvas.width = Math.round(w * dpr);
+      this.canvas.height = Math.round(h * dpr);
+    }
+    const c = this.ctx;
+    c.setTransform(dpr, 0, 0, dpr, 0, 0);
+    c.fillStyle = '#0d0f13';
+    c.fillRect(0, 0, w, h);
+    this.drawRuler(w);
+
+    let y = RULER;
+    this.drawRow('All cameras', y, ALL_ROW, this.all, '#4f8cff', undefined);
+    y += ALL_ROW + GAP;
+    for (const cam of this.cameras) {
+      this.drawRow(cam.name, y, ROW, this.ranges.get(cam.id) ?? [], '#34b27d', this.cached.get(cam.id));
+      y += ROW + GAP;
+    }
+
+    if (this.hoverX !== undefined) {
+      c.fillStyle = 'rgba(255,255,255,0.35)';
+      c.fillRect(Math.round(this.hoverX), RULER, 1, h - RULER);
+    }
+    if (this.playhead !== undefined && this.playhead >= this.from && this.playhead <= this.to) {
+      const x = Math.round(this.xOf(this.playhead));
+      c.fillStyle = '#ff5a4f';
+      c.fillRect(x - 1, 4, 2, h - 4);
+      c.beginPath();
+      c.moveTo(x - 5, 2);
+      c.lineTo(x + 5, 2);
+      c.lineTo(x, 8);
+      c.fill();
+    }
+  }
+
+  private drawRow(label: string, y: number, height: number, ranges: Array<[number, number]>, color: string, cached: [number, number] | undefined): void {
+    const c = this.ctx;
+    const w = this.canvas.clientWidth;
+    c.fillStyle = '#161a21';
+    c.fillRect(LABEL_W, y, w - LABEL_W, height);
+    c.fillStyle = color;
+    for (const [a, b] of ranges) {
+      if (b < this.from || a > this.to) continue;
+      const x0 = Math.max(LABEL_W, this.xOf(a));
+      const x1 = Math.min(w, this.xOf(b));
+      c.fillRect(x0, y + 2, Math.max(1, x1 - x0), height - 4);
+    }
+    if (cached) {
+      const x0 = Math.max(LABEL_W, this.xOf(cached[0]));
+      const x1 = Math.min(w, this.xOf(cached[1]));
+      if (x1 >= x0) {
+        c.fillStyle = 'rgba(255,255,255,0.55)';
+        c.fillRect(x0, y + height - 3, Math.max(2, x1 - x0), 2);
+      }
+    }
+    c.fillStyle = '#9aa4b2';
+    c.font = '11px system-ui, sans-serif';
+    c.textBaseline = 'middle';
+    c.fillText(label.length > 13 ? `${label.slice(0, 12)}…` : label, 8, y + height / 2);
+  }
+
+  private drawRuler(w: number): void {
+    const c = this.ctx;
+    const span = this.to - this.from;
+    const step = STEPS.find((s) => (s / span) * this.trackWidth >= 90) ?? STEPS[STEPS.length - 1]!;
+    c.fillStyle = '#12151b';
+    c.fillRect(0, 0, w, RULER);
+    c.font = '11px system-ui, sans-serif';
+    c.textBaseline = 'middle';
+    // Ticks on local time: offset the epoch by the zone so days and hours line up.
+    const zone = new Date(this.from).getTimezoneOffset() * 60_000;
+    const first = Math.ceil((this.from - zone) / step) * step + zone;
+    for (let t = first; t <= this.to; t += step) {
+      const x = Math.round(this.xOf(t));
+      c.fillStyle = '#2a303a';
+      c.fillRect(x, RULER - 6, 1, 6);
+      c.fillStyle = '#1b2028';
+      c.fillRect(x, RULER, 1, this.canvas.clientHeight - RULER);
+      c.fillStyle = '#8b95a3';
+      c.fillText(tickLabel(t, step), x + 4, RULER / 2);
+    }
+    c.fillStyle = '#12151b';
+    c.fillRect(0, 0, LABEL_W, RULER);
+    c.fillStyle = '#c8d0da';
+    c.fillText(new Date(this.from + span / 2).toLocaleDateString(undefined, { month: 'short', day: 'numeric', year: 'numeric' }), 8, RULER / 2);
+  }
+}
+
+function tickLabel(t: number, step: number): string {
+  const d = new Date(t);
+  const two = (n: number): string => String(n).padStart(2, '0');
+  if (step >= 86_400_000) return d.toLocaleDateString(undefined, { month: 'short', day: 'numeric' });
+  if (step >= 60_000) return d.getHours() === 0 && d.getMinutes() === 0 ? d.toLocaleDateString(undefined, { month: 'short', day: 'numeric' }) : `${two(d.getHours())}:${two(d.getMinutes())}`;
+  return `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}`;
+}
