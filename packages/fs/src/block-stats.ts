@@ -107,3 +107,17 @@ export function statsFromSummary(variant: Variant, entries: readonly StreamSumma
   }
   return stats;
 }
+
+/** Whether two summaries hold the same entries (in any order): a seal checked against its records. */
+export function sameSummary(a: readonly StreamSummary[], b: readonly StreamSummary[]): boolean {
+  if (a.length !== b.length) return false;
+  const byStream = (x: StreamSummary, y: StreamSummary) => x.streamId - y.streamId || x.subsession - y.subsession;
+  const sb = [...b].sort(byStream);
+  return [...a].sort(byStream).every((x, i) => {
+    const y = sb[i]!;
+    return (
+      x.streamId === y.streamId && x.subsession === y.subsession && x.frames === y.frames && x.keyFrames === y.keyFrames &&
+      x.firstTs === y.firstTs && x.lastTs === y.lastTs && x.firstKeyTs === y.firstKeyTs && x.lastKeyTs === y.lastKeyTs
+    );
+  });
+}

@@ -1,7 +1,9 @@
 /**
- * check(): verifies every block header and record of a filesystem, the ring's sequence numbers,
- * the blockfile rows and valkkafs.json's current_block; with `repair`, rebuilds the blockfile and
- * current_block from the dumpfile. The report is plain JSON (for `valkka check`).
+ * check(): verifies every block header and record of a filesystem, the seals against the records,
+ * the ring's sequence numbers, the blockfile rows and valkkafs.json's current_block. With `repair`
+ * (fsck -y) it mends the device too: damaged records zeroed, seals rewritten from the records,
+ * headers rewritten when their records still validate, stale blocks retired; then rows and json are
+ * rebuilt and everything is checked again. The report is plain JSON (for `valkka check`).
  */
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -9,16 +11,18 @@ import { join } from 'node:path';
 import type { BlockDevice } from '@valkka/blockdev';
 
 import { BlockFile } from './blockfile.js';
-import { BlockStats, type Row } from './block-stats.js';
+import type { BlockStats, Row } from './block-stats.js';
 import { openDevice } from './device.js';
 import { ValkkaFSError, ValkkaFSLoadError } from './errors.js';
-import { decodeBlockHeader, scanBlock, type StreamSummary } from './format.js';
+import { BLOCK_HEADER_SIZE, FORMAT_VERSION, alignDown, decodeBlockHeader, encodeBlockHeader, scanBlock } from './format.js';
+import { checkIdentity } from './identity.js';
 import { lockDirectory } from './lock.js';
 import { BLOCKFILE_NAME, type Metadata, fsIdBytes, readMetadata, writeMetadata } from './metadata.js';
 import type { ValkkaFS } from './valkkafs.js';
+import { inspectBlock, mendBlock } from './seal.js';
 import { rowsInvalidatedAhead } from './writer.js';
 
-export type CheckProblemCode = 'HEADER' | 'RECORD' | 'SUMMARY' | 'SEQUENCE' | 'UNSEALED' | 'ROW' | 'CURRENT_BLOCK' | 'BLOCKFILE' | 'IO';
+export type CheckProblemCode = 'IDENTITY' | 'HEADER' | 'RECORD' | 'SUMMARY' | 'SEQUENCE' | 'UNSEALED' | 'ROW' | 'CURRENT_BLOCK' | 'BLOCKFILE' | 'IO';
 
 export interface CheckProblem {
   code: CheckProblemCode;
@@ -42,9 +46,34 @@ export interface CheckReport {
   /** The block with the highest sequence number (where writing resumes), or null when none. */
   newestBlock: number | null;
   currentBlockInJson: number;
+  /** What the check found (with --repair: before repairing). */
   problems: CheckProblem[];
   repaired: boolean;
   rowsRepaired: number;
+  /** What repair changed, block by block. */
+  repairs: RepairAction[];
+  /** What repair dropped: damaged records and retired blocks, with the time ranges they covered. */
+  dropped: DroppedData[];
+  /** Problems the check after repairing still found (without --repair: the same as problems). ok = none. */
+  remaining: CheckProblem[];
+}
+
+export interface RepairAction {
+  block: number | null;
+  action: 'header rewritten' | 'resealed' | 'truncated' | 'retired' | 'rows rebuilt' | 'json rewritten';
+  message: string;
+}
+
+export interface DroppedData {
+  block: number;
+  seq: number | null;
+  /** Byte ranges [offset, end) of the block that were zeroed (a retired block: the whole block). */
+  ranges: Array<[number, number]>;
+  /** Frames lost: from the block's old summary when it was intact, the records of a retired block; null when unknown. */
+  frames: number | null;
+  /** Per range, the timestamps (ms) of the valid frames around it (a retired block: its first and last); null where none. */
+  timeRanges: Array<[number | null, number | null]>;
+  reason: string;
 }
 
 export interface CheckOptions {
@@ -58,9 +87,19 @@ export interface CheckOptions {
 interface BlockInfo {
   block: number;
   seq: number;
-  sealed: boolean;
+  /** The block carries a summary and trailer (checked or not). */
+  hasSeal: boolean;
+  /** ... and it matches the records. */
+  sealOk: boolean;
   stats: BlockStats;
+  /** Damaged records, junk after them or a seal that does not match: repair rewrites the block. */
+  mend: boolean;
+  /** The header was damaged but the records validate under an inferred sequence number. */
+  rewriteHeader: boolean;
 }
+
+/** check: read only; device: mend blocks; rows: rebuild blockfile and json from the blocks. */
+type Mode = 'check' | 'device' | 'rows';
 
 /** Reads this many bytes per device read (whole blocks). */
 const CHUNK_BYTES = 8 * 1024 * 1024;
@@ -77,23 +116,40 @@ export async function check(target: string | ValkkaFS, options: CheckOptions = {
   const ownDevice = options.device === undefined && typeof target === 'string';
   let device: BlockDevice | undefined;
   try {
-    device = options.device ?? (typeof target === 'string' ? await openDevice(dirname, meta, true) : target.device);
+    device = options.device ?? (typeof target === 'string' ? await openDevice(dirname, meta, !options.repair) : target.device);
     if (!device) throw new ValkkaFSLoadError('EMETADATA', `${dirname}: a libValkka (legacy) directory: check is for this format only`);
-    return await runCheck(dirname, meta, device, options);
+    const identity = await checkIdentity(dirname, meta, device, { repair: options.repair ?? false, exactSize: ownDevice && !meta.partition_uuid });
+    const report = await (options.repair ? repair(dirname, identity.meta, device, options) : runCheck(dirname, identity.meta, device, 'check', options.onProgress));
+    if (identity.restored) report.problems.unshift(identity.restored);
+    return report;
   } finally {
     if (ownDevice) await device?.close().catch(() => undefined);
     await lock?.release().catch(() => undefined);
   }
 }
 
-async function runCheck(dirname: string, meta: Metadata, device: BlockDevice, options: CheckOptions): Promise<CheckReport> {
+/**
+ * fsck -y: find, mend the blocks, rebuild rows and json from the mended blocks, then check again;
+ * ok only when that last check finds nothing.
+ */
+async function repair(dirname: string, meta: Metadata, device: BlockDevice, options: CheckOptions): Promise<CheckReport> {
+  const found = await runCheck(dirname, meta, device, 'device', options.onProgress);
+  found.repaired = true;
+  if (found.problems.length === 0) return found;
+  const rows = await runCheck(dirname, meta, device, 'rows');
+  const after = (await readMetadata(dirname)).meta as Metadata;
+  const verified = await runCheck(dirname, after, device, 'check');
+  return { ...found, rowsRepaired: rows.rowsRepaired, repairs: [...found.repairs, ...rows.repairs], remaining: verified.problems, ok: verified.ok };
+}
+
+async function runCheck(dirname: string, meta: Metadata, device: BlockDevice, mode: Mode, onProgress?: CheckOptions['onProgress']): Promise<CheckReport> {
   const { blocksize, n_blocks: nBlocks } = meta;
-  const fsId = fsIdBytes(meta);
+  const g: Geometry = { fsId: fsIdBytes(meta), blocksize, nBlocks, variant: meta.variant };
   const problems: CheckProblem[] = [];
   const problem = (code: CheckProblemCode, block: number | null, offset: number | null, message: string) => problems.push({ code, block, offset, message });
   if (blocksize * nBlocks > device.size) throw new ValkkaFSLoadError('EMETADATA', `${dirname}: ${nBlocks} blocks of ${blocksize} bytes do not fit in ${device.name}`);
 
-  const blockfile = await BlockFile.open(join(dirname, BLOCKFILE_NAME), nBlocks, meta.current_block, { write: options.repair ?? false, lenient: true });
+  const blockfile = await BlockFile.open(join(dirname, BLOCKFILE_NAME), nBlocks, meta.current_block, { write: mode === 'rows', lenient: true });
   const report: CheckReport = {
     dirname,
     ok: false,
@@ -108,6 +164,9 @@ async function runCheck(dirname: string, meta: Metadata, device: BlockDevice, op
     problems,
     repaired: false,
     rowsRepaired: 0,
+    repairs: [],
+    dropped: [],
+    remaining: problems,
   };
   try {
     const { size } = await stat(blockfile.path);
@@ -116,6 +175,8 @@ async function runCheck(dirname: string, meta: Metadata, device: BlockDevice, op
 
     // Pass 1: every block, read in large chunks; two reads stay in flight while a chunk is checked.
     const infos: BlockInfo[] = [];
+    const damagedHeaders: Array<{ block: number; reason: string; headerSeq: number | undefined }> = [];
+    const foreign: number[] = [];
     const chunkBlocks = Math.min(nBlocks, Math.max(1, Math.floor(CHUNK_BYTES / blocksize)));
     const free = Array.from({ length: Math.min(3, Math.ceil(nBlocks / chunkBlocks)) }, () => device.allocBuffer(chunkBlocks * blocksize));
     const readChunk = async (first: number, whole: Buffer) => {
@@ -144,31 +205,71 @@ async function runCheck(dirname: string, meta: Metadata, device: BlockDevice, op
         for (let b = chunk.first; b < after; b++) problem('IO', b, 0, `cannot read block: ${chunk.error.message}`);
       } else {
         for (let i = 0; i < chunk.count; i++) {
-          const info = checkBlock(chunk.buf.subarray(i * blocksize, (i + 1) * blocksize), chunk.first + i, { fsId, blocksize, nBlocks, variant: meta.variant }, problem, report);
-          if (info) infos.push(info);
+          const block = chunk.first + i;
+          const buf = chunk.buf.subarray(i * blocksize, (i + 1) * blocksize);
+          const h = decodeBlockHeader(buf, { ...g, block });
+          if (typeof h !== 'string') infos.push(checkBlock(buf, block, h.seq, g, problem, report));
+          else if (h === 'belongs to another filesystem') foreign.push(block);
+          else if (h !== 'never written') damagedHeaders.push({ block, reason: h, headerSeq: headerSeqField(buf) });
         }
       }
       free.push(chunk.whole);
       startReads();
       report.blocksChecked = after;
-      options.onProgress?.(after, nBlocks);
+      onProgress?.(after, nBlocks);
     }
 
-    // Pass 2: the ring: consecutive sequence numbers in consecutive blocks, only the newest unsealed.
+    // A damaged header hides records that may still be intact: they validate only under the block's
+    // sequence number, which the header's own field or its neighbours tell.
+    const retire: Array<{ block: number; seq: number | null; why: string }> = [];
+    const seqAt = new Map(infos.map((i) => [i.block, i.seq]));
+    for (const d of damagedHeaders) {
+      const candidates = [d.headerSeq, (seqAt.get((d.block - 1 + nBlocks) % nBlocks) ?? 0) + 1, (seqAt.get((d.block + 1) % nBlocks) ?? 0) - 1];
+      const buf = device.allocBuffer(blocksize);
+      await device.read(d.block * blocksize, buf);
+      const seq = candidates.find((s) => s !== undefined && s >= 1 && Number.isSafeInteger(s) && holdsRecords(buf, s, g));
+      if (seq === undefined) {
+        problem('HEADER', d.block, 0, `invalid block header: ${d.reason}; no record validates under a sequence number its neighbours suggest (repair retires the block)`);
+        retire.push({ block: d.block, seq: null, why: `header damaged (${d.reason}), no record recoverable` });
+        continue;
+      }
+      problem('HEADER', d.block, 0, `invalid block header: ${d.reason}; its records validate under sequence number ${seq} (repair rewrites the header)`);
+      const info = checkBlock(buf, d.block, seq, g, () => undefined, report);
+      info.rewriteHeader = true;
+      infos.push(info);
+    }
+
+    // Pass 2: the ring. From the newest block backwards, sequence numbers decrease (a gap follows a
+    // block where recovery restarted after damage); a block that breaks this is stale.
     infos.sort((a, b) => a.seq - b.seq);
-    report.blocksWritten = infos.length;
     const newest = infos.at(-1);
     report.newestBlock = newest?.block ?? null;
-    for (let i = 1; i < infos.length; i++) {
-      const [a, b] = [infos[i - 1]!, infos[i]!];
-      if (b.seq === a.seq) problem('SEQUENCE', b.block, 32, `sequence number ${b.seq} also in block ${a.block}`);
-      else if (b.seq !== a.seq + 1 || b.block !== (a.block + 1) % nBlocks) {
-        problem('SEQUENCE', b.block, 32, `sequence ${b.seq} in block ${b.block} does not follow sequence ${a.seq} in block ${a.block}`);
+    const byBlock = new Map(infos.map((i) => [i.block, i]));
+    const ring: BlockInfo[] = [];
+    if (newest) {
+      ring.push(newest);
+      let last = newest;
+      for (let d = 1; d < nBlocks; d++) {
+        const info = byBlock.get((newest.block - d + nBlocks) % nBlocks);
+        if (!info) continue;
+        if (info.seq < last.seq) {
+          ring.push(info);
+          last = info;
+        } else {
+          problem('SEQUENCE', info.block, 32, `block ${info.block} (sequence ${info.seq}) is stale: not older than block ${last.block} (sequence ${last.seq}) before it in the ring (repair retires it)`);
+          retire.push({ block: info.block, seq: info.seq, why: `stale: sequence ${info.seq} out of ring order` });
+        }
       }
+      ring.reverse();
     }
-    for (const info of infos) {
-      if (!info.sealed && info !== newest) problem('UNSEALED', info.block, null, `block ${info.block} (sequence ${info.seq}) has no summary but is not the newest block`);
+    report.blocksWritten = ring.length;
+    for (const info of ring) {
+      if (info.hasSeal || info === newest) continue;
+      problem('UNSEALED', info.block, null, `block ${info.block} (sequence ${info.seq}) has no summary but is not the newest block (repair seals it)`);
+      info.mend = true;
     }
+    // Blocks of another filesystem on the same device are left alone unless this one owns most of it.
+    const retireForeign = foreign.length > 0 && ring.length > foreign.length;
     if (newest && meta.current_block !== newest.block) {
       problem('CURRENT_BLOCK', null, null, `valkkafs.json current_block is ${meta.current_block}, the newest block is ${newest.block}`);
     }
@@ -183,13 +284,15 @@ async function runCheck(dirname: string, meta: Metadata, device: BlockDevice, op
     if (newest) for (let d = 1; d <= rowsInvalidatedAhead(nBlocks) + 1 && d < nBlocks; d++) zeroedAhead.add((newest.block + d) % nBlocks);
     const expected: Row[] = Array.from({ length: nBlocks }, () => [0, 0] as Row);
     let previous: Row | undefined;
-    for (const info of infos) {
-      if (!options.repair && zeroedAhead.has(info.block) && !blockfile.table.isUsed(info.block)) {
+    for (const info of ring) {
+      if (mode !== 'rows' && zeroedAhead.has(info.block) && !blockfile.table.isUsed(info.block)) {
         previous = undefined; // the next block's own row stands, as for the oldest block
         continue;
       }
       const known = previous ?? blockfile.row(info.block);
-      const row = info.sealed ? info.stats.finalRow(known).row : info.stats.liveRow(known);
+      // The newest block is open unless its seal is sound (recovery reopens it); any other is sealed (repair seals it).
+      const open = info === newest ? !info.sealOk : !info.hasSeal;
+      const row = open ? info.stats.liveRow(known) : info.stats.finalRow(known).row;
       expected[info.block] = row;
       previous = row;
     }
@@ -201,7 +304,13 @@ async function runCheck(dirname: string, meta: Metadata, device: BlockDevice, op
       }
     }
 
-    if (options.repair) {
+    if (mode === 'device') {
+      for (const info of ring) if (info.mend || info.rewriteHeader) await mendOnDevice(device, info, info === newest, g, report);
+      for (const r of retire) await retireBlock(device, r.block, r.seq, r.why, g, report);
+      if (retireForeign) for (const b of foreign) await retireBlock(device, b, null, 'belongs to another filesystem', g, report);
+      await device.flush();
+    }
+    if (mode === 'rows') {
       for (let b = 0; b < nBlocks; b++) {
         const have = blockfile.row(b);
         const want = expected[b]!;
@@ -212,59 +321,103 @@ async function runCheck(dirname: string, meta: Metadata, device: BlockDevice, op
       }
       await blockfile.writeAll();
       await blockfile.sync();
+      if (report.rowsRepaired > 0) report.repairs.push({ block: null, action: 'rows rebuilt', message: `${report.rowsRepaired} blockfile row(s) rebuilt from the blocks` });
       if (newest && meta.current_block !== newest.block) {
         await writeMetadata(dirname, { ...meta, current_block: newest.block });
+        report.repairs.push({ block: newest.block, action: 'json rewritten', message: `valkkafs.json current_block ${meta.current_block} -> ${newest.block}` });
       }
-      report.repaired = true;
     }
   } finally {
     await blockfile.close();
   }
-  const repairable = new Set<CheckProblemCode>(['ROW', 'CURRENT_BLOCK', 'BLOCKFILE']);
-  report.ok = problems.every((p) => report.repaired && repairable.has(p.code));
+  report.ok = problems.length === 0;
   return report;
 }
 
-function checkBlock(
-  buf: Buffer,
-  block: number,
-  g: { fsId: Uint8Array; blocksize: number; nBlocks: number; variant: Metadata['variant'] },
-  problem: (code: CheckProblemCode, block: number | null, offset: number | null, message: string) => void,
-  report: CheckReport,
-): BlockInfo | undefined {
-  const h = decodeBlockHeader(buf, { ...g, block });
-  if (typeof h === 'string') {
-    // Never written, or left by an earlier filesystem on the same device: not part of this ring.
-    if (h !== 'never written' && h !== 'belongs to another filesystem') problem('HEADER', block, 0, `invalid block header: ${h}`);
-    return undefined;
-  }
-  const { trailer, summary, scan } = scanBlock(buf, h.seq, g.blocksize);
-  if (trailer && !summary) problem('SUMMARY', block, trailer.at, 'the trailer is valid but the summary record is damaged');
-  const sealed = summary !== undefined;
-  const stats = new BlockStats(g.variant);
-  for (const f of scan.frames) {
-    stats.add(f);
-    report.payloadBytes += f.payload.length;
-  }
+type Geometry = { fsId: Uint8Array; blocksize: number; nBlocks: number; variant: Metadata['variant'] };
+type ProblemSink = (code: CheckProblemCode, block: number | null, offset: number | null, message: string) => void;
+
+/** The records and seal of a block with a valid header (or one whose sequence number was inferred). */
+function checkBlock(buf: Buffer, block: number, seq: number, g: Geometry, problem: ProblemSink, report: CheckReport): BlockInfo {
+  const v = inspectBlock(buf, seq, g.blocksize, g.variant);
+  const { scan, summary } = v;
+  for (const f of scan.frames) report.payloadBytes += f.payload.length;
   report.frames += scan.frames.length;
-  if (sealed && scan.stop !== 'clean' && scan.stop !== 'limit') {
-    problem('RECORD', block, scan.end, `record at offset ${scan.end}: ${scan.stop} (block sealed with ${scan.frames.length} valid records before it)`);
+  for (const gap of v.damage) {
+    problem('RECORD', block, gap.offset, `damaged bytes at offsets ${gap.offset}..${gap.end} (${gap.reason}) between valid records (repair zeroes them)`);
   }
-  if (summary && !sameSummary(summary, stats.summary())) {
-    problem('SUMMARY', block, trailer?.at ?? null, 'the summary does not match the records of the block');
+  if (v.junkTail) problem('RECORD', block, scan.end, `bytes after the last valid record (offset ${scan.end}) up to the summary are not zero (repair zeroes them)`);
+  if (v.trailerAt !== undefined && !summary) problem('SUMMARY', block, v.trailerAt, 'the trailer is valid but the summary record is damaged (repair reseals the block)');
+  if (summary && !v.sealOk && v.damage.length === 0 && !v.junkTail) {
+    problem('SUMMARY', block, v.trailerAt ?? null, 'the summary does not match the records of the block (repair reseals the block)');
   }
-  return { block, seq: h.seq, sealed, stats };
+  const mend = v.damage.length > 0 || v.junkTail || (v.trailerAt !== undefined && !v.sealOk);
+  return { block, seq, hasSeal: summary !== undefined, sealOk: v.sealOk, stats: v.stats, mend, rewriteHeader: false };
 }
 
-function sameSummary(a: StreamSummary[], b: StreamSummary[]): boolean {
-  if (a.length !== b.length) return false;
-  const byStream = (x: StreamSummary, y: StreamSummary) => x.streamId - y.streamId || x.subsession - y.subsession;
-  const sb = [...b].sort(byStream);
-  return [...a].sort(byStream).every((x, i) => {
-    const y = sb[i]!;
-    return (
-      x.streamId === y.streamId && x.subsession === y.subsession && x.frames === y.frames && x.keyFrames === y.keyFrames &&
-      x.firstTs === y.firstTs && x.lastTs === y.lastTs && x.firstKeyTs === y.firstKeyTs && x.lastKeyTs === y.lastKeyTs
-    );
+/** The sequence number field of a damaged header, if it holds a plausible one. */
+function headerSeqField(buf: Buffer): number | undefined {
+  const seq = Number(buf.readBigUInt64LE(32));
+  return Number.isSafeInteger(seq) && seq >= 1 ? seq : undefined;
+}
+
+/** Whether the block's records (or its seal) validate under sequence number `seq`. */
+function holdsRecords(buf: Buffer, seq: number, g: Geometry): boolean {
+  const v = inspectBlock(buf, seq, g.blocksize, g.variant);
+  return v.scan.frames.length > 0 || v.summary !== undefined;
+}
+
+/**
+ * Rewrites a block so that it holds exactly its valid records: header rewritten when it was damaged,
+ * damaged bytes and the tail after the last record zeroed, and a seal computed from the records
+ * (the newest block stays open unless its seal was sound). Records what was dropped.
+ */
+async function mendOnDevice(device: BlockDevice, info: BlockInfo, isNewest: boolean, g: Geometry, report: CheckReport): Promise<void> {
+  const { blocksize } = g;
+  const buf = device.allocBuffer(blocksize);
+  await device.read(info.block * blocksize, buf);
+  if (info.rewriteHeader) encodeBlockHeader(buf, { version: FORMAT_VERSION, block: info.block, fsId: g.fsId, seq: info.seq, blocksize, nBlocks: g.nBlocks });
+  const v = inspectBlock(buf, info.seq, blocksize, g.variant);
+  const seal = !isNewest || v.sealOk;
+  const ranges: Array<[number, number]> = v.damage.map((d) => [d.offset, d.end]);
+  if (v.junkTail && v.trailerAt !== undefined) ranges.push([v.scan.end, v.trailerAt]);
+  const first = info.rewriteHeader ? 0 : mendBlock(buf, v, blocksize, seal);
+  if (info.rewriteHeader) mendBlock(buf, v, blocksize, seal);
+  const from = alignDown(first, device.alignment);
+  await device.write(info.block * blocksize + from, buf.subarray(from, blocksize));
+  const frames = v.scan.frames;
+  const tsBefore = (off: number) => frames.filter((f) => f.offset < off).at(-1)?.timestamp ?? null;
+  const tsAfter = (off: number) => frames.find((f) => f.offset >= off)?.timestamp ?? null;
+  const lost = v.summary ? v.summary.reduce((n, s) => n + s.frames, 0) - frames.length : null;
+  if (ranges.length > 0 || (lost !== null && lost > 0)) {
+    report.dropped.push({
+      block: info.block,
+      seq: info.seq,
+      ranges,
+      frames: lost,
+      timeRanges: ranges.map(([a, b]) => [tsBefore(a), tsAfter(b)]),
+      reason: 'damaged records',
+    });
+  }
+  const what = [info.rewriteHeader ? `header rewritten (sequence ${info.seq})` : '', ranges.length ? `${ranges.length} damaged range(s) zeroed` : '', seal ? 'resealed from its records' : 'left open after its last valid record'];
+  report.repairs.push({ block: info.block, action: info.rewriteHeader ? 'header rewritten' : seal ? 'resealed' : 'truncated', message: `block ${info.block}: ${what.filter(Boolean).join(', ')}` });
+}
+
+/** Makes a block "never written" (its header zeroed): it is not part of the ring. Records what it held. */
+async function retireBlock(device: BlockDevice, block: number, seq: number | null, why: string, g: Geometry, report: CheckReport): Promise<void> {
+  const buf = device.allocBuffer(g.blocksize);
+  await device.read(block * g.blocksize, buf);
+  const frames = seq === null ? [] : scanBlock(buf, seq, g.blocksize).scan.frames;
+  buf.fill(0, 0, BLOCK_HEADER_SIZE);
+  await device.write(block * g.blocksize, buf.subarray(0, device.alignment));
+  const ts = frames.map((f) => f.timestamp);
+  report.dropped.push({
+    block,
+    seq,
+    ranges: [[0, g.blocksize]],
+    frames: seq === null ? null : frames.length,
+    timeRanges: ts.length ? [[Math.min(...ts), Math.max(...ts)]] : [],
+    reason: why,
   });
+  report.repairs.push({ block, action: 'retired', message: `block ${block}: retired (${why})` });
 }

@@ -21,8 +21,8 @@ export const FS_ID_SIZE = 16;
 
 export const RecordKind = { frame: 1, summary: 2 } as const;
 
-/** Largest blocksize: offsets inside a block are u32. */
-export const MAX_BLOCKSIZE = 2 ** 31;
+/** Largest blocksize (64 MiB): the writer holds three blocks in memory and readers whole blocks; check reads a few. */
+export const MAX_BLOCKSIZE = 2 ** 26;
 
 /** Rounds a requested blocksize down to a multiple of 4096, at least 4096 (the original's rule). */
 export function roundBlocksize(requested: number): number {
@@ -120,49 +120,90 @@ export interface ParsedFrame extends Frame {
   offset: number;
 }
 
+export type ScanStop = 'clean' | 'limit' | 'bad kind' | 'bad length' | 'bad stream id' | 'bad timestamp' | 'checksum mismatch';
+
+/** Bytes between two valid records that hold no valid record: damage (or a hole repair zeroed). */
+export interface RecordGap {
+  offset: number;
+  end: number;
+  /** Why the record at `offset` did not validate. */
+  reason: ScanStop;
+  /** The gap is all zeros (a hole left by repair): nothing is damaged there any more. */
+  zero: boolean;
+}
+
 export interface RecordScan {
   frames: ParsedFrame[];
   /** Offset just past the last valid record. */
   end: number;
-  /** Why the scan stopped at `end`: 'clean' (zero header: nothing was written there) or what failed. */
-  stop: 'clean' | 'limit' | 'bad kind' | 'bad length' | 'bad stream id' | 'bad timestamp' | 'checksum mismatch';
+  /** Why no valid record starts at `end`: 'clean' (zero header: nothing was written there) or what failed. */
+  stop: ScanStop;
+  /** Ranges skipped to resynchronise on the next valid record, in order. */
+  gaps: RecordGap[];
 }
 
 /**
- * The frame records of a block, from the first after the header up to the first that does not
- * validate (its length, kind, fields or checksum). Payloads are views into `buf`.
- * `limit` bounds the scan: the summary offset of a sealed block, or the block size.
+ * Checks the record at `off`: the offset after it when it is a valid frame record of the block whose
+ * CRC seed is `seed`, else why not.
  */
-export function scanRecords(buf: Buffer, seq: number, limit: number): RecordScan {
+function recordAt(buf: Buffer, off: number, limit: number, seed: number): number | ScanStop {
+  if (off + RECORD_HEADER_SIZE > limit) return 'limit';
+  if (buf[off] !== RecordKind.frame) return buf[off] === 0 && isZero(buf.subarray(off, off + RECORD_HEADER_SIZE)) ? 'clean' : 'bad kind';
+  const len = buf.readUInt32LE(off + 4);
+  if (len > limit - off - RECORD_HEADER_SIZE) return 'bad length';
+  if (buf.readUInt32LE(off + 8) === 0) return 'bad stream id';
+  if (buf.readUInt32LE(off + 20) > 0x1f_ffff) return 'bad timestamp';
+  const payloadEnd = off + RECORD_HEADER_SIZE + len;
+  const crc = crc32(buf.subarray(off + RECORD_HEADER_SIZE, payloadEnd), crc32(buf.subarray(off, off + 24), seed));
+  return crc === buf.readUInt32LE(off + 24) ? payloadEnd : 'checksum mismatch';
+}
+
+/**
+ * The next offset after `from` where a valid record starts, or -1. Candidates are the bytes equal to
+ * the frame kind (found natively); each must pass the cheap field checks and then the CRC, which is
+ * chained over the block's sequence number: bytes of an older block never match.
+ */
+function resync(buf: Buffer, from: number, limit: number, seed: number): number {
+  const view = buf.subarray(0, limit - RECORD_HEADER_SIZE + 1);
+  for (let p = view.indexOf(RecordKind.frame, from); p >= 0; p = view.indexOf(RecordKind.frame, p + 1)) {
+    if (typeof recordAt(buf, p, limit, seed) === 'number') return p;
+  }
+  return -1;
+}
+
+/**
+ * The frame records of a block, from the first after the header. A record that does not validate
+ * (length, kind, fields or checksum) is skipped by resynchronising on the next valid record, so damage
+ * costs only the records it touches; the scan ends after the last valid record before `limit`.
+ * Payloads are views into `buf`. `limit` bounds the scan: the summary offset of a sealed block, or
+ * the block size. With `resynchronise` false the scan stops at the first record that fails (a
+ * prefix of the records: the block the writer is appending to, in its own memory).
+ */
+export function scanRecords(buf: Buffer, seq: number, limit: number, resynchronise = true): RecordScan {
   const seed = seqSeed(seq);
   const frames: ParsedFrame[] = [];
+  const gaps: RecordGap[] = [];
   let off = BLOCK_HEADER_SIZE;
   for (;;) {
-    if (off + RECORD_HEADER_SIZE > limit) return { frames, end: off, stop: 'limit' };
-    const kind = buf.readUInt8(off);
-    if (kind !== RecordKind.frame) {
-      return { frames, end: off, stop: isZero(buf.subarray(off, off + RECORD_HEADER_SIZE)) ? 'clean' : 'bad kind' };
+    const next = recordAt(buf, off, limit, seed);
+    if (typeof next !== 'number') {
+      const p = resynchronise && next !== 'limit' ? resync(buf, off + 1, limit, seed) : -1;
+      if (p < 0) return { frames, end: off, stop: next, gaps };
+      gaps.push({ offset: off, end: p, reason: next, zero: isZero(buf.subarray(off, p)) });
+      off = p;
+      continue;
     }
-    const len = buf.readUInt32LE(off + 4);
-    if (len > limit - off - RECORD_HEADER_SIZE) return { frames, end: off, stop: 'bad length' };
-    const streamId = buf.readUInt32LE(off + 8);
-    if (streamId === 0) return { frames, end: off, stop: 'bad stream id' };
-    const ts = readMs(buf, off + 16);
-    if (ts < 0) return { frames, end: off, stop: 'bad timestamp' };
-    const payloadEnd = off + RECORD_HEADER_SIZE + len;
-    const crc = crc32(buf.subarray(off + RECORD_HEADER_SIZE, payloadEnd), crc32(buf.subarray(off, off + 24), seed));
-    if (crc !== buf.readUInt32LE(off + 24)) return { frames, end: off, stop: 'checksum mismatch' };
     frames.push({
       offset: off,
-      streamId,
+      streamId: buf.readUInt32LE(off + 8),
       subsession: buf.readUInt8(off + 2),
-      timestamp: ts,
+      timestamp: readMs(buf, off + 16),
       mediaType: buf.readInt8(off + 3) as MediaType,
       codec: buf.readUInt32LE(off + 12) as Codec,
       flags: buf.readUInt8(off + 1),
-      payload: buf.subarray(off + RECORD_HEADER_SIZE, payloadEnd),
+      payload: buf.subarray(off + RECORD_HEADER_SIZE, next),
     });
-    off = payloadEnd;
+    off = next;
   }
 }
 
@@ -282,8 +323,14 @@ export function readMs(buf: Buffer, offset: number): number {
   return high * 0x1_0000_0000 + buf.readUInt32LE(offset);
 }
 
+const ZEROS = Buffer.alloc(64 * 1024);
+
+/** True when every byte is zero (compared natively, a chunk at a time). */
 export function isZero(b: Uint8Array): boolean {
-  for (let i = 0; i < b.length; i++) if (b[i] !== 0) return false;
+  for (let i = 0; i < b.length; i += ZEROS.length) {
+    const n = Math.min(ZEROS.length, b.length - i);
+    if (Buffer.compare(b.subarray(i, i + n), ZEROS.subarray(0, n)) !== 0) return false;
+  }
   return true;
 }
 

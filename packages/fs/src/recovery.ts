@@ -1,14 +1,16 @@
 /**
  * Recovery when a writer opens a filesystem: from valkkafs.json's current_block, follow the
  * successors whose header carries the next sequence number (a crash can come after a header
- * was written and before the json caught up), then scan the records of the last block to its
- * last valid one. Rows that lag are rebuilt. Only the blocks on that path are read.
+ * was written and before the json caught up), then scan the records of the last block. Every
+ * seal met is checked against the records; rows that lag are rebuilt. Only the blocks on that
+ * path are read.
  */
 import type { BlockDevice } from '@valkka/blockdev';
 
-import { type Row, statsFromSummary, statsOfFrames, type Variant } from './block-stats.js';
+import type { Row, Variant } from './block-stats.js';
 import type { BlockFile } from './blockfile.js';
-import { BLOCK_HEADER_SIZE, alignDown, decodeBlockHeader, decodeSummary, scanBlock, scanRecords, seqSeed } from './format.js';
+import { BLOCK_HEADER_SIZE, alignDown, decodeBlockHeader, seqSeed } from './format.js';
+import { inspectBlock, mendBlock } from './seal.js';
 import type { StreamIndex } from './stream-index.js';
 import { type OpenBlock, type ResumePoint, newOpenBlock } from './writer.js';
 
@@ -35,7 +37,15 @@ export interface RecoveryReport {
   stop: string;
   /** Rows rewritten because they lagged. */
   rowsRebuilt: number[];
-  /** The json's block had no valid header: the ring was re-entered with a fresh block. */
+  /** Blocks passed on the way whose seal did not match their records: resealed from the records. */
+  resealed: number[];
+  /** The resume block carried a seal that did not match its records (a crash kept the seal, not all records): reopened. */
+  sealRejected: boolean;
+  /** Damaged ranges between valid records of the resume block, zeroed (their records were lost in the crash). */
+  gapsZeroed: number;
+  /** The json's block had no valid header: recovery started from the newest valid header instead. */
+  jsonHeaderInvalid: string | undefined;
+  /** No block had a valid header: the ring was re-entered with a fresh block. */
   freshBlock: boolean;
 }
 
@@ -46,26 +56,48 @@ export async function recover(ctx: RecoveryContext, jsonBlock: number): Promise<
     await device.read(block * blocksize, head);
     return decodeBlockHeader(head, { ...ctx, block });
   };
-  const report: RecoveryReport = { jsonBlock, resumeBlock: jsonBlock, followed: 0, recoveredFrames: 0, resumeOffset: 0, stop: '', rowsRebuilt: [], freshBlock: false };
+  const report: RecoveryReport = {
+    jsonBlock,
+    resumeBlock: jsonBlock,
+    followed: 0,
+    recoveredFrames: 0,
+    resumeOffset: 0,
+    stop: '',
+    rowsRebuilt: [],
+    resealed: [],
+    sealRejected: false,
+    gapsZeroed: 0,
+    jsonHeaderInvalid: undefined,
+    freshBlock: false,
+  };
   const buf = device.allocBuffer(blocksize);
 
+  let block = jsonBlock;
   const first = await readHeader(jsonBlock);
+  let seq: number;
   if (typeof first === 'string') {
-    // Damaged beyond what a crash does: start a fresh block above every sequence number in the ring.
-    const seq = (await maxSeq(ctx)) + 1;
-    const open = newOpenBlock(ctx, buf, jsonBlock, seq);
-    // Row invalid first; the writer's first flush then puts the header on the device.
-    await setRowIfDifferent(ctx, jsonBlock, [0, 0], report);
-    await ctx.blockfile.sync();
-    report.freshBlock = true;
-    report.resumeOffset = BLOCK_HEADER_SIZE;
-    report.stop = `header of block ${jsonBlock}: ${first}`;
-    return { resume: { open, previousRow: ctx.blockfile.row((jsonBlock - 1 + nBlocks) % nBlocks), jsonBlock }, report };
+    // Damage, not a crash (the json only ever names a block whose header is durable): resume from the
+    // newest valid header in the ring, found by reading them all.
+    report.jsonHeaderInvalid = first;
+    const newest = await newestHeader(ctx);
+    if (!newest) {
+      const open = newOpenBlock(ctx, buf, jsonBlock, 1);
+      // Row invalid first; the writer's first flush then puts the header on the device.
+      await setRowIfDifferent(ctx, jsonBlock, [0, 0], report);
+      await ctx.blockfile.sync();
+      report.freshBlock = true;
+      report.resumeOffset = BLOCK_HEADER_SIZE;
+      report.stop = `header of block ${jsonBlock}: ${first}`;
+      return { resume: { open, previousRow: ctx.blockfile.row((jsonBlock - 1 + nBlocks) % nBlocks), jsonBlock }, report };
+    }
+    block = newest.block;
+    seq = newest.seq;
+  } else {
+    seq = first.seq;
   }
 
   // Follow successors: blocks entered after the json was last written.
-  let block = jsonBlock;
-  let seq = first.seq;
+  const start = block;
   const passed: Array<{ block: number; seq: number }> = [];
   for (let i = 1; i < nBlocks; i++) {
     const nb = (block + 1) % nBlocks;
@@ -77,36 +109,43 @@ export async function recover(ctx: RecoveryContext, jsonBlock: number): Promise<
   }
   report.followed = passed.length;
 
-  // The blocks passed were sealed (a successor exists): their rows must be final.
-  let previousRow = ctx.blockfile.row((jsonBlock - 1 + nBlocks) % nBlocks);
+  // The blocks passed are final (a successor exists, and the writer enters a block only after the
+  // previous one's seal is durable): their seals are checked against their records and their rows made final.
+  let previousRow = ctx.blockfile.row((start - 1 + nBlocks) % nBlocks);
   for (const p of passed) {
     await device.read(p.block * blocksize, buf);
-    const summary = decodeSummary(buf, 0, blocksize, p.seq);
-    const stats = summary ? statsFromSummary(ctx.variant, summary) : statsOfFrames(ctx.variant, scanRecords(buf, p.seq, blocksize).frames);
-    const { row } = stats.finalRow(previousRow);
+    const v = inspectBlock(buf, p.seq, blocksize, ctx.variant);
+    if (!v.sealOk) {
+      const from = alignDown(mendBlock(buf, v, blocksize, true), device.alignment);
+      await device.write(p.block * blocksize + from, buf.subarray(from, blocksize));
+      await device.flush();
+      report.resealed.push(p.block);
+    }
+    const { row } = v.stats.finalRow(previousRow);
     await setRowIfDifferent(ctx, p.block, row, report);
-    if (summary) ctx.index.set(p.block, { seq: p.seq, streams: summary });
+    ctx.index.set(p.block, { seq: p.seq, streams: v.stats.summary() });
     previousRow = row;
   }
 
-  // The last block: its records up to the first that does not validate.
+  // The last block: every valid record. A seal counts only when it matches them; otherwise the block
+  // is reopened: damaged bytes between records (sectors a crash lost while later ones persisted) and
+  // everything after the last record are zeroed on the device before appending resumes, so nothing
+  // of this sequence number is left to line up with new records.
   await device.read(block * blocksize, buf);
-  const { summary, scan } = scanBlock(buf, seq, blocksize);
-  const stats = statsOfFrames(ctx.variant, scan.frames);
-  const sealed = summary !== undefined;
+  const v = inspectBlock(buf, seq, blocksize, ctx.variant);
+  const { scan, stats } = v;
+  const sealed = v.sealOk;
   if (!sealed) {
-    // Bytes past the recovered end may hold records of this very sequence number that a crash let
-    // through out of order (a sector persisted while an earlier one was lost). Zero them on the device
-    // before appending resumes, so they can never line up with new records and be read back.
-    buf.fill(0, scan.end);
-    const from = alignDown(scan.end, device.alignment);
+    report.sealRejected = v.summary !== undefined;
+    report.gapsZeroed = v.damage.length;
+    const from = alignDown(mendBlock(buf, v, blocksize, false), device.alignment);
     await device.write(block * blocksize + from, buf.subarray(from, blocksize));
     await device.flush();
   }
   const row = sealed ? stats.finalRow(previousRow).row : stats.liveRow(previousRow);
   await setRowIfDifferent(ctx, block, row, report);
   const open: OpenBlock = { block, seq, seed: seqSeed(seq), buf, filled: scan.end, durable: sealed ? blocksize : scan.end, stats, sealed, rowOnDisk: row };
-  if (summary) ctx.index.set(block, { seq, streams: summary });
+  if (sealed) ctx.index.set(block, { seq, streams: stats.summary() });
   await ctx.blockfile.sync();
   ctx.blockfile.table.setCurrentBlock(block);
 
@@ -124,14 +163,14 @@ async function setRowIfDifferent(ctx: RecoveryContext, block: number, row: Row, 
   report.rowsRebuilt.push(block);
 }
 
-/** The highest sequence number of any valid block header (reads every header: only after damage). */
-export async function maxSeq(ctx: Pick<RecoveryContext, 'device' | 'blocksize' | 'nBlocks' | 'fsId'>): Promise<number> {
+/** The block holding the highest sequence number of any valid header (reads every header: only after damage). */
+export async function newestHeader(ctx: Pick<RecoveryContext, 'device' | 'blocksize' | 'nBlocks' | 'fsId'>): Promise<{ block: number; seq: number } | undefined> {
   const head = ctx.device.allocBuffer(ctx.device.alignment);
-  let max = 0;
+  let newest: { block: number; seq: number } | undefined;
   for (let b = 0; b < ctx.nBlocks; b++) {
     await ctx.device.read(b * ctx.blocksize, head);
     const h = decodeBlockHeader(head, { fsId: ctx.fsId, block: b, blocksize: ctx.blocksize, nBlocks: ctx.nBlocks });
-    if (typeof h !== 'string') max = Math.max(max, h.seq);
+    if (typeof h !== 'string' && (!newest || h.seq > newest.seq)) newest = { block: b, seq: h.seq };
   }
-  return max;
+  return newest;
 }

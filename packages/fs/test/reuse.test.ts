@@ -3,7 +3,7 @@
 // that expects the old sequence number gets BlockExpiredError.
 import { describe, expect, it } from 'vitest';
 
-import { ValkkaSingleFS } from '../src/index.js';
+import { ValkkaSingleFS, check } from '../src/index.js';
 import { parseBlock } from '../src/reader.js';
 import { fenced, memoryDevice, pick, plainFrame, withTempDir } from './helpers.js';
 
@@ -61,7 +61,7 @@ describe('reading a block while it is reused', () => {
 });
 
 describe('recovery after a sector was lost in the middle of a block', () => {
-  it('records of the same sequence number after the gap never come back after new ones', async () => {
+  it('records after the gap are kept, the gap is zeroed, and new records follow the last of them (never interleave)', async () => {
     await withTempDir(async (dir) => {
       const dev = memoryDevice(BS * 3);
       const view = fenced(dev);
@@ -70,8 +70,8 @@ describe('recovery after a sector was lost in the middle of a block', () => {
       const old = Array.from({ length: 20 }, (_, i) => plainFrame(1, 1000 + i, 308));
       for (const f of old) await fs.write(f);
       await fs.flush();
-      // Power loss let sector 1 of the block be lost while the later ones persisted: record 1 is damaged,
-      // records 2..19 (same sequence number) are intact. (The directory is left as a killed writer leaves it.)
+      // Power loss let sector 1 of the block be lost while the later ones persisted: records 1 and 2 are
+      // damaged, records 3..19 (same sequence number) are intact. (The directory is left as a killed writer leaves it.)
       const head = Buffer.from(dev.readDurable(0, 4096));
       head.fill(0, 512, 1024);
       await dev.write(0, head);
@@ -79,14 +79,15 @@ describe('recovery after a sector was lost in the middle of a block', () => {
       view.kill(); // the writer died with the power
       await fs.close().catch(() => undefined);
       const again = await ValkkaSingleFS.loadFromDirectory(dir, { device: dev, flushIntervalMs: 3_600_000 });
-      expect(again.recovery?.recoveredFrames).toBe(1);
-      // Eleven new frames of the old size end exactly at 4096, where old record 12 begins.
-      const fresh = Array.from({ length: 11 }, (_, i) => plainFrame(1, 5000 + i, 308));
+      expect(again.recovery?.recoveredFrames).toBe(18);
+      expect(again.recovery?.gapsZeroed).toBe(1);
+      const fresh = Array.from({ length: 3 }, (_, i) => plainFrame(1, 5000 + i, 308));
       for (const f of fresh) await again.write(f);
       await again.flush();
       const reader = await ValkkaSingleFS.loadFromDirectory(dir, { device: dev, readOnly: true });
       const { frames } = await reader.readBlock(0);
-      expect(frames.map((f) => f.timestamp)).toEqual([1000, ...fresh.map((f) => f.timestamp)]);
+      expect(frames.map((f) => f.timestamp)).toEqual([1000, ...old.slice(3).map((f) => f.timestamp), ...fresh.map((f) => f.timestamp)]);
+      expect((await check(dir, { device: dev })).problems).toEqual([]);
       await reader.close();
       await again.close();
     });
