@@ -51,11 +51,14 @@ export async function planRange(fs: ValkkaFS, request: RangeRequest): Promise<Ra
   const range = fs.getTimeRange();
   if (!range) throw new ExportError('ERANGE', `${fs.dirname} holds no recording`);
   const [first, last] = range;
-  if (from < first) throw new ExportError('ERANGE', `from ${describeTime(from)} is before the start of the recording in ${fs.dirname} (${describeTime(first)})`);
+  // A MultiFS row starts at the block's last key frame, not its first: there keyBlockFor decides.
+  if (from < first && !(fs instanceof ValkkaMultiFS)) throw new ExportError('ERANGE', `from ${describeTime(from)} is before the start of the recording in ${fs.dirname} (${describeTime(first)})`);
   if (to > last) throw new ExportError('ERANGE', `to ${describeTime(to)} is after the end of the recording in ${fs.dirname} (${describeTime(last)})`);
 
   const start = fs instanceof ValkkaMultiFS ? await fs.keyBlockFor(streamId, from) : fs.blockAt(from);
-  if (start === undefined) throw new ExportError('ERANGE', `stream ${streamId} has no key frame at or before from ${describeTime(from)} in ${fs.dirname}`);
+  if (start === undefined) {
+    throw new ExportError('ERANGE', `from ${describeTime(from)} is before the start of the recording of stream ${streamId} in ${fs.dirname} (no key frame at or before it)`);
+  }
   const table = fs.blockTable;
   const order = table.timeOrder();
   const blocks: PlannedBlock[] = [];

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { registerExport } from './export.js';
 import { registerFsCommands } from './fs.js';
 import { registerPartitions } from './partitions.js';
 import { registerRecord } from './record.js';
@@ -9,5 +10,6 @@ export function registerCommands(program: Command): void {
   registerFsCommands(program);
   registerPartitions(program);
   registerRecord(program);
+  registerExport(program);
   registerServe(program);
 }
