@@ -8,7 +8,7 @@ import { Depacketizer } from './depacketizer.js';
 import { LiveError, type LiveErrorCode } from './live-error.js';
 import { parseRtcp, parseRtp } from './rtp.js';
 import { redactUrl } from './rtsp-url.js';
-import { RtspSession, type Transport } from './rtsp-session.js';
+import { RtspSession, type Transport, type VideoTrack } from './rtsp-session.js';
 import { WallClock } from './wall-clock.js';
 
 export interface LiveCameraSpec {
@@ -139,11 +139,13 @@ export class LiveCamera {
           ...(this.spec.transport ? { transport: this.spec.transport } : {}),
           ...(this.spec.stepTimeoutMs ? { stepTimeoutMs: this.spec.stepTimeoutMs } : {}),
           ...(this.spec.stallTimeoutMs ? { stallTimeoutMs: this.spec.stallTimeoutMs } : {}),
+          onVideo: (video) => this.prepare(video),
           onRtp: (p) => this.rtp(p),
           onRtcp: (p) => this.rtcp(p),
           onIgnored: () => this.s.ignoredPackets++,
         });
       } catch (err) {
+        this.retire();
         const error = asLiveError(err);
         this.s.failedAttempts++;
         this.failed(error);
@@ -158,15 +160,6 @@ export class LiveCamera {
       this.session = session;
       this.s.connects++;
       if (this.s.connects > 1) this.s.reconnects++;
-      this.s.ignoredTracks = session.video.ignoredTracks.length;
-      this.payloadType = session.video.payloadType;
-      this.depacketizer = new Depacketizer({
-        codec: session.video.codec,
-        parameterSets: session.video.parameterSets,
-        ...(this.spec.maxFrameBytes ? { maxFrameBytes: this.spec.maxFrameBytes } : {}),
-      });
-      // A new session's clock starts after the last frame recorded: the hole stays a hole, time never runs back.
-      this.clock = new WallClock({ clockRate: session.video.clockRate, floor: this.s.lastTimestamp + 1, log: (m) => this.log(m) });
       this.resolveFirst(undefined);
       this.setState('playing');
       const since = performance.now();
@@ -178,6 +171,19 @@ export class LiveCamera {
       if (performance.now() - since > STABLE_MS) delay = first;
       delay = await this.pause(delay, cap);
     }
+  }
+
+  /** A new session's depacketizer and clock, made before PLAY. */
+  private prepare(video: VideoTrack): void {
+    this.s.ignoredTracks = video.ignoredTracks.length;
+    this.payloadType = video.payloadType;
+    this.depacketizer = new Depacketizer({
+      codec: video.codec,
+      parameterSets: video.parameterSets,
+      ...(this.spec.maxFrameBytes ? { maxFrameBytes: this.spec.maxFrameBytes } : {}),
+    });
+    // A new session's clock starts after the last frame recorded: the hole stays a hole, time never runs back.
+    this.clock = new WallClock({ clockRate: video.clockRate, floor: this.s.lastTimestamp + 1, log: (m) => this.log(m) });
   }
 
   private rtp(packet: Uint8Array): void {
@@ -192,7 +198,8 @@ export class LiveCamera {
       this.s.ignoredPackets++;
       return;
     }
-    const units = this.depacketizer!.push(rtp);
+    if (!this.depacketizer) return;
+    const units = this.depacketizer.push(rtp);
     if (units.length === 0) return;
     const arrival = Date.now();
     for (const unit of units) {

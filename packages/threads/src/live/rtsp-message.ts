@@ -67,6 +67,8 @@ export class RtspReader {
   private parseText(buf: Uint8Array, pos: number, out: RtspMessage[]): number {
     // Stray line ends between messages are allowed.
     if (buf[pos] === 0x0d || buf[pos] === 0x0a) return 1;
+    // Every RTSP message starts with "RTSP/" or a method name: anything else is garbage, refused at once.
+    if (buf[pos]! < 0x41 || buf[pos]! > 0x5a) throw new LiveError('ERR_LIVE_PROTOCOL', `byte 0x${buf[pos]!.toString(16)} where an RTSP message or '$' packet should start`);
     const end = findHeadEnd(buf, pos + this.scanned, pos);
     if (end < 0) {
       bounded(buf.length - pos, MAX_HEAD_BYTES, 'RTSP message head (bytes)');

@@ -22,6 +22,8 @@ export interface SessionOptions {
   stepTimeoutMs?: number;
   /** No video packet for this long ends the session (default 10 s). */
   stallTimeoutMs?: number;
+  /** The video track, once known: called before PLAY, so that the first packets find their depacketizer. */
+  onVideo?(track: VideoTrack): void;
   /** Video RTP packets, as they arrive. */
   onRtp(packet: Uint8Array): void;
   /** Video RTCP packets. */
@@ -144,6 +146,7 @@ export class RtspSession {
       throw new LiveError('ERR_LIVE_MEDIA', `${this.url.href}: no H.264/H.265 video track (tracks: ${sdp.media.map(describe).join(', ') || 'none'})`);
     }
     (this as { video: VideoTrack }).video = videoTrack(media, sdp.media.filter((m) => m !== media).map(describe));
+    this.options.onVideo?.(this.video);
     const control = resolveControl(resolveControl(base, sdp.control), media.control);
     const setup = await this.request('SETUP', control, { Transport: await this.transportRequest() });
     const session = header(setup.headers, 'session');
