@@ -36,6 +36,8 @@ interface CachedBlock {
   readAt: number;
 }
 
+/** Windows of at most this many blocks get ranges from their frames, exact to the frame. */
+const EXACT_RANGE_BLOCKS = 48;
 /** An open block is read again when the cached copy is older than this (the writer flushes every second). */
 const OPEN_BLOCK_TTL_MS = 500;
 
@@ -133,6 +135,27 @@ export class Catalog {
     const codec = frames[0]?.codec;
     if (codec === undefined) return null;
     return codec === Codec.h264 ? 'h264' : codec === Codec.h265 ? 'h265' : 'other';
+  }
+
+  /**
+   * Recorded ranges of a camera within [from, to]: from its frames when the window covers at most
+   * EXACT_RANGE_BLOCKS blocks (a hole inside a block shows), otherwise from the block summaries (a
+   * hole shorter than a block may not show at that zoom).
+   */
+  async rangesOf(camera: Camera, from: number, to: number, maxGapMs: number): Promise<Array<[number, number]>> {
+    const blocks = camera.fs.getInd([from, to]);
+    if (blocks.length > EXACT_RANGE_BLOCKS) {
+      return (await camera.fs.recordedRanges(camera.streamId, { maxGapMs, within: [from, to] })).get(camera.streamId) ?? [];
+    }
+    const ranges: Array<[number, number]> = [];
+    for (const block of blocks) {
+      for (const f of await this.framesOf(camera, block).catch(() => [])) {
+        const last = ranges.at(-1);
+        if (last && f.timestamp >= last[0] && f.timestamp - last[1] <= maxGapMs) last[1] = Math.max(last[1], f.timestamp);
+        else ranges.push([f.timestamp, f.timestamp]);
+      }
+    }
+    return ranges;
   }
 
   /** The frames of `camera` in block `index` (parsed once, shared, bounded by the cache budget). */

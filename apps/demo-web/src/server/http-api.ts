@@ -23,7 +23,7 @@ const MAX_RANGES = 20_000;
 export interface ApiContext {
   catalog: Catalog;
   recorders: Recorders | undefined;
-  sessions: () => number;
+  sessions: () => { open: number; maxQueuedBytes: number };
   startedAt: number;
 }
 
@@ -96,8 +96,7 @@ export function registerApi(app: FastifyInstance, ctx: ApiContext): void {
     const cameras = [];
     for (const id of ids) {
       const camera = catalog.camera(id)!;
-      const found = (await camera.fs.recordedRanges(camera.streamId, { maxGapMs, within: [q.from, q.to] })).get(camera.streamId) ?? [];
-      const ranges = clip(found, q.from, q.to);
+      const ranges = clip(await catalog.rangesOf(camera, q.from, q.to, maxGapMs), q.from, q.to);
       cameras.push({ id, ranges: ranges.slice(0, MAX_RANGES), truncated: ranges.length > MAX_RANGES });
     }
     return { from: q.from, to: q.to, maxGapMs, cameras, all: union(cameras.map((c) => c.ranges), maxGapMs).slice(0, MAX_RANGES) };

@@ -77,7 +77,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       return undefined;
     });
   }
-  registerApi(app, { catalog, recorders, sessions: () => hub.count, startedAt: Date.now() });
+  registerApi(app, { catalog, recorders, sessions: () => hub.stats(), startedAt: Date.now() });
   registerStatic(app);
   app.setNotFoundHandler((req, reply) => fail(reply, 404, 'ENOTFOUND', `no such path: ${req.method} ${req.url.split('?')[0]}`));
   app.setErrorHandler((err: Error & { statusCode?: number }, _req, reply) => {

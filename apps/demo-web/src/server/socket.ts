@@ -55,8 +55,11 @@ export class SocketHub {
     });
   }
 
-  get count(): number {
-    return this.sessions.size;
+  /** Open sessions and the most bytes any socket holds unsent right now. */
+  stats(): { open: number; maxQueuedBytes: number; limits: SocketLimits } {
+    let maxQueuedBytes = 0;
+    for (const ws of this.sessions.keys()) maxQueuedBytes = Math.max(maxQueuedBytes, ws.bufferedAmount);
+    return { open: this.sessions.size, maxQueuedBytes, limits: this.limits };
   }
 
   /** Takes over an HTTP upgrade that passed authentication. */
