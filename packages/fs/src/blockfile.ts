@@ -2,10 +2,14 @@
  * The blockfile on disk: N rows × 2 int64 LE ms (the original's layout), held in memory as a
  * BlockTable (search.ts) and written one row at a time.
  */
+import { constants } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
+
+import { open as openRaw } from '@valkka/native';
 
 import type { Row } from './block-stats.js';
 import { ValkkaFSLoadError } from './errors.js';
+import { checkRegular, ioError, openRegular } from './files.js';
 import { BLOCKFILE_ROW_BYTES, BlockTable } from './search.js';
 
 export class BlockFile {
@@ -17,11 +21,28 @@ export class BlockFile {
     readonly invalidRows: number[],
   ) {}
 
-  /** A new all-zero blockfile of nBlocks rows (replaces any existing file). */
+  /**
+   * A new all-zero blockfile of nBlocks rows (replaces the rows of any existing one), reserved on disk
+   * (not sparse): a full disk can never stop a row from being written later.
+   */
   static async create(path: string, nBlocks: number): Promise<BlockFile> {
-    const fh = await open(path, 'w+');
-    await fh.truncate(nBlocks * BLOCKFILE_ROW_BYTES);
-    await fh.datasync();
+    await checkRegular(path, 'blockfile');
+    const size = nBlocks * BLOCKFILE_ROW_BYTES;
+    let fh: FileHandle | undefined;
+    try {
+      fh = await open(path, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK, 0o644);
+      await fh.truncate(0);
+      const raw = await openRaw(path, { write: true });
+      try {
+        await raw.fallocate(0, size);
+      } finally {
+        await raw.close();
+      }
+      await fh.datasync();
+    } catch (err) {
+      await fh?.close().catch(() => undefined);
+      throw ioError(path, `cannot reserve the blockfile (${size} bytes)`, err);
+    }
     return new BlockFile(path, fh, new BlockTable(nBlocks, 0), []);
   }
 
@@ -29,10 +50,11 @@ export class BlockFile {
   static async open(path: string, nBlocks: number, currentBlock: number, opts: { write: boolean; lenient?: boolean }): Promise<BlockFile> {
     let fh: FileHandle;
     try {
-      fh = await open(path, opts.write ? 'r+' : 'r');
+      fh = await openRegular(path, 'blockfile', opts.write);
     } catch (err) {
+      if (err instanceof ValkkaFSLoadError) throw err;
       const code = (err as NodeJS.ErrnoException).code;
-      throw new ValkkaFSLoadError(code === 'ENOENT' ? 'ENOTFOUND' : 'EBLOCKFILE', `${path}: cannot open blockfile (${code ?? String(err)})`, { cause: err });
+      throw new ValkkaFSLoadError('EBLOCKFILE', `${path}: cannot open blockfile (${code ?? String(err)})`, { cause: err });
     }
     try {
       const { table, invalidRows } = await readTable(fh, path, nBlocks, currentBlock, opts.lenient ?? false);
@@ -56,7 +78,9 @@ export class BlockFile {
   /** Sets row i in memory and writes it; durable after sync(). */
   async setRow(i: number, [c0, c1]: Row): Promise<void> {
     this.table.set(i, c0, c1);
-    await this.fh.write(this.table.rowBytes(i), 0, BLOCKFILE_ROW_BYTES, i * BLOCKFILE_ROW_BYTES);
+    await this.fh.write(this.table.rowBytes(i), 0, BLOCKFILE_ROW_BYTES, i * BLOCKFILE_ROW_BYTES).catch((err: unknown) => {
+      throw ioError(this.path, `cannot write row ${i}`, err);
+    });
   }
 
   /**
@@ -67,8 +91,12 @@ export class BlockFile {
     const n = this.table.n;
     const head = Math.min(count, n - first);
     const zeros = Buffer.alloc(Math.min(count, n) * BLOCKFILE_ROW_BYTES);
-    await this.fh.write(zeros, 0, head * BLOCKFILE_ROW_BYTES, first * BLOCKFILE_ROW_BYTES);
-    if (count > head) await this.fh.write(zeros, 0, (count - head) * BLOCKFILE_ROW_BYTES, 0);
+    try {
+      await this.fh.write(zeros, 0, head * BLOCKFILE_ROW_BYTES, first * BLOCKFILE_ROW_BYTES);
+      if (count > head) await this.fh.write(zeros, 0, (count - head) * BLOCKFILE_ROW_BYTES, 0);
+    } catch (err) {
+      throw ioError(this.path, `cannot zero ${count} rows from row ${first}`, err);
+    }
   }
 
   /** Writes the whole table (repair). */
@@ -79,7 +107,9 @@ export class BlockFile {
   }
 
   async sync(): Promise<void> {
-    await this.fh.datasync();
+    await this.fh.datasync().catch((err: unknown) => {
+      throw ioError(this.path, 'cannot sync', err);
+    });
   }
 
   async close(): Promise<void> {
@@ -87,13 +117,32 @@ export class BlockFile {
   }
 }
 
+/** Rows read per step: a huge blockfile is never held in memory twice (bytes and table). */
+const CHUNK_ROWS = 65536;
+
 async function readTable(fh: FileHandle, path: string, nBlocks: number, currentBlock: number, lenient: boolean) {
   const { size } = await fh.stat();
   const expected = nBlocks * BLOCKFILE_ROW_BYTES;
   if (size !== expected && !lenient) {
     throw new ValkkaFSLoadError('EBLOCKFILE', `${path}: ${size} bytes, expected ${expected} (${nBlocks} rows of 16 bytes)`);
   }
-  const bytes = Buffer.alloc(expected);
-  await fh.read(bytes, 0, Math.min(size, expected), 0);
-  return BlockTable.fromBlockfile(bytes, nBlocks, currentBlock);
+  const table = new BlockTable(nBlocks, currentBlock);
+  const invalidRows: number[] = [];
+  const rowsPresent = Math.min(nBlocks, Math.floor(size / BLOCKFILE_ROW_BYTES));
+  const bytes = Buffer.alloc(Math.min(rowsPresent, CHUNK_ROWS) * BLOCKFILE_ROW_BYTES);
+  for (let first = 0; first < rowsPresent; first += CHUNK_ROWS) {
+    const count = Math.min(CHUNK_ROWS, rowsPresent - first);
+    const chunk = bytes.subarray(0, count * BLOCKFILE_ROW_BYTES);
+    const { bytesRead } = await fh.read(chunk, 0, chunk.length, first * BLOCKFILE_ROW_BYTES).catch((err: unknown) => {
+      throw ioError(path, `cannot read rows ${first}..${first + count - 1}`, err);
+    });
+    chunk.fill(0, bytesRead); // shrunk under us: the rest reads as unused, as a short file does
+    const part = BlockTable.fromBlockfile(chunk, count, 0);
+    for (let i = 0; i < count; i++) {
+      const [a, b] = part.table.get(i);
+      if (a !== 0 || b !== 0) table.set(first + i, a, b);
+    }
+    for (const r of part.invalidRows) invalidRows.push(first + r);
+  }
+  return { table, invalidRows };
 }

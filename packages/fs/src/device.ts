@@ -7,12 +7,18 @@ import { join } from 'node:path';
 import { type BlockDevice, DeviceError, FileDevice, PartitionDevice } from '@valkka/blockdev';
 
 import { ValkkaFSLoadError } from './errors.js';
+import { checkRegular } from './files.js';
 import { DUMPFILE_NAME, type Metadata } from './metadata.js';
 
-/** The dumpfile, or the partition re-resolved by its PARTUUID (refused when it is gone). */
+/**
+ * The dumpfile, or the partition re-resolved by its PARTUUID (refused when it is gone). A dumpfile
+ * is a regular file in the directory itself: a symlink, FIFO or device node there is refused (block
+ * devices only in partition mode).
+ */
 export async function openDevice(dirname: string, meta: Metadata, readOnly: boolean): Promise<BlockDevice> {
   if (meta.partition_uuid) return openPartition(meta.partition_uuid, readOnly, dirname);
   const path = join(dirname, DUMPFILE_NAME);
+  if (!(await checkRegular(path, DUMPFILE_NAME))) throw new ValkkaFSLoadError('ENOTFOUND', `${path}: the dumpfile does not exist`);
   return wrapDevice(dirname, () => FileDevice.open(path, { readOnly }));
 }
 
@@ -26,7 +32,7 @@ export async function wrapDevice<T>(dirname: string, f: () => Promise<T>): Promi
     return await f();
   } catch (err) {
     if (err instanceof DeviceError) {
-      const code = err.code === 'ELOCKED' ? 'ELOCKED' : err.code === 'ENOENT' || err.code === 'ENODEV' ? 'ENOTFOUND' : 'EMETADATA';
+      const code = err.code === 'ELOCKED' ? 'ELOCKED' : err.code === 'ENOENT' || err.code === 'ENODEV' ? 'ENOTFOUND' : err.code === 'ENOSPC' ? 'EIO' : 'EMETADATA';
       throw new ValkkaFSLoadError(code, `${dirname}: ${err.message}`, { cause: err });
     }
     throw err;

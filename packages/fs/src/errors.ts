@@ -7,7 +7,9 @@ export type FsErrorCode =
   | 'EREADONLY' // writing through a read-only (reader or legacy) handle
   | 'ECLOSED' // the filesystem or writer is closed
   | 'ENOTFOUND' // directory, json, blockfile, dumpfile or partition missing
-  | 'EMETADATA' // valkkafs.json unreadable or inconsistent
+  | 'EMETADATA' // valkkafs.json unreadable, or inconsistent with the device (geometry, fs id)
+  | 'EFILETYPE' // dumpfile, blockfile or valkkafs.json is not a regular file (a FIFO, a symlink, a device...)
+  | 'EIO' // reading or writing one of the directory's files failed (the message names the file)
   | 'EBLOCKFILE' // blockfile of the wrong size
   | 'EBLOCKHEADER' // a block header that does not validate
   | 'EEXPIRED' // a block reused while it was read

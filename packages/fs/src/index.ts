@@ -9,6 +9,7 @@ export {
   RECORD_HEADER_SIZE,
   TRAILER_SIZE,
   SUMMARY_ENTRY_SIZE,
+  MAX_BLOCKSIZE,
   roundBlocksize,
   type StreamSummary,
   type ParsedFrame,
@@ -27,4 +28,6 @@ export {
   type FsDescription,
   type DumpedRecord,
 } from './valkkafs.js';
+export { MAX_BLOCKS } from './metadata.js';
+export { recordingsAt, type ExistingRecordings } from './init-guard.js';
 export { check, type CheckOptions, type CheckProblem, type CheckProblemCode, type CheckReport } from './check.js';

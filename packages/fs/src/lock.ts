@@ -6,6 +6,7 @@
 import { open as openRaw, type RawFile } from '@valkka/native';
 
 import { ValkkaFSError } from './errors.js';
+import { checkRegular } from './files.js';
 
 export interface DirectoryLock {
   release(): Promise<void>;
@@ -13,6 +14,7 @@ export interface DirectoryLock {
 
 export async function lockDirectory(dirname: string, blockfilePath: string): Promise<DirectoryLock> {
   let file: RawFile;
+  await checkRegular(blockfilePath, 'blockfile'); // a FIFO or symlink there is refused, never opened
   try {
     file = await openRaw(blockfilePath, { write: true, create: true });
   } catch (err) {

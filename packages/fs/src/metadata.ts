@@ -2,13 +2,14 @@
  * valkkafs.json: the original's keys (same order, same meaning) plus what our format needs.
  * Parsed with zod; replaced atomically (write tmp, fsync, rename, fsync the directory).
  */
-import { open, readFile, rename } from 'node:fs/promises';
+import { open, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { z } from 'zod';
 
 import type { Variant } from './block-stats.js';
 import { ValkkaFSLoadError } from './errors.js';
+import { checkRegular, ioError, isNoSpace, openRegular } from './files.js';
 import { FORMAT_VERSION, FS_ID_SIZE, GRAIN, MAX_BLOCKSIZE } from './format.js';
 
 export const JSON_NAME = 'valkkafs.json';
@@ -16,13 +17,20 @@ export const BLOCKFILE_NAME = 'blockfile';
 export const DUMPFILE_NAME = 'dumpfile';
 /** The json is at most this big: a hostile file is refused before it is parsed. */
 const MAX_JSON_BYTES = 64 * 1024;
+/**
+ * Most blocks a ring may have. The header holds n_blocks as a u32, but every reader keeps the block
+ * table in memory (28 bytes a block: 448 MiB here) and the blockfile is 16 bytes a block (256 MiB).
+ */
+export const MAX_BLOCKS = 2 ** 24;
+/** A json this short is rewritten in place (one sector, written whole or not at all) when the disk is full. */
+const SECTOR_BYTES = 512;
 
 const originalKeys = {
   dumpfile: z.string().min(1),
   partition_uuid: z.string().min(1).nullable(),
   blockfile: z.string().min(1),
   blocksize: z.number().int().min(GRAIN).max(MAX_BLOCKSIZE).refine((b) => b % GRAIN === 0, 'blocksize must be a multiple of 4096'),
-  n_blocks: z.number().int().min(1).max(2 ** 32 - 1),
+  n_blocks: z.number().int().min(1).max(2 ** 32 - 1), // libValkka's own bound; ours below
   current_block: z.number().int().min(0),
   jsonfile: z.string().min(1),
 };
@@ -30,7 +38,7 @@ const originalKeys = {
 const metadataSchema = z
   .object({
     ...originalKeys,
-    n_blocks: z.number().int().min(2).max(2 ** 32 - 1),
+    n_blocks: z.number().int().min(2).max(MAX_BLOCKS),
     format: z.literal('valkkafs-ts'),
     format_version: z.literal(FORMAT_VERSION),
     fs_id: z.string().regex(new RegExp(`^[0-9a-f]{${FS_ID_SIZE * 2}}$`), `fs_id must be ${FS_ID_SIZE * 2} lower-case hex digits`),
@@ -79,19 +87,17 @@ export type LoadedJson = { kind: 'ours'; meta: Metadata } | { kind: 'legacy'; me
 export async function readMetadata(dirname: string): Promise<LoadedJson> {
   const path = join(dirname, JSON_NAME);
   let text: string;
+  const fh = await openRegular(path, JSON_NAME, false);
   try {
-    const fh = await open(path, 'r');
-    try {
-      const { size } = await fh.stat();
-      if (size > MAX_JSON_BYTES) throw new ValkkaFSLoadError('EMETADATA', `${path}: ${size} bytes, larger than a valkkafs.json can be (${MAX_JSON_BYTES})`);
-      text = await readFile(fh, 'utf8');
-    } finally {
-      await fh.close();
-    }
+    const { size } = await fh.stat();
+    if (size > MAX_JSON_BYTES) throw new ValkkaFSLoadError('EMETADATA', `${path}: ${size} bytes, larger than a valkkafs.json can be (${MAX_JSON_BYTES})`);
+    text = await readFile(fh, 'utf8');
   } catch (err) {
     if (err instanceof ValkkaFSLoadError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
-    throw new ValkkaFSLoadError(code === 'ENOENT' ? 'ENOTFOUND' : 'EMETADATA', `${path}: cannot read (${code ?? String(err)})`, { cause: err });
+    throw new ValkkaFSLoadError('EMETADATA', `${path}: cannot read (${code ?? String(err)})`, { cause: err });
+  } finally {
+    await fh.close();
   }
   let raw: unknown;
   try {
@@ -108,23 +114,53 @@ export async function readMetadata(dirname: string): Promise<LoadedJson> {
   return isLegacy ? { kind: 'legacy', meta: parsed.data as LegacyMetadata } : { kind: 'ours', meta: parsed.data as Metadata };
 }
 
-/** Writes the json atomically: a reader sees the old or the new file, never a mix, even after a crash. */
+/**
+ * Writes the json atomically: a reader sees the old or the new file, never a mix, even after a crash.
+ * On a full disk (the new file needs a block) the tmp file is removed and the json is rewritten in
+ * place when it fits in one sector (padded to its old length, so it is never a prefix of two versions);
+ * otherwise the error names the file and nothing is left behind.
+ */
 export async function writeMetadata(dirname: string, meta: Metadata): Promise<void> {
   const path = join(dirname, JSON_NAME);
   const tmp = `${path}.tmp`;
-  const fh = await open(tmp, 'w');
+  const text = `${toPythonStyleJson(meta)}\n`;
+  await checkRegular(path, JSON_NAME); // a symlink or FIFO there is not ours to replace
   try {
-    await fh.writeFile(`${toPythonStyleJson(meta)}\n`);
-    await fh.datasync();
-  } finally {
-    await fh.close();
+    await checkRegular(tmp, `${JSON_NAME}.tmp`);
+    const fh = await open(tmp, 'w');
+    try {
+      await fh.writeFile(text);
+      await fh.datasync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, path);
+  } catch (err) {
+    await unlink(tmp).catch(() => undefined);
+    if (isNoSpace(err) && (await rewriteInPlace(path, text))) return;
+    throw ioError(path, 'cannot write', err);
   }
-  await rename(tmp, path);
   const dir = await open(dirname, 'r');
   try {
     await dir.sync();
   } finally {
     await dir.close();
+  }
+}
+
+/** Overwrites the json's first sector in place (needs no new block); false when it cannot. */
+async function rewriteInPlace(path: string, text: string): Promise<boolean> {
+  const fh = await openRegular(path, JSON_NAME, true).catch(() => undefined);
+  if (!fh) return false;
+  try {
+    const { size, blocks } = await fh.stat();
+    const bytes = Buffer.from(text.length < size ? `${text.trimEnd().padEnd(size - 1)}\n` : text);
+    if (bytes.length > SECTOR_BYTES || bytes.length > blocks * 512) return false;
+    await fh.write(bytes, 0, bytes.length, 0);
+    await fh.datasync();
+    return true;
+  } finally {
+    await fh.close();
   }
 }
 

@@ -14,12 +14,14 @@ import { BlockFile } from './blockfile.js';
 import { type Variant, statsOfFrames } from './block-stats.js';
 import { openDevice, openPartition, wrapDevice } from './device.js';
 import { BlockExpiredError, ValkkaFSError, ValkkaFSLoadError } from './errors.js';
-import { FORMAT_VERSION, type StreamSummary, encodeBlockHeader, roundBlocksize } from './format.js';
+import { checkRegular, ioError } from './files.js';
+import { FORMAT_VERSION, MAX_BLOCKSIZE, type StreamSummary, encodeBlockHeader, roundBlocksize } from './format.js';
+import { verifyIdentity } from './identity.js';
 import type { Frame } from './frame.js';
 import { type DirectoryLock, lockDirectory } from './lock.js';
 import { LegacyError } from './legacy/errors.js';
 import { type LegacyDirectory, openLegacyDirectory } from './legacy/directory.js';
-import { BLOCKFILE_NAME, DUMPFILE_NAME, type LegacyMetadata, type Metadata, fsIdBytes, newMetadata, readMetadata, writeMetadata } from './metadata.js';
+import { BLOCKFILE_NAME, DUMPFILE_NAME, JSON_NAME, type LegacyMetadata, MAX_BLOCKS, type Metadata, fsIdBytes, newMetadata, readMetadata, writeMetadata } from './metadata.js';
 import { type BlockContents, type Geometry, parseBlock, readBlockFromDevice, readSummary } from './reader.js';
 import { lastConfigFrames } from './config-memory.js';
 import { type RecoveryReport, recover } from './recovery.js';
@@ -27,11 +29,16 @@ import { type BlockTable, type StreamSpan, type TimeRange, blockAt, getInd, getI
 import { StreamIndex } from './stream-index.js';
 import { type BlockEvent, RingWriter, maxPayloadFor } from './writer.js';
 
+/**
+ * newFromDirectory replaces whatever filesystem `dirname` (or the partition) holds, as the original
+ * did: its recordings are gone (every old block carries the old fs id and is foreign to the new one).
+ * `valkka init` asks first; callers of the library decide for themselves.
+ */
 export interface NewFromDirectoryOptions {
   dirname: string;
-  /** Rounded down to a multiple of 4096 (at least 4096). */
+  /** Rounded down to a multiple of 4096 (at least 4096); at most MAX_BLOCKSIZE (64 MiB). */
   blocksize: number;
-  /** Number of blocks; or give deviceSize (n_blocks = deviceSize / blocksize; a partition's size by default). */
+  /** Number of blocks, 2 … MAX_BLOCKS (2^24); or give deviceSize (n_blocks = deviceSize / blocksize; a partition's size by default). */
   nBlocks?: number;
   deviceSize?: number;
   /** A GPT partition of type Linux swap (PARTUUID) instead of the dumpfile. */
@@ -95,6 +102,8 @@ export abstract class ValkkaFS extends EventEmitter<Events> {
   private othersOpenBlock: { block: number; streams: StreamSummary[] } | undefined;
   /** False for a device the caller passed in (it stays open and unlocked by us). */
   ownsDevice = true;
+  /** Why the last rewrite of valkkafs.json's current_block failed (writing goes on), or undefined. */
+  metadataError: Error | undefined;
 
   /** @internal use newFromDirectory / loadFromDirectory */
   constructor(
@@ -356,16 +365,26 @@ export abstract class ValkkaFS extends EventEmitter<Events> {
     };
   }
 
-  /** Format, geometry, time range and streams with their recorded ranges (for `valkka info`). */
-  async describe(): Promise<FsDescription> {
-    const ranges = await this.recordedRanges();
-    const counts = new Map<number, { frames: number; keyFrames: number }>();
-    for (const block of this.blockTable.timeOrder()) {
-      for (const s of this.spansOfBlock(block)) {
-        const c = counts.get(s.streamId) ?? { frames: 0, keyFrames: 0 };
-        c.frames += s.frames;
-        c.keyFrames += s.keyFrames;
-        counts.set(s.streamId, c);
+  /**
+   * Format, geometry, time range and streams with their recorded ranges (for `valkka info`). One pass
+   * over the used blocks in time order; summaries not already known are read and dropped, so memory
+   * stays bounded by the streams and their ranges whatever the size of the ring.
+   */
+  async describe(options: { maxGapMs?: number } = {}): Promise<FsDescription> {
+    const maxGap = options.maxGapMs ?? 5000;
+    const streams = new Map<number, { frames: number; keyFrames: number; ranges: Array<[number, number]> }>();
+    const table = this.blockTable;
+    // A writer's table changes while this awaits: walk a copy of its order. A reader's stands still.
+    const order = this.writer ? table.timeOrder() : undefined;
+    const used = order ? order.length : table.usedCount;
+    for (let k = 0; k < used; k++) {
+      const block = order ? order[k]! : table.rowAt(k);
+      for (const s of await this.summaryFor(block)) {
+        let acc = streams.get(s.streamId);
+        if (!acc) streams.set(s.streamId, (acc = { frames: 0, keyFrames: 0, ranges: [] }));
+        acc.frames += s.frames;
+        acc.keyFrames += s.keyFrames;
+        if (s.firstTs <= s.lastTs) addSpan(acc.ranges, s.firstTs, s.lastTs, maxGap);
       }
     }
     return {
@@ -381,10 +400,23 @@ export abstract class ValkkaFS extends EventEmitter<Events> {
       capacityBytes: this.blocksize * this.nBlocks,
       maxFramePayload: this.maxFramePayload,
       currentBlock: this.currentBlock,
-      usedBlocks: this.blockTable.usedCount,
+      usedBlocks: used,
       timeRange: this.getTimeRange() ?? null,
-      streams: [...ranges].map(([streamId, r]) => ({ streamId, ...(counts.get(streamId) ?? { frames: 0, keyFrames: 0 }), ranges: r })),
+      streams: [...streams]
+        .sort(([a], [b]) => a - b)
+        .map(([streamId, acc]) => ({ streamId, frames: acc.frames, keyFrames: acc.keyFrames, ranges: mergeRanges(acc.ranges, maxGap) })),
     };
+  }
+
+  /** A block's per-stream summary for one pass: kept when this handle keeps it anyway, else read and dropped. */
+  private async summaryFor(block: number): Promise<StreamSummary[]> {
+    const kept = this.legacy || this.index.has(block) || block === (this.writer ? this.writer.currentBlock : this.meta.current_block);
+    if (kept) {
+      await this.loadSummaries([block]);
+      return this.spansOfBlock(block);
+    }
+    const s = this.device && (await readSummary(this.device, this.geometry, block).catch(() => undefined));
+    return s?.streams ?? [];
   }
 
   // ---------- callbacks ----------
@@ -411,17 +443,28 @@ export abstract class ValkkaFS extends EventEmitter<Events> {
   protected static async create<T extends ValkkaFS>(this: FsClass<T>, options: NewFromDirectoryOptions): Promise<T> {
     const { dirname } = options;
     if (typeof dirname !== 'string' || dirname === '') throw new ValkkaFSError('EARGUMENT', 'dirname must be a non-empty string');
-    if (!Number.isSafeInteger(options.blocksize) || options.blocksize <= 0) {
-      throw new ValkkaFSError('EARGUMENT', `blocksize must be a positive integer, got ${options.blocksize}`);
+    const blocksize = checkBlocksize(options.blocksize);
+    // Geometry known up front is refused before anything is touched on disk.
+    if (options.nBlocks !== undefined || options.deviceSize !== undefined) checkNBlocks(nBlocksOf(options, blocksize, undefined), blocksize, 'requested');
+    const paths = { json: join(dirname, JSON_NAME), blockfile: join(dirname, BLOCKFILE_NAME), dumpfile: join(dirname, DUMPFILE_NAME) };
+    // Ours to replace only when each is absent or a regular file (never through a symlink or FIFO).
+    const existed = {
+      json: await checkRegularIn(dirname, paths.json, JSON_NAME),
+      blockfile: await checkRegularIn(dirname, paths.blockfile, BLOCKFILE_NAME),
+      dumpfile: options.partitionUuid || options.device ? true : await checkRegularIn(dirname, paths.dumpfile, DUMPFILE_NAME),
+    };
+    let madeDir: string | undefined;
+    try {
+      madeDir = await mkdir(dirname, { recursive: true });
+    } catch (err) {
+      throw ioError(dirname, 'cannot create the directory', err);
     }
-    const blocksize = roundBlocksize(options.blocksize);
-    await mkdir(dirname, { recursive: true });
-    const blockfilePath = join(dirname, BLOCKFILE_NAME);
-    // Lock first: never wipe a directory another writer is using.
-    const lock = await lockDirectory(dirname, blockfilePath);
+    let lock: DirectoryLock | undefined;
     let device: BlockDevice | undefined;
     try {
-      let dumpfile = join(dirname, DUMPFILE_NAME);
+      // Lock first: never wipe a directory another writer is using.
+      lock = await lockDirectory(dirname, paths.blockfile);
+      let dumpfile = paths.dumpfile;
       let partitionUuid: string | undefined;
       if (options.device) {
         device = options.device;
@@ -430,27 +473,27 @@ export abstract class ValkkaFS extends EventEmitter<Events> {
         const part = await openPartition(partitionUuid, false, dirname);
         device = part;
         dumpfile = part.partition.device ?? part.name;
-        await rm(join(dirname, DUMPFILE_NAME), { force: true });
       }
-      const nBlocks = options.nBlocks ?? Math.floor((options.deviceSize ?? device?.size ?? 0) / blocksize);
-      if (!Number.isSafeInteger(nBlocks) || nBlocks < 2 || nBlocks > 2 ** 32 - 1) {
-        // Two at least: the block being written is never the only one holding the recording.
-        throw new ValkkaFSError('EARGUMENT', `n_blocks must be an integer >= 2 (give nBlocks or deviceSize), got ${nBlocks}`);
-      }
+      const nBlocks = checkNBlocks(nBlocksOf(options, blocksize, device), blocksize, device ? device.name : 'requested');
       if (!device) device = await wrapDevice(dirname, () => FileDevice.create(dumpfile, blocksize * nBlocks, { overwrite: true }));
+      else if (partitionUuid) await rm(paths.dumpfile, { force: true });
       if (blocksize * nBlocks > device.size) {
         throw new ValkkaFSError('EARGUMENT', `${device.name}: ${nBlocks} blocks of ${blocksize} bytes need ${blocksize * nBlocks} bytes, the device has ${device.size}`);
       }
       if (blocksize % device.alignment !== 0) throw new ValkkaFSError('EARGUMENT', `blocksize ${blocksize} is not a multiple of ${device.name}'s alignment ${device.alignment}`);
       if (!options.device) await wrapDevice(dirname, () => device!.lock());
+      // A new id: every header of an earlier filesystem on this device is foreign from now on. And a
+      // random first sequence number: record and seal CRCs are seeded by the sequence number alone,
+      // so an old block's records must not carry the number its block gets in the new ring.
       const fsId = randomBytes(16);
+      const firstSeq = 1 + randomBytes(6).readUIntLE(0, 6);
       const variant = this.variant;
       // Block 0's header is durable before the json points at it.
       const head = device.allocBuffer(device.alignment);
-      encodeBlockHeader(head, { version: FORMAT_VERSION, block: 0, fsId, seq: 1, blocksize, nBlocks });
+      encodeBlockHeader(head, { version: FORMAT_VERSION, block: 0, fsId, seq: firstSeq, blocksize, nBlocks });
       await device.write(0, head);
       await device.flush();
-      const blockfile = await BlockFile.create(blockfilePath, nBlocks);
+      const blockfile = await BlockFile.create(paths.blockfile, nBlocks);
       await blockfile.sync();
       const meta = newMetadata({ dirname, partitionUuid, dumpfile, blocksize, nBlocks, fsId, variant });
       await writeMetadata(dirname, meta);
@@ -459,7 +502,10 @@ export abstract class ValkkaFS extends EventEmitter<Events> {
       return fs;
     } catch (err) {
       if (device && !options.device) await device.close().catch(() => undefined);
-      await lock.release().catch(() => undefined);
+      await lock?.release().catch(() => undefined);
+      // A failed init leaves nothing half-made: the directory if it made it, else the files it made.
+      if (madeDir !== undefined) await rm(madeDir, { recursive: true, force: true }).catch(() => undefined);
+      else for (const k of ['json', 'blockfile', 'dumpfile'] as const) if (!existed[k]) await rm(paths[k], { force: true }).catch(() => undefined);
       throw err;
     }
   }
@@ -479,9 +525,8 @@ export abstract class ValkkaFS extends EventEmitter<Events> {
     try {
       device = options.device ?? (await openDevice(dirname, meta, readOnly));
       if (!readOnly && !options.device) await wrapDevice(dirname, () => device!.lock());
-      if (meta.blocksize * meta.n_blocks > device.size) {
-        throw new ValkkaFSLoadError('EMETADATA', `${dirname}: ${meta.n_blocks} blocks of ${meta.blocksize} bytes do not fit in ${device.name} (${device.size} bytes)`);
-      }
+      // Before anything is read or written: the device is this filesystem's, with the json's geometry.
+      await verifyIdentity(dirname, meta, device, !options.device && !meta.partition_uuid);
       blockfile = await BlockFile.open(blockfilePath, meta.n_blocks, meta.current_block, { write: !readOnly });
       const fs = readOnly
         ? new this(dirname, meta, device, blockfile, undefined, undefined, new StreamIndex(meta.n_blocks))
@@ -496,6 +541,56 @@ export abstract class ValkkaFS extends EventEmitter<Events> {
     }
   }
 
+}
+
+/** Joins [first, last] to the last range when they are at most maxGap apart (blocks come in time order). */
+function addSpan(ranges: Array<[number, number]>, first: number, last: number, maxGap: number): void {
+  const prev = ranges[ranges.length - 1];
+  if (prev && first - prev[1] <= maxGap && prev[0] - last <= maxGap) {
+    prev[0] = Math.min(prev[0], first);
+    prev[1] = Math.max(prev[1], last);
+  } else ranges.push([first, last]);
+}
+
+/** Ranges sorted and merged where at most maxGap apart (spans out of order, after a clock jump). */
+function mergeRanges(ranges: Array<[number, number]>, maxGap: number): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  for (const [first, last] of ranges.sort((a, b) => a[0] - b[0])) addSpan(out, first, last, maxGap);
+  return out;
+}
+
+/** The requested blocksize, rounded down to 4096, or a clear refusal (before anything is touched). */
+function checkBlocksize(requested: number): number {
+  if (!Number.isSafeInteger(requested) || requested <= 0) throw new ValkkaFSError('EARGUMENT', `blocksize must be a positive integer, got ${requested}`);
+  if (requested > MAX_BLOCKSIZE) {
+    throw new ValkkaFSError('EARGUMENT', `blocksize ${requested} is larger than the maximum ${MAX_BLOCKSIZE} (${MAX_BLOCKSIZE / 2 ** 20} MiB): the writer holds three blocks in memory`);
+  }
+  return roundBlocksize(requested);
+}
+
+function nBlocksOf(options: NewFromDirectoryOptions, blocksize: number, device: BlockDevice | undefined): number {
+  return options.nBlocks ?? Math.floor((options.deviceSize ?? device?.size ?? 0) / blocksize);
+}
+
+/** 2 ≤ n_blocks ≤ MAX_BLOCKS: two at least, so the block being written is never the only one holding the recording. */
+function checkNBlocks(nBlocks: number, blocksize: number, where: string): number {
+  if (!Number.isSafeInteger(nBlocks) || nBlocks < 2) {
+    throw new ValkkaFSError('EARGUMENT', `n_blocks must be an integer >= 2 (give nBlocks, or a deviceSize of at least two blocks of ${blocksize} bytes), got ${nBlocks} (${where})`);
+  }
+  if (nBlocks > MAX_BLOCKS) {
+    throw new ValkkaFSError('EARGUMENT', `n_blocks ${nBlocks} (${where}) is more than the maximum ${MAX_BLOCKS} blocks: use a larger blocksize`);
+  }
+  return nBlocks;
+}
+
+/** checkRegular, with a missing directory being fine (init creates it). */
+async function checkRegularIn(dirname: string, path: string, what: string): Promise<boolean> {
+  try {
+    return await checkRegular(path, what);
+  } catch (err) {
+    if ((err as { cause?: { code?: string } }).cause?.code === 'ENOTDIR') throw ioError(dirname, 'is not a directory', (err as { cause: unknown }).cause);
+    throw err;
+  }
 }
 
 /** The writer: recovery first, then the ring writer resumes where it ends. */
@@ -513,9 +608,16 @@ async function openWriter<T extends ValkkaFS>(
   const { resume, report } = await recover(base, meta.current_block);
   resume.configFrames = await lastConfigFrames(device, { fsId: base.fsId, blocksize: base.blocksize, nBlocks: base.nBlocks }, index, resume.open);
   let fs: T | undefined;
+  // current_block is a hint recovery does not need (it follows successors): a json that cannot be
+  // rewritten (a full disk, with a json too long to rewrite in place) must not stop the recording.
   const saveCurrentBlock = async (block: number): Promise<void> => {
     meta.current_block = block;
-    await writeMetadata(dirname, meta);
+    try {
+      await writeMetadata(dirname, meta);
+      if (fs) fs.metadataError = undefined;
+    } catch (err) {
+      if (fs) fs.metadataError = err as Error;
+    }
   };
   const saveStreamId = async (id: number): Promise<void> => {
     meta.stream_id = id;
