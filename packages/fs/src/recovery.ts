@@ -43,6 +43,8 @@ export interface RecoveryReport {
   sealRejected: boolean;
   /** Damaged ranges between valid records of the resume block, zeroed (their records were lost in the crash). */
   gapsZeroed: number;
+  /** The block after a sealed resume block held sectors of a lost entry into it (same sequence number): zeroed. */
+  lostSuccessorCleared: boolean;
   /** The json's block had no valid header: recovery started from the newest valid header instead. */
   jsonHeaderInvalid: string | undefined;
   /** No block had a valid header: the ring was re-entered with a fresh block. */
@@ -67,6 +69,7 @@ export async function recover(ctx: RecoveryContext, jsonBlock: number): Promise<
     resealed: [],
     sealRejected: false,
     gapsZeroed: 0,
+    lostSuccessorCleared: false,
     jsonHeaderInvalid: undefined,
     freshBlock: false,
   };
@@ -142,6 +145,7 @@ export async function recover(ctx: RecoveryContext, jsonBlock: number): Promise<
     await device.write(block * blocksize + from, buf.subarray(from, blocksize));
     await device.flush();
   }
+  if (sealed) await clearLostSuccessor(ctx, block, seq, report);
   const row = sealed ? stats.finalRow(previousRow).row : stats.liveRow(previousRow);
   await setRowIfDifferent(ctx, block, row, report);
   const open: OpenBlock = { block, seq, seed: seqSeed(seq), buf, filled: scan.end, durable: sealed ? blocksize : scan.end, stats, sealed, rowOnDisk: row };
@@ -154,6 +158,26 @@ export async function recover(ctx: RecoveryContext, jsonBlock: number): Promise<
   report.resumeOffset = scan.end;
   report.stop = open.sealed ? 'sealed' : scan.stop;
   return { resume: { open, previousRow, jsonBlock }, report };
+}
+
+/**
+ * The writer enters the block after a sealed resume block with the next sequence number. A crash may
+ * have lost that block's header while other sectors written with it (records, even a seal) persisted:
+ * they would validate in the new block. Such a block is zeroed (its row first) before it is entered.
+ */
+async function clearLostSuccessor(ctx: RecoveryContext, block: number, seq: number, report: RecoveryReport): Promise<void> {
+  const { device, blocksize, nBlocks } = ctx;
+  const next = (block + 1) % nBlocks;
+  const buf = device.allocBuffer(blocksize);
+  await device.read(next * blocksize, buf);
+  const v = inspectBlock(buf, seq + 1, blocksize, ctx.variant);
+  if (v.scan.frames.length === 0 && v.trailerAt === undefined) return;
+  await setRowIfDifferent(ctx, next, [0, 0], report);
+  await ctx.blockfile.sync();
+  buf.fill(0);
+  await device.write(next * blocksize, buf);
+  await device.flush();
+  report.lostSuccessorCleared = true;
 }
 
 async function setRowIfDifferent(ctx: RecoveryContext, block: number, row: Row, report: RecoveryReport): Promise<void> {

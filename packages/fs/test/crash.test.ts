@@ -165,6 +165,7 @@ async function scenario(nBlocks: number, ops: Op[], crashAt: CrashPoint, tear: b
     if (restoreJson && jsonSnap) await files.real!.copyFile(join(dir, 'old.json'), join(dir, 'valkkafs.json'));
 
     const reopened = await ValkkaMultiFS.loadFromDirectory(dir, { device: dev, flushIntervalMs: 3_600_000 });
+    if (process.env.VALKKA_CRASH_DEBUG) console.log(JSON.stringify(reopened.recovery), devCrash, filesCrash, durableCount, written.length);
     // What recovery left is consistent: headers, records, seals, sequence numbers and rows.
     expect((await check(reopened, { device: dev })).problems).toEqual([]);
     const all = [...written, ...extra];
@@ -242,7 +243,7 @@ describe('crash recovery (property)', () => {
         fc.integer({ min: 1, max: 2 ** 31 - 1 }),
         async (nBlocks, ops, crashAt, tear, restoreJson, seed) => scenario(nBlocks, ops, crashAt, tear, restoreJson, seed),
       ),
-      { numRuns: RUNS },
+      { numRuns: RUNS, ...(process.env.VALKKA_CRASH_SEED ? { seed: Number(process.env.VALKKA_CRASH_SEED), path: process.env.VALKKA_CRASH_PATH, endOnFailure: true } : {}) },
     );
     // The crashes bite: most of them find writes pending and keep some of their sectors out of order.
     expect(tally.runs).toBeGreaterThanOrEqual(RUNS);
