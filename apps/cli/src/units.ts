@@ -44,3 +44,10 @@ export function formatBytes(bytes: number): string {
 export function formatTime(ms: number | undefined): string {
   return ms === undefined || ms <= 0 ? '-' : new Date(ms).toISOString();
 }
+
+/** Parses a number of seconds > 0 (at most a year), e.g. "30" or "1.5"; `what` names the option in errors. */
+export function parseSeconds(text: string, what: string): number {
+  const s = Number(text);
+  if (!/^\s*\d+(\.\d+)?\s*$/.test(text) || !(s > 0) || s > 366 * 86400) throw new CliError(`${what}: '${text}' is not a number of seconds > 0`);
+  return s;
+}

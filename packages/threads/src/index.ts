@@ -30,3 +30,5 @@ export { FileSourceCore, type FileSourceOptions, type SourceClock, type SourceHo
 export { FileSource, FileSourceThread, type FileSourceThreadOptions } from './sources/file-source-thread.js';
 export { loadClip, type ClipUnit, type LoadClipOptions, type MediaClip } from './sources/media-clip.js';
 export { SourceError, type SourceErrorCode } from './sources/source-error.js';
+// LiveThread: cameras over RTSP (src/live, see its README).
+export * from './live/index.js';

@@ -11,6 +11,7 @@ import {
 } from '@valkka/threads';
 import type { Command } from 'commander';
 import { CliError, emit } from '../output.js';
+import { isLiveRecord, type LiveRecordOptions, runLiveRecord } from './record-live.js';
 import { formatBytes, parseInteger } from '../units.js';
 
 interface RecordOptions {
@@ -50,15 +51,19 @@ export function registerRecord(program: Command): void {
   program
     .command('record')
     .description('Record an H.264/H.265 file (Annex-B or MP4) into a ValkkaFS as if it came from a camera')
-    .argument('<dir>', 'the filesystem directory (made with `valkka init`)')
-    .requiredOption('--source <file>', 'Annex-B file (.h264, .h265 / .hevc) or MP4')
+    .argument('[dir]', 'the filesystem directory (made with `valkka init`); none with --config')
+    .option('--source <file|url>', 'Annex-B file (.h264, .h265 / .hevc), MP4, or a camera: rtsp://user:pass@host:port/path')
+    .option('--transport <tcp|udp>', 'RTP over the RTSP connection (tcp, the default) or over UDP (cameras only)')
+    .option('--config <file>', 'cameras.json: many cameras, each into its directory (see README)')
     .option('--id <n>', 'stream id to record under (1..2^32-1)', '1')
     .option('--duration <seconds>', 'record this long, looping the file (default: the file once); Ctrl-C stops earlier, cleanly')
     .option('--fps <n>', 'frame rate of an Annex-B file (MP4 files carry their own)', '25')
     .option('--codec <name>', 'h264 or h265 (default: from the file name or its contents)')
     .option('--fast', 'write as fast as possible instead of in real time (timestamps are still 1/fps apart)')
     .option('--json', 'print a JSON summary at the end instead of text')
-    .action(async (dir: string, options: RecordOptions) => {
+    .action(async (dir: string | undefined, options: RecordOptions & LiveRecordOptions) => {
+      if (isLiveRecord(options)) return runLiveRecord(dir, options);
+      if (dir === undefined || options.source === undefined) throw new CliError('record: DIR and --source are needed (or --config FILE for cameras)');
       const summary = await record(dir, options);
       emit(options.json ?? false, summary, () => summaryLine(summary));
     });
