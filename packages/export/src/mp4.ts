@@ -15,8 +15,6 @@ import { ExportError, describeTime } from './errors.js';
 
 /** Seconds between the MP4 epoch (1904) and the Unix epoch. */
 const MP4_EPOCH_OFFSET = 2_082_844_800;
-/** Bytes mediabunny gathers before a write. */
-const WRITE_CHUNK = 4 * 2 ** 20;
 
 export type VideoCodecName = 'h264' | 'h265';
 
@@ -90,7 +88,8 @@ export class Mp4Writer {
           this.moovAt = position;
         },
       }),
-      target: new FilePathTarget(this.path, { chunkSize: WRITE_CHUNK }),
+      // Unchunked: each muxer chunk (half a second of video) is written as it is, without a second copy.
+      target: new FilePathTarget(this.path, { chunked: false }),
     });
     // Timescale 1000: the recording's milliseconds, exactly.
     const video = new EncodedVideoPacketSource(codec === 'h264' ? 'avc' : 'hevc');

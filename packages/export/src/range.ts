@@ -1,7 +1,7 @@
 /**
  * One stream's frames over a time range, read block by block through @valkka/fs: the plan (which
- * blocks, checked against the recording) and the frames in stream order. Memory is one block at a
- * time; a block the recording overwrote before or while it was read stops the export with the
+ * blocks, checked against the recording) and the frames in stream order. Memory is two blocks (one
+ * read ahead); a block the recording overwrote before or while it was read stops the export with the
  * instant that was lost, never a silent hole.
  */
 import { BlockExpiredError, BlockHeaderError, MediaType, type ValkkaFS, ValkkaMultiFS, isKeyFrame } from '@valkka/fs';
@@ -103,8 +103,13 @@ async function resolveStream(fs: ValkkaFS, streamId: number | undefined): Promis
  */
 export async function* readRange(fs: ValkkaFS, plan: RangePlan, onBlock?: (done: number, total: number) => void | Promise<void>): AsyncGenerator<RangeFrame> {
   let done = 0;
-  for (const planned of plan.blocks) {
-    const contents = await readPlanned(fs, plan, planned);
+  // One block is read ahead while the previous one is written out: the disk and the muxer overlap.
+  let next = plan.blocks.length > 0 ? readPlanned(fs, plan, plan.blocks[0]!) : undefined;
+  for (let i = 0; next; i++) {
+    const contents = await next;
+    next = i + 1 < plan.blocks.length ? readPlanned(fs, plan, plan.blocks[i + 1]!) : undefined;
+    // A read ahead that fails while this block is written out is reported when its turn comes.
+    next?.catch(() => undefined);
     for (const f of contents) {
       if (f.streamId !== plan.streamId || f.subsession !== 0 || f.mediaType !== MediaType.video) continue;
       yield { timestamp: f.timestamp, key: isKeyFrame(f), codec: f.codec, payload: f.payload };
@@ -113,17 +118,22 @@ export async function* readRange(fs: ValkkaFS, plan: RangePlan, onBlock?: (done:
   }
 }
 
-/** Reads one planned block; its row still matching the plan afterwards proves it was not reused first. */
+/**
+ * Reads one planned block and makes sure it still holds what was planned. The block's mstime1 is
+ * one of its key frames: finding that key frame in what was read proves the block was not reused
+ * (new video would have later timestamps). A block without it (no key frame of its own) is checked
+ * against the table instead: the writer invalidates a block's row before it reuses any byte of it.
+ */
 async function readPlanned(fs: ValkkaFS, plan: RangePlan, { block, mstime1 }: PlannedBlock) {
   let frames;
   let failure: unknown;
   try {
     frames = (await fs.readBlock(block)).frames;
+    if (frames.some((f) => f.subsession === 0 && f.timestamp === mstime1 && isKeyFrame(f))) return frames;
   } catch (err) {
     if (!(err instanceof BlockExpiredError || err instanceof BlockHeaderError)) throw err;
     failure = err;
   }
-  // The writer invalidates a block's row before it reuses any byte of it.
   await fs.refresh();
   if (fs.blockTable.mstime1(block) !== mstime1 || failure instanceof BlockExpiredError) {
     const lostAt = Math.max(mstime1, plan.from);
