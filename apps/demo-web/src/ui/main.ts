@@ -85,6 +85,7 @@ function onEvent(e: ServerEvent): void {
       toast(e.message);
       break;
     case 'hello':
+      for (const tile of tiles.values()) tile.newSession();
       break;
   }
 }

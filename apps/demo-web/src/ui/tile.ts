@@ -44,6 +44,8 @@ export class Tile {
   private buffer: VideoFrame[] = [];
   private preroll = new Set<number>();
   private shownTs: number | undefined;
+  /** Generation of the picture on the canvas: a new request redraws even the same instant. */
+  private shownGeneration = -1;
   /** The server found nothing to show at the last seek. */
   private seekNoData = false;
   private message: string | undefined;
@@ -88,6 +90,12 @@ export class Tile {
     this.seekNoData = timestamp === null;
   }
 
+  /** A new session (after a reconnect): its generations start again from 0. */
+  newSession(): void {
+    this.generation = -1;
+    this.reset(0);
+  }
+
   /** A new playback request (seek, reverse, live): pictures of older ones are no longer wanted. */
   reset(generation: number): void {
     if (generation <= this.generation) return;
@@ -130,7 +138,11 @@ export class Tile {
       }
       this.decoder = new VideoDecoder({
         output: (picture) => this.output(picture),
-        error: (err) => this.unsupported(err.name === 'NotSupportedError' ? `${name} (${codecString}): this browser cannot decode it` : `${name}: decoding failed (${err.message})`),
+        error: (err) => {
+          // Say why in words: a codec this browser has no decoder for, or a decode that failed.
+          this.unsupported(`${name}: decoding failed (${err.message})`);
+          void supported(codecString).then((ok) => ok || this.unsupported(`${name} (${codecString}): this browser cannot decode it`));
+        },
       });
     }
     try {
@@ -168,7 +180,7 @@ export class Tile {
     for (let i = 0; i < this.buffer.length && this.buffer[i]!.timestamp <= nowUs + 0.5; i++) due = i;
     if (due >= 0) {
       const picture = this.buffer[due]!;
-      if (picture.timestamp / 1000 !== this.shownTs) this.draw(picture);
+      if (picture.timestamp / 1000 !== this.shownTs || this.shownGeneration !== this.generation) this.draw(picture);
       // Forward: everything older is done. Reverse: everything newer is done. Stopped: keep both sides for a step.
       if (rate > 0) this.buffer.splice(0, due).forEach((p) => p.close());
       else if (rate < 0) this.buffer.splice(due + 1).forEach((p) => p.close());
@@ -187,6 +199,7 @@ export class Tile {
     }
     this.ctx.drawImage(picture, 0, 0);
     this.shownTs = picture.timestamp / 1000;
+    this.shownGeneration = this.generation;
     this.seekNoData = false;
     this.painted++;
     this.stamp.textContent = new Date(this.shownTs).toISOString().slice(11, 23);
