@@ -68,6 +68,8 @@ try {
   const to = T0 + (FRAMES - 1) * (1000 / FPS);
   const ours = timed('node', [join(here, 'export-child.mjs'), fsDir, String(T0), String(to), join(base, 'ours.mp4')]);
   const report = JSON.parse(ours.stdout);
+  // Our reads are O_DIRECT (from the disk): ffmpeg reads its input from the disk too.
+  execFileSync('dd', [`if=${annexB}`, 'iflag=nocache', 'count=0', 'status=none']);
   const ffmpeg = timed('ffmpeg', ['-v', 'error', '-y', '-f', 'h264', '-framerate', String(FPS), '-i', annexB, '-c', 'copy', join(base, 'ffmpeg.mp4')]);
   const shortTo = T0 + (SHORT_FRAMES - 1) * (1000 / FPS);
   const short = timed('node', [join(here, 'export-child.mjs'), fsDir, String(T0), String(shortTo), join(base, 'short.mp4')]);

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { sourceFiles } from '../../source-files.mjs';
-import { LAYERS, layerOf, libraries as listLibraries, reachesUp, repoRoot } from './workspace.js';
+import { LIBRARIES, layerOf, libraries as listLibraries, reachesUp, repoRoot } from './workspace.js';
 
 const IMPORT = /(?:from\s+|import\s*\(\s*|require\s*\(\s*)['"](@valkka\/[a-z-]+)/g;
 
@@ -14,11 +14,11 @@ export function valkkaImports(source: string): Array<{ name: string; line: numbe
   }));
 }
 
-describe('layering: native < blockdev < fs < threads < manager < apps', () => {
+describe('layering: native < blockdev < fs < threads, export < manager < apps', () => {
   const libraries = listLibraries();
 
   it('finds every library layer', () => {
-    expect(libraries.map((p) => p.name).sort()).toEqual([...LAYERS].sort());
+    expect(libraries.map((p) => p.name).sort()).toEqual([...LIBRARIES].sort());
   });
 
   it('recognises an upward import (the check itself can fail)', () => {
@@ -28,6 +28,10 @@ describe('layering: native < blockdev < fs < threads < manager < apps', () => {
       { name: '@valkka/fs', line: 2 },
     ]);
     expect(layerOf('@valkka/manager')).toBeGreaterThan(layerOf('@valkka/blockdev'));
+    // One layer: neither may use the other.
+    expect(reachesUp('@valkka/export', '@valkka/threads')).toBe(true);
+    expect(reachesUp('@valkka/threads', '@valkka/export')).toBe(true);
+    expect(reachesUp('@valkka/export', '@valkka/fs')).toBe(false);
   });
 
   for (const pkg of libraries) {

@@ -32,6 +32,20 @@ await back.close();
 if (frames !== 100) throw new Error('read back ' + frames + ' frames, wrote 100');
 console.log('smoke ok');
 `,
+  '@valkka/export': `
+import { statSync, readFileSync } from 'node:fs';
+import { ValkkaSingleFS, Codec, MediaType } from '@valkka/fs';
+import { exportRange } from '@valkka/export';
+// One 32x32 H.264 key frame (SPS, PPS, IDR), repeated at 25 fps.
+const idr = Buffer.from('000000016742c00ada25b011000003000100000300320f1226a00000000168ce0fc80000016588843a26280c9d75e0', 'hex');
+const fs = await ValkkaSingleFS.newFromDirectory({ dirname: 'fs', blocksize: 65536, nBlocks: 8 });
+for (let i = 0; i < 50; i++) await fs.write({ streamId: 1, subsession: 0, timestamp: 1000 + i * 40, mediaType: MediaType.video, codec: Codec.h264, flags: 0, payload: idr });
+const r = await exportRange(fs, { from: 1200, to: 2000, output: 'clip.mp4' });
+await fs.close();
+if (r.frames !== 21 || statSync('clip.mp4').size !== r.bytes) throw new Error('exported ' + r.frames + ' frames, ' + r.bytes + ' bytes');
+if (readFileSync('clip.mp4').subarray(4, 8).toString() !== 'ftyp') throw new Error('not an MP4');
+console.log('smoke ok');
+`,
   '@valkka/manager': `
 const m = await import('@valkka/manager');
 if (typeof m !== 'object') throw new Error('no module');

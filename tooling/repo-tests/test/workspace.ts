@@ -3,8 +3,13 @@ import { join, resolve } from 'node:path';
 
 export const repoRoot = resolve(import.meta.dirname, '../../..');
 
-/** The stack, bottom first: a package may import only from layers below its own. */
-export const LAYERS = ['@valkka/native', '@valkka/blockdev', '@valkka/fs', '@valkka/threads', '@valkka/manager'] as const;
+/**
+ * The stack, bottom first: a package may import only from layers below its own. Packages of one
+ * layer (threads and export, both on fs) stay independent of each other.
+ */
+export const LAYERS = [['@valkka/native'], ['@valkka/blockdev'], ['@valkka/fs'], ['@valkka/threads', '@valkka/export'], ['@valkka/manager']] as const;
+/** Every library, bottom first. */
+export const LIBRARIES: readonly string[] = LAYERS.flat();
 export const APPS_LAYER = LAYERS.length;
 
 export interface WorkspacePackage {
@@ -32,11 +37,11 @@ export function workspacePackages(groups = ['packages', 'apps']): WorkspacePacka
 
 /** Layer number of a package: apps sit above every library. */
 export function layerOf(name: string): number {
-  const i = (LAYERS as readonly string[]).indexOf(name);
+  const i = LAYERS.findIndex((layer) => (layer as readonly string[]).includes(name));
   return i >= 0 ? i : APPS_LAYER;
 }
 
-const isLibrary = (name: string): boolean => (LAYERS as readonly string[]).includes(name);
+const isLibrary = (name: string): boolean => LIBRARIES.includes(name);
 
 /** True when package `from` would reach up (or sideways) by using library `to`. */
 export function reachesUp(from: string, to: string): boolean {
