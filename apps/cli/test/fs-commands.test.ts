@@ -100,15 +100,20 @@ describe('valkka init, info, blocks, dump-block, check', () => {
     expect(text.stdout).toMatch(/block 1 offset \d+/);
   });
 
-  it('check --repair rebuilds the blockfile from the dumpfile', async () => {
+  it('check --repair mends the damaged block, rebuilds the blockfile, says what it dropped, and exits 0 once clean', async () => {
     const blockfile = join(dir, 'blockfile');
     const fd = openSync(blockfile, 'r+');
     writeSync(fd, Buffer.alloc(32 * 16), 0, 32 * 16, 0);
     closeSync(fd);
     expect(JSON.parse((await valkka('blocks', dir, '--json')).stdout)).toEqual([]);
     const repaired = await valkka('check', dir, '--repair', '--json');
-    expect(JSON.parse(repaired.stdout)).toMatchObject({ repaired: true });
+    // fsck -y: the record damaged by the previous test is dropped (and said so), and the check after repairing is clean.
+    expect(repaired.code).toBe(0);
+    const report = JSON.parse(repaired.stdout);
+    expect(report).toMatchObject({ repaired: true, ok: true, remaining: [] });
+    expect(report.dropped).toContainEqual(expect.objectContaining({ block: 1, frames: 1 }));
     expect(JSON.parse((await valkka('blocks', dir, '--json')).stdout).length).toBeGreaterThan(2);
+    expect((await valkka('check', dir)).code).toBe(0);
   });
 
   it('bad arguments and missing filesystems give clear errors', async () => {

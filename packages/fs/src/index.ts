@@ -30,4 +30,4 @@ export {
 } from './valkkafs.js';
 export { MAX_BLOCKS } from './metadata.js';
 export { recordingsAt, type ExistingRecordings } from './init-guard.js';
-export { check, type CheckOptions, type CheckProblem, type CheckProblemCode, type CheckReport } from './check.js';
+export { check, type CheckOptions, type CheckProblem, type CheckProblemCode, type CheckReport, type DroppedData, type RepairAction } from './check.js';

@@ -111,9 +111,9 @@ export function registerFsCommands(program: Command): void {
 
   program
     .command('check')
-    .description('Verify every block and record of the filesystem in DIR; --repair rebuilds blockfile and valkkafs.json from the dumpfile')
+    .description('Verify every block and record of the filesystem in DIR; --repair mends it (fsck -y) and checks again')
     .argument('<dir>', 'directory of the filesystem')
-    .option('--repair', 'rebuild blockfile and valkkafs.json (takes the writer lock: stop recording first)')
+    .option('--repair', 'zero damaged records, reseal blocks, retire stale ones, rebuild blockfile and valkkafs.json, then check again (takes the writer lock: stop recording first)')
     .option('--json', 'print JSON for scripts')
     .action(async (dir: string, o: JsonOption & { repair?: boolean }) => {
       const progress = progressBar('checking blocks', !o.json);
@@ -124,7 +124,7 @@ export function registerFsCommands(program: Command): void {
         progress.stop();
       }
       emit(o.json ?? false, report, () => formatCheck(report));
-      if (!report.ok && !report.repaired) setExitCode(1);
+      if (!report.ok) setExitCode(1); // with --repair: ok only when the check after repairing is clean
     });
 }
 
@@ -142,7 +142,24 @@ function formatCheck(r: CheckReport): string {
     `${r.dirname}: ${r.blocksChecked}/${r.nBlocks} blocks checked, ${r.blocksWritten} written, ${r.frames} frames (${formatBytes(r.payloadBytes)})`,
     ...r.problems.map((p) => `  ${p.code}${p.block !== null ? ` block ${p.block}` : ''}${p.offset !== null ? ` offset ${p.offset}` : ''}: ${p.message}`),
   ];
-  if (r.repaired) lines.push(`repaired: ${r.rowsRepaired} blockfile row(s) rebuilt, valkkafs.json rewritten`);
-  lines.push(r.ok ? 'ok' : r.repaired ? 'problems found and repaired' : `${r.problems.length} problem(s) found (run with --repair to rebuild the blockfile and valkkafs.json)`);
+  if (r.repaired) {
+    for (const a of r.repairs) lines.push(`  repaired: ${a.message}`);
+    for (const d of r.dropped) {
+      const when = d.timeRanges.map(([a, b]) => `${a === null ? '?' : formatTime(a)} .. ${b === null ? '?' : formatTime(b)}`).join(', ');
+      lines.push(`  dropped: block ${d.block}: ${d.frames === null ? 'unknown number of' : d.frames} frame(s), ${d.ranges.reduce((n, [a, b]) => n + b - a, 0)} bytes${when ? ` (${when})` : ''}: ${d.reason}`);
+    }
+    for (const p of r.remaining) lines.push(`  still wrong after repair: ${p.code}${p.block !== null ? ` block ${p.block}` : ''}: ${p.message}`);
+  }
+  lines.push(
+    r.repaired
+      ? r.ok
+        ? r.problems.length === 0
+          ? 'ok'
+          : `${r.problems.length} problem(s) found and repaired; the check after repairing is clean`
+        : `${r.remaining.length} problem(s) remain after repairing`
+      : r.ok
+        ? 'ok'
+        : `${r.problems.length} problem(s) found (run with --repair to mend them)`,
+  );
   return lines.join('\n');
 }
