@@ -1,8 +1,8 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ValkkaSingleFS } from '@valkka/fs';
+import { loadValkkaFS, ValkkaSingleFS } from '@valkka/fs';
 import { loadClip } from '@valkka/threads';
 import { hasCommand, skipReason } from '@valkka/vitest-preset/skip';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,6 +20,28 @@ async function readAllFrames(dirname: string) {
   } finally {
     await fs.close();
   }
+}
+
+/** The built command (bin/valkka.js runs dist/): turbo's test task builds first. */
+const BIN = new URL('../bin/valkka.js', import.meta.url).pathname;
+
+/** Waits until the filesystem shows flushed frames: the recorder is past its start (its signal handlers are in place). */
+async function waitForFrames(dirname: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const fs = await loadValkkaFS(dirname, { readOnly: true });
+    const range = fs.getTimeRange();
+    await fs.close();
+    if (range) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`${dirname}: no frames flushed within 20 s`);
+}
+
+/** `valkka check DIR` finds nothing wrong. */
+async function expectClean(dirname: string): Promise<void> {
+  const { code, stdout } = await valkka('check', dirname, '--json');
+  expect(code).toBe(0);
+  expect(JSON.parse(stdout)).toMatchObject({ ok: true });
 }
 
 const why = skipReason('valkka record', [
@@ -96,7 +118,7 @@ describe.skipIf(why)('valkka record', () => {
     const dirname = await newFs('interrupted');
     const listeners = process.listenerCount('SIGINT');
     const running = valkka('record', dirname, '--source', clip, '--duration', '60', '--json');
-    await new Promise((resolve) => setTimeout(resolve, 1500));
+    await waitForFrames(dirname);
     process.emit('SIGINT');
     const { code, stdout } = await running;
     expect(code).toBe(0);
@@ -108,6 +130,80 @@ describe.skipIf(why)('valkka record', () => {
     expect(frames.map((f) => f.timestamp)).toEqual(frames.map((_, k) => summary.firstTimestamp + k * 40));
     if (frames.length > 0) expect(summary.lastTimestamp).toBe(frames[frames.length - 1]!.timestamp);
     expect(process.listenerCount('SIGINT')).toBe(listeners); // the handler is gone with the recording
+    await expectClean(dirname);
+  });
+
+  // A service manager stops a recorder with SIGTERM (systemd, Docker) or SIGHUP (the terminal went away): the real
+  // command in its own process, real signals.
+  it.each(['SIGTERM', 'SIGHUP'] as const)('%s stops a recording cleanly: exit 0, the summary printed, what it reports is durable, check is clean', async (name) => {
+    const dirname = await newFs(`signal-${name}`);
+    const child = spawn(process.execPath, [BIN, 'record', dirname, '--source', clip, '--duration', '60', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d));
+    child.stderr.on('data', (d: Buffer) => (stderr += d));
+    const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+    await waitForFrames(dirname);
+    child.kill(name);
+    expect(await exited, stderr).toEqual({ code: 0, signal: null });
+    const summary = JSON.parse(stdout);
+    expect(summary).toMatchObject({ interrupted: true, signal: name, drops: 0 });
+    expect(summary.frames).toBeGreaterThan(0);
+    expect(summary.frames).toBeLessThan(60 * 25);
+    const frames = await readAllFrames(dirname);
+    expect(frames.length).toBe(summary.frames);
+    expect(frames.map((f) => f.timestamp)).toEqual(frames.map((_, k) => summary.firstTimestamp + k * 40));
+    await expectClean(dirname);
+  });
+
+  it('a second signal forces the stop: the threads are terminated, the exit status says which signal', async () => {
+    const dirname = await newFs('forced');
+    const running = valkka('record', dirname, '--source', clip, '--duration', '60', '--json');
+    await waitForFrames(dirname);
+    process.emit('SIGINT');
+    process.emit('SIGINT');
+    const { code, stderr } = await running;
+    expect(code).toBe(130);
+    expect(stderr).toMatch(/stopped at once by a second SIGINT/);
+    for (const name of ['SIGINT', 'SIGTERM', 'SIGHUP']) expect(process.listenerCount(name)).toBe(0);
+  });
+
+  it('refuses an id that a ValkkaSingleFS does not hold, naming the stream id it holds; nothing is written', async () => {
+    const dirname = await newFs('one-stream');
+    expect((await valkka('record', dirname, '--source', clip, '--id', '7', '--fast', '--json')).code).toBe(0);
+    const before = (await readAllFrames(dirname)).length;
+    const other = await valkka('record', dirname, '--source', clip, '--id', '8', '--fast', '--json');
+    expect(other.code).toBe(2);
+    expect(other.stderr).toMatch(/--id 8: .*one-stream is a ValkkaSingleFS that holds stream id 7.*record with --id 7/);
+    expect(other.stdout).toBe('');
+    expect((await readAllFrames(dirname)).length).toBe(before);
+  });
+
+  it('counts drops by reason and says what to change: frames larger than a block', async () => {
+    // Lossless 1280x720: frames of 45..56 kB, some of which do not fit into blocks of 52 KiB.
+    const big = join(base, 'big.h264');
+    execFileSync('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=1280x720:rate=25', '-t', '1', '-c:v', 'libx264', '-qp', '0', '-g', '25', '-bf', '0',
+      '-x264-params', 'repeat-headers=1', '-f', 'h264', big]);
+    const newSmall = async (name: string): Promise<string> => {
+      const fs = await ValkkaSingleFS.newFromDirectory({ dirname: join(base, name), blocksize: 52 * 1024, nBlocks: 64 });
+      await fs.close();
+      return join(base, name);
+    };
+    const dirname = await newSmall('small-blocks');
+    const fs = await ValkkaSingleFS.loadFromDirectory(dirname, { readOnly: true });
+    const maxPayload = fs.maxFramePayload;
+    await fs.close();
+    const units = (await loadClip(big)).units;
+    const tooLarge = units.filter((u) => u.payload.length > maxPayload).length;
+    expect(tooLarge).toBeGreaterThan(0);
+    expect(tooLarge).toBeLessThan(units.length);
+    const { code, stdout } = await valkka('record', dirname, '--source', big, '--fast');
+    expect(code).toBe(0);
+    expect(stdout).toContain(`${units.length - tooLarge} frames`);
+    expect(stdout).toContain(`${tooLarge} dropped because they are larger than a block (52.0 KiB) can hold: make the filesystem with a larger --blocksize`);
+    const json = JSON.parse((await valkka('record', await newSmall('small-json'), '--source', big, '--fast', '--json')).stdout);
+    expect(json).toMatchObject({ drops: tooLarge, dropped: { queueFull: 0, tooLarge, wrongStream: 0 } });
+    expect(json.advice).toHaveLength(1);
   });
 
   it('refuses bad input with a message that names it', async () => {

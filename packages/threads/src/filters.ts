@@ -1,3 +1,4 @@
+import { isMainThread } from 'node:worker_threads';
 import type { FrameQueue } from './queue/frame-queue.js';
 import type { SlotFrame } from './slot-frame.js';
 
@@ -56,8 +57,15 @@ export function setSlotFilter(slot: number, next: FrameFilter): FrameFilter {
 /**
  * Puts frames into a FrameQueue: how a source (LiveThread, FileSourceThread) feeds a writer thread.
  * In dropping mode a full queue drops and counts; in blocking mode it waits (in a worker), which is the back-pressure.
+ * On the main thread a filter cannot wait (it is called synchronously, often from a timer): a full queue drops
+ * the frame and counts it in the queue's `drops` whatever its mode; to wait there, use `pushFrameAsync`.
  */
 export function queueFilter(queue: FrameQueue): FrameFilter {
+  if (isMainThread) {
+    return (frame) => {
+      queue.pushFrameOrDrop(frame);
+    };
+  }
   return (frame) => {
     queue.pushFrame(frame);
   };

@@ -19,7 +19,8 @@ export async function openReader(dirname: string): Promise<BlockSource> {
     get nBlocks() {
       return fs.nBlocks;
     },
-    readBlock: async (index, expectedSeq) => (await fs.readBlock(index, expectedSeq === undefined ? {} : { expectedSeq })).frames,
+    blocksize: fs.blocksize,
+    readBlock: (index, expectedSeq) => fs.readBlock(index, expectedSeq === undefined ? {} : { expectedSeq }),
     close: () => fs.close(),
   };
 }

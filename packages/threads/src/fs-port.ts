@@ -18,13 +18,21 @@ export interface BlockInfo {
   currentBlock: number;
 }
 
+/** One block as the reader gets it: its frames (views into one buffer of the block), sequence number, sealed or open. */
+export interface BlockRead {
+  frames: Frame[];
+  seq: number;
+  sealed: boolean;
+}
+
 /** What the reader thread needs from a filesystem opened read-only. */
 export interface BlockSource {
   readonly nBlocks: number;
+  readonly blocksize: number;
   /**
    * Every frame of the block, in disk order. Throws @valkka/fs's BlockExpiredError (code 'EEXPIRED') when the
    * block was reused during the read, or when its sequence number is not `expectedSeq`.
    */
-  readBlock(index: number, expectedSeq?: number): Frame[] | Promise<Frame[]>;
+  readBlock(index: number, expectedSeq?: number): BlockRead | Promise<BlockRead>;
   close(): void | Promise<void>;
 }

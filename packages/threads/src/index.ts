@@ -13,7 +13,7 @@ export {
   typeFilter,
 } from './filters.js';
 export type { BlockInfo, BlockSource, FrameSink } from './fs-port.js';
-export { ValkkaThread, type ThreadEvents, type ThreadSpec } from './thread/valkka-thread.js';
+export { DEFAULT_STOP_TIMEOUT_MS, ValkkaThread, type ThreadEvents, type ThreadSpec } from './thread/valkka-thread.js';
 export { runLoop, runWorker, type LoopHandlers, type WorkerContext } from './thread/worker-runtime.js';
 export { workerUrl } from './thread/worker-path.js';
 export { StreamMap } from './writer/slot-map.js';
@@ -29,6 +29,7 @@ export { LatenessHistogram, type LatenessSummary } from './cacher/lateness.js';
 export { FileSourceCore, type FileSourceOptions, type SourceClock, type SourceHole } from './sources/file-source-core.js';
 export { FileSource, FileSourceThread, type FileSourceThreadOptions } from './sources/file-source-thread.js';
 export { loadClip, type ClipUnit, type LoadClipOptions, type MediaClip } from './sources/media-clip.js';
+export { ClipFeed, type ClipInfo, type UnitCursor } from './sources/clip-feed.js';
 export { SourceError, type SourceErrorCode } from './sources/source-error.js';
 // LiveThread: cameras over RTSP (src/live, see its README).
 export * from './live/index.js';

@@ -65,4 +65,15 @@ describe('frame filters', () => {
     const got = [q.pop(), q.pop(), q.pop()];
     expect(got.map((e) => (e?.kind === 'frame' ? e.frame.timestamp : e))).toEqual([10, 11, undefined]);
   });
+
+  it('queueFilter on the main thread never throws from a timer: a full blocking queue drops and counts', () => {
+    const queue = FrameQueue.create({ capacity: 256, mode: 'block' });
+    const filter = queueFilter(queue);
+    const big = { slot: 1, subsession: 0, timestamp: 1, mediaType: 0, codec: 27, flags: 0, payload: new Uint8Array(100) } as SlotFrame;
+    for (let i = 0; i < 5; i++) expect(() => filter(big)).not.toThrow();
+    const stats = queue.stats();
+    expect(stats.frames).toBe(1); // 256 bytes hold one entry of 132
+    expect(stats.drops).toBe(4);
+    expect(() => queue.pushFrame(big)).toThrow(expect.objectContaining({ code: 'ERR_QUEUE_WOULD_BLOCK' })); // the explicit push still says why
+  });
 });

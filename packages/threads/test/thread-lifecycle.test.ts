@@ -5,14 +5,17 @@ const workerFile = new URL('./workers/test-thread-worker.mjs', import.meta.url);
 
 /** A ValkkaThread on the test worker (built on runWorker/runLoop from dist). */
 class TestThread extends ValkkaThread<{ failAtStart?: string }> {
+  readonly input: FrameQueue;
   constructor(data: { failAtStart?: string } = {}) {
-    super({ name: 'test', worker: workerFile, input: FrameQueue.create({ capacity: 4096 }), counters: ['frames'], data });
+    const input = FrameQueue.create({ capacity: 4096 });
+    super({ name: 'test', worker: workerFile, input, counters: ['frames'], data });
+    this.input = input;
   }
   send(command: ThreadCommand): Promise<void> {
     return this.command(command);
   }
-  query(command: ThreadCommand, answer: string): Promise<unknown> {
-    return this.ask(command, answer);
+  query(command: ThreadCommand): Promise<unknown> {
+    return this.ask(command);
   }
 }
 
@@ -63,7 +66,20 @@ describe('ValkkaThread lifecycle', () => {
   it('a question whose worker dies before answering is rejected with the reason, not left hanging', async () => {
     const t = new TestThread();
     await t.start();
-    await expect(t.query({ type: 'throw', message: 'gone' }, 'never-sent')).rejects.toThrow(/died: gone/);
+    await expect(t.query({ type: 'throw', message: 'gone' })).rejects.toThrow(/died: gone/);
+  });
+
+  it('overlapping questions each get their own answer', async () => {
+    const t = new TestThread();
+    await t.start();
+    const answers = await Promise.all([1, 2, 3].map((value) => t.query({ type: 'echo', value })));
+    expect(answers).toEqual([1, 2, 3]);
+    await t.close();
+  });
+
+  it('a question before start() is refused with the reason, not a crash', async () => {
+    const t = new TestThread();
+    await expect(t.query({ type: 'echo', value: 1 })).rejects.toMatchObject({ code: 'ERR_THREAD_STATE', message: expect.stringMatching(/not running \(start\(\) it first\)/) });
   });
 
   it('terminate() stops a worker at once without calling it a failure', async () => {

@@ -34,7 +34,7 @@ export type CacherCommand =
   | { type: 'setRate'; rate: number }
   | { type: 'step'; direction: 1 | -1 }
   | { type: 'clear' }
-  | { type: 'sync'; id: number };
+  | { type: 'sync' };
 
 /** Counters: frames sent, transmissions received, payload bytes cached now (both caches, bounded by budgetBytes). */
 export const CACHER_COUNTERS = ['frames', 'transmissions', 'cachedBytes'] as const;
@@ -42,13 +42,13 @@ export const CACHER_COUNTERS = ['frames', 'transmissions', 'cachedBytes'] as con
 /**
  * libValkka's FileCacheThread: caches what the reader sends and plays it against a PlaybackClock
  * (see CacherCore for the behaviour). Events: 'time' {streamTime}, 'limits' {limits, truncated},
- * 'nodata' and 'data' per stream, 'error'. The output queue is closed when the thread stops.
+ * 'nodata' and 'data' per stream, 'error'. The output queue is closed when the thread stops; a stop does not
+ * wait for the output's consumer (what is in the output stays readable).
  */
 export class FileCacherThread extends ValkkaThread<CacherWorkerData> {
   readonly output: FrameQueue;
   readonly clock: PlaybackClock;
   private readonly latenessHistogram: LatenessHistogram;
-  private syncs = 0;
 
   constructor(options: CacherThreadOptions) {
     const { input, output, outputBytes, clock, name, ...core } = options;
@@ -58,7 +58,8 @@ export class FileCacherThread extends ValkkaThread<CacherWorkerData> {
     super({
       name: name ?? 'cacher',
       worker: 'cacher-worker',
-      input: FrameQueue.create({ capacity: 64 * 1024, mode: 'block' }),
+      commandBytes: 64 * 1024,
+      outputs: [out],
       counters: CACHER_COUNTERS,
       data: { frames: input.buffer, output: out.buffer, clock: playbackClock.buffer, lateness: lateness.buffer, options: core },
     });
@@ -109,8 +110,7 @@ export class FileCacherThread extends ValkkaThread<CacherWorkerData> {
    * rejects if the thread stops or dies first.
    */
   async sync(): Promise<void> {
-    const id = ++this.syncs;
-    await this.ask<{ id: number }>({ type: 'sync', id } satisfies CacherCommand, 'synced', (e) => e.id === id);
+    await this.ask<true>({ type: 'sync' } satisfies CacherCommand);
   }
 
   /**

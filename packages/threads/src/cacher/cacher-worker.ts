@@ -28,11 +28,11 @@ runWorker<CacherWorkerData>(CACHER_COUNTERS, async (ctx) => {
       frame: (f) => {
         const due = clock.clockTimeOf(f.timestamp); // Infinity when not playing (a seek burst): not measured
         if (due !== Infinity) lateness.record(clock.now() - due);
-        output.pushFrame(f);
+        output.pushFrame(f, ctx.stopping); // a consumer that stopped reading cannot hold up a stop
         sent++;
       },
       setup: (s) => {
-        output.pushCommand(s);
+        output.pushCommand(s, ctx.stopping);
       },
       event: (e) => ctx.emit(e.type, e),
     },
@@ -47,7 +47,7 @@ runWorker<CacherWorkerData>(CACHER_COUNTERS, async (ctx) => {
       case 'setRate': return core.setRate(c.rate);
       case 'step': return core.step(c.direction);
       case 'clear': return core.clear();
-      case 'sync': return ctx.emit('synced', { id: c.id });
+      case 'sync': return ctx.answer(c, true);
     }
   };
   const handleReader = (entry: QueueEntry): void => {
@@ -63,7 +63,7 @@ runWorker<CacherWorkerData>(CACHER_COUNTERS, async (ctx) => {
   let waited: QueueEntry | undefined; // a command that arrived while sleeping
   for (;;) {
     let busy = false;
-    for (let c = waited ?? ctx.input.pop(); c; c = ctx.input.pop()) {
+    for (let c = waited ?? ctx.commands.pop(); c; c = ctx.commands.pop()) {
       waited = undefined;
       busy = true;
       if (c.kind !== 'command') continue;
@@ -82,10 +82,10 @@ runWorker<CacherWorkerData>(CACHER_COUNTERS, async (ctx) => {
     ctx.setCounter('frames', sent);
     ctx.setCounter('transmissions', transmissions);
     ctx.setCounter('cachedBytes', core.bytes);
-    if (ctx.input.closed) return;
+    if (ctx.commands.closed) return;
     if (busy) continue;
     const sleep = Math.min(MAX_SLEEP_MS, Math.max(0, core.nextWakeAt() - clock.now()));
     // A synchronous wait (futex) wakes on time far more precisely than timers; reader frames are polled meanwhile.
-    if (sleep > 0) waited = ctx.input.popWait(frames.closed ? sleep : Math.min(sleep, READER_POLL_MS));
+    if (sleep > 0) waited = ctx.commands.popWait(frames.closed ? sleep : Math.min(sleep, READER_POLL_MS));
   }
 });

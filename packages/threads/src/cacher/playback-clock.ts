@@ -89,8 +89,10 @@ export class PlaybackClock {
     this.write(() => (this.floats[MANUAL_NOW] = ms));
   }
 
+  /** Moves a manual clock by `ms`: read and written under the lock, so concurrent advances all count. */
   advance(ms: number): void {
-    this.setNow(this.now() + ms);
+    if (!this.isManual) throw new ThreadsError('ERR_CLOCK_NOT_MANUAL', 'advance() needs a manual clock');
+    this.write(() => (this.floats[MANUAL_NOW]! += ms));
   }
 
   timeline(): TimelineState {
@@ -112,33 +114,45 @@ export class PlaybackClock {
 
   /** Freezes the timeline at `streamTime`. */
   seek(streamTime: number): void {
-    const at = this.now();
-    this.write(() => this.set(streamTime, at, false));
+    this.write(() => this.set(streamTime, this.nowLocked(), false));
   }
 
   /** Runs the timeline from `streamTime` (default: where it stands) now. */
-  play(streamTime = this.streamTime()): void {
-    const at = this.now();
-    this.write(() => this.set(streamTime, at, true));
+  play(streamTime?: number): void {
+    this.write(() => {
+      const at = this.nowLocked();
+      this.set(streamTime ?? this.streamTimeLocked(at), at, true);
+    });
   }
 
   /** Freezes the timeline where it stands now. */
   pause(): void {
-    const at = this.now();
-    const s = this.streamTime(at);
-    this.write(() => this.set(s, at, false));
+    this.write(() => {
+      const at = this.nowLocked();
+      this.set(this.streamTimeLocked(at), at, false);
+    });
   }
 
   /** Changes the rate from now on, keeping the current stream time (re-anchors). */
   setRate(rate: number): void {
     checkRate(rate);
-    const at = this.now();
-    const t = this.timeline();
-    const s = this.streamTime(at);
     this.write(() => {
-      this.set(s, at, t.playing);
+      const at = this.nowLocked();
+      this.set(this.streamTimeLocked(at), at, this.floats[PLAYING] === 1);
       this.floats[RATE] = rate;
     });
+  }
+
+  // Read-modify-write operations read the fields inside write(), under the lock: no other writer can
+  // change them between the read and the write.
+  private nowLocked(): number {
+    const f = this.floats;
+    return f[MANUAL] === 1 ? f[MANUAL_NOW]! : performance.timeOrigin + performance.now();
+  }
+
+  private streamTimeLocked(at: number): number {
+    const f = this.floats;
+    return f[PLAYING] === 1 ? f[ANCHOR_STREAM]! + (at - f[ANCHOR_CLOCK]!) * f[RATE]! : f[ANCHOR_STREAM]!;
   }
 
   private set(anchorStream: number, anchorClock: number, playing: boolean): void {

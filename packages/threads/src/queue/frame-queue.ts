@@ -1,4 +1,4 @@
-import { isMainThread } from 'node:worker_threads';
+import { isMainThread, threadId } from 'node:worker_threads';
 import { EntryTooLargeError, ThreadsError } from '../errors.js';
 import type { Marker, QueueEntry, SlotFrame, ThreadCommand } from '../slot-frame.js';
 
@@ -6,8 +6,13 @@ import type { Marker, QueueEntry, SlotFrame, ThreadCommand } from '../slot-frame
  * A single-producer / single-consumer ring of variable-length entries in a SharedArrayBuffer.
  * Frames cross threads as bytes copied once into the ring and once out of it: no structured clone.
  *
+ * Exactly one thread produces: the first push claims the queue for its thread, and a push from any other
+ * thread is refused (ERR_SECOND_PRODUCER) instead of corrupting the ring; releaseProducer() hands it over.
+ * Two producers that must share a consumer use two queues (a thread's commands travel on their own queue).
+ *
  * Layout of the SharedArrayBuffer:
- *   [0, 64)    control: Int32 slots (write pos, read pos, used bytes, data seq, space seq, closed, mode)
+ *   [0, 64)    control: Int32 slots (write pos, read pos, used bytes, data seq, space seq, closed, mode,
+ *              producer thread + 1, entries pushed)
  *   [64, 128)  statistics: Float64 slots, written by the producer only
  *   [128, ...) the ring, `capacity` bytes, a multiple of 8
  * Every entry is 8-aligned and contiguous: a 32-byte header, then the payload.
@@ -29,6 +34,13 @@ const C_DATA_SEQ = 3;
 const C_SPACE_SEQ = 4;
 const C_CLOSED = 5;
 const C_MODE = 6;
+const C_PRODUCER = 7;
+const C_PUSHED = 8;
+
+/** This thread, as stored in C_PRODUCER (0 = no producer yet). */
+const ME = threadId + 1;
+/** How often a producer that may give up (see push) looks again while it waits for room. */
+const GIVE_UP_POLL_MS = 50;
 
 const S_FRAMES = 0;
 const S_BYTES = 1;
@@ -141,6 +153,19 @@ export class FrameQueue {
     Atomics.notify(this.control, C_SPACE_SEQ);
   }
 
+  /** Entries accepted so far (frames, commands, markers), as an int32 that wraps: compare with differences. */
+  get pushed(): number {
+    return Atomics.load(this.control, C_PUSHED);
+  }
+
+  /**
+   * Gives up this thread's claim as the producer (or, from the owner of a worker that died, the claim of
+   * `producerThreadId`), so another thread may produce from now on. Returns whether a claim was released.
+   */
+  releaseProducer(producerThreadId = threadId): boolean {
+    return Atomics.compareExchange(this.control, C_PRODUCER, producerThreadId + 1, 0) === producerThreadId + 1;
+  }
+
   stats(): FrameQueueStats {
     const s = this.statistics;
     return {
@@ -161,10 +186,22 @@ export class FrameQueue {
   /**
    * Puts a frame in the queue. Dropping mode: returns false and counts a drop when it does not fit.
    * Blocking mode: waits for room (Atomics.wait; in a worker only: on the main thread use pushFrameAsync).
-   * Returns false when the queue is closed.
+   * Returns false when the queue is closed, or when `giveUp` (looked at every 50 ms while waiting) says so:
+   * a worker asked to stop passes its stop flag, so a consumer that never reads cannot hold it forever.
    */
-  pushFrame(frame: SlotFrame): boolean {
-    return this.push(frameEntry(frame));
+  pushFrame(frame: SlotFrame, giveUp?: () => boolean): boolean {
+    return this.push(frameEntry(frame), giveUp);
+  }
+
+  /**
+   * As pushFrame, but never waits: a frame that does not fit is dropped and counted in `drops`, even in
+   * blocking mode. For the main thread, which cannot wait synchronously (see queueFilter).
+   */
+  pushFrameOrDrop(frame: SlotFrame): boolean {
+    const entry = frameEntry(frame);
+    const result = this.tryWrite(entry);
+    if (result === 'full') this.countDrop(entry);
+    return result === 'written';
   }
 
   /** As pushFrame, but waits without blocking the event loop (Atomics.waitAsync): usable on the main thread. */
@@ -173,8 +210,8 @@ export class FrameQueue {
   }
 
   /** Commands are never dropped: they wait for room even in dropping mode. */
-  pushCommand(command: ThreadCommand): boolean {
-    return this.push(commandEntry(command));
+  pushCommand(command: ThreadCommand, giveUp?: () => boolean): boolean {
+    return this.push(commandEntry(command), giveUp);
   }
 
   pushCommandAsync(command: ThreadCommand): Promise<boolean> {
@@ -187,11 +224,11 @@ export class FrameQueue {
   }
 
   /** Any entry, as pushFrame / pushCommand / pushMarker. */
-  pushEntry(entry: QueueEntry): boolean {
-    return this.push(toOutgoing(entry));
+  pushEntry(entry: QueueEntry, giveUp?: () => boolean): boolean {
+    return this.push(toOutgoing(entry), giveUp);
   }
 
-  private push(entry: Outgoing): boolean {
+  private push(entry: Outgoing, giveUp?: () => boolean): boolean {
     for (;;) {
       const seq = Atomics.load(this.control, C_SPACE_SEQ);
       const result = this.tryWrite(entry);
@@ -203,7 +240,8 @@ export class FrameQueue {
           'the frame queue is full and the main thread cannot wait with Atomics.wait: use the *Async push methods there',
         );
       }
-      Atomics.wait(this.control, C_SPACE_SEQ, seq);
+      if (giveUp?.()) return false;
+      Atomics.wait(this.control, C_SPACE_SEQ, seq, giveUp ? GIVE_UP_POLL_MS : undefined);
     }
   }
 
@@ -221,13 +259,30 @@ export class FrameQueue {
   /** In dropping mode a frame that does not fit is counted and given up. */
   private dropsWhenFull(entry: Outgoing): boolean {
     if (entry.kind !== KIND_FRAME || this.mode !== 'drop') return false;
+    this.countDrop(entry);
+    return true;
+  }
+
+  private countDrop(entry: Outgoing): void {
     this.statistics[S_DROPS]! += 1;
     this.statistics[S_DROPPED_BYTES]! += entry.payload.byteLength;
-    return true;
+  }
+
+  /** The first push claims the queue for this thread; a push from another thread is refused. */
+  private claim(): void {
+    const owner = Atomics.compareExchange(this.control, C_PRODUCER, 0, ME);
+    if (owner === 0 || owner === ME) return;
+    const who = (id: number): string => (id === 1 ? 'the main thread' : `worker thread ${id - 1}`);
+    throw new ThreadsError(
+      'ERR_SECOND_PRODUCER',
+      `this FrameQueue already has a producer (${who(owner)}), and ${who(ME)} pushed into it: a queue has exactly one producer ` +
+        '(give each producer its own queue, or releaseProducer() before handing it over)',
+    );
   }
 
   private tryWrite(entry: Outgoing): 'written' | 'full' | 'closed' {
     if (this.closed) return 'closed';
+    this.claim();
     const length = align8(HEADER_BYTES + entry.payload.byteLength);
     if (length > this.capacity) {
       const what = entry.kind === KIND_FRAME ? `a frame (slot ${entry.slot}, ts ${entry.timestamp})` : 'a command';
@@ -243,6 +298,7 @@ export class FrameQueue {
         this.writeAt(wpos, length, entry);
         this.advance(wpos, length);
         this.count(entry, used + length);
+        Atomics.add(this.control, C_PUSHED, 1);
         return 'written';
       }
       // Not enough room before the end of the ring: pad the tail and go on from 0.

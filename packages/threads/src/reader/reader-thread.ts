@@ -16,17 +16,26 @@ export interface ReaderThreadOptions {
   output?: FrameQueue;
   /** Size of the default output queue (default 8 MiB). */
   outputBytes?: number;
+  /**
+   * Bytes the reader may hold while it serves a request (one block being read + frames carried to later blocks),
+   * whatever the request's size; at least two blocks. Default 4 blocks. The output queue comes on top.
+   */
+  budgetBytes?: number;
 }
 
 export interface ReaderWorkerData {
   dirname: string;
   output: SharedArrayBuffer;
+  budgetBytes?: number;
 }
 
-export const READER_COUNTERS = ['requests', 'blocks', 'frames', 'bytes', 'expired', 'invalid'] as const;
+/** The default budget, in blocks. */
+export const DEFAULT_BUDGET_BLOCKS = 4;
 
-/** The reader's events: blocks skipped because they were reused, refused commands, reportSlotIds' answer, 'error'. */
-export type ReaderEvents = ThreadEvents<{ expired: [ExpiredBlock]; log: [string]; slotIds: [Array<[number, number]>] }>;
+export const READER_COUNTERS = ['requests', 'blocks', 'frames', 'bytes', 'expired', 'invalid', 'heldBytes', 'maxHeldBytes', 'overBudget'] as const;
+
+/** The reader's events: blocks skipped because they were reused, refused commands and budget notes, 'error'. */
+export type ReaderEvents = ThreadEvents<{ expired: [ExpiredBlock]; log: [string] }>;
 
 /**
  * libValkka's ValkkaFSReaderThread: on pullBlocks(list) it reads those blocks whole in its own worker and puts
@@ -47,9 +56,9 @@ export class ValkkaFSReaderThread extends ValkkaThread<ReaderWorkerData, ReaderE
     super({
       name: options.name ?? `reader:${options.dirname}`,
       worker: 'reader-worker',
-      input: FrameQueue.create({ capacity: 256 * 1024, mode: 'block' }),
+      outputs: [output],
       counters: READER_COUNTERS,
-      data: { dirname: options.dirname, output: output.buffer },
+      data: { dirname: options.dirname, output: output.buffer, ...(options.budgetBytes !== undefined ? { budgetBytes: options.budgetBytes } : {}) },
     });
     this.output = output;
   }
@@ -73,7 +82,7 @@ export class ValkkaFSReaderThread extends ValkkaThread<ReaderWorkerData, ReaderE
 
   /** The map as [slot, id] pairs, after every command sent before. */
   async reportSlotIds(): Promise<Array<[number, number]>> {
-    return this.ask<Array<[number, number]>>({ type: 'reportSlotIds' } satisfies ReaderCommand, 'slotIds');
+    return this.ask<Array<[number, number]>>({ type: 'reportSlotIds' } satisfies ReaderCommand);
   }
 
   /**
@@ -89,7 +98,18 @@ export class ValkkaFSReaderThread extends ValkkaThread<ReaderWorkerData, ReaderE
 
   stats(): ReaderStats {
     const c = this.counters();
-    return { requests: c.requests!, blocks: c.blocks!, frames: c.frames!, bytes: c.bytes!, expired: c.expired!, invalid: c.invalid!, output: this.output.stats() };
+    return {
+      requests: c.requests!,
+      blocks: c.blocks!,
+      frames: c.frames!,
+      bytes: c.bytes!,
+      expired: c.expired!,
+      invalid: c.invalid!,
+      heldBytes: c.heldBytes!,
+      maxHeldBytes: c.maxHeldBytes!,
+      overBudget: c.overBudget!,
+      output: this.output.stats(),
+    };
   }
 
   /**

@@ -1,6 +1,6 @@
 import { PlaybackClock } from '../cacher/playback-clock.js';
 import type { FrameFilter } from '../filters.js';
-import { FrameQueue } from '../queue/frame-queue.js';
+import type { FrameQueue } from '../queue/frame-queue.js';
 import { ValkkaThread } from '../thread/valkka-thread.js';
 import { FileSourceCore, type FileSourceOptions } from './file-source-core.js';
 import { loadClip, type LoadClipOptions } from './media-clip.js';
@@ -37,7 +37,8 @@ export class FileSourceThread extends ValkkaThread<FileSourceWorkerData> {
     super({
       name: name ?? `file-source:${path}`,
       worker: 'file-source-worker',
-      input: FrameQueue.create({ capacity: 16 * 1024, mode: 'block' }),
+      commandBytes: 16 * 1024,
+      outputs: [output],
       counters: FILE_SOURCE_COUNTERS,
       data: {
         output: output.buffer,

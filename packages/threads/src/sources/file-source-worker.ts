@@ -1,30 +1,40 @@
 import { PlaybackClock } from '../cacher/playback-clock.js';
 import { FrameQueue } from '../queue/frame-queue.js';
 import { STOP_COMMAND } from '../thread/protocol.js';
-import { runWorker } from '../thread/worker-runtime.js';
+import { runWorker, type WorkerContext } from '../thread/worker-runtime.js';
 import { FileSourceCore } from './file-source-core.js';
 import { FILE_SOURCE_COUNTERS, type FileSourceWorkerData } from './file-source-thread.js';
-import { loadClip } from './media-clip.js';
+import { ClipFeed } from './clip-feed.js';
 
 /** Longest sleep, so a stop command (or a manual clock moved by a test) is noticed soon. */
 const MAX_SLEEP_MS = 20;
 
-// FileSourceThread's worker: loads the clip (a bad file fails start()), then paces its frames into the output.
+// FileSourceThread's worker: opens the clip (a bad file fails start()), then paces its frames into the output.
+// The file is streamed (a few MiB read ahead), so memory does not grow with the file's size or the loops.
 runWorker<FileSourceWorkerData>(FILE_SOURCE_COUNTERS, async (ctx) => {
   const output = FrameQueue.attach(ctx.data.output);
   const clock = PlaybackClock.attach(ctx.data.clock);
-  const clip = await loadClip(ctx.data.path, ctx.data.load);
-  const core = new FileSourceCore(clip, clock, ctx.data.source);
+  const { source } = ctx.data;
+  const loops = source.loop === false ? (source.loops ?? 1) : Infinity;
+  const feed = await ClipFeed.open(ctx.data.path, ctx.data.load, loops);
+  try {
+    await play(ctx, feed, new FileSourceCore(feed, clock, source), output, clock);
+  } finally {
+    await feed.close();
+  }
+});
+
+async function play(ctx: WorkerContext<FileSourceWorkerData>, feed: ClipFeed, core: FileSourceCore, output: FrameQueue, clock: PlaybackClock): Promise<void> {
   let frames = 0;
   let bytes = 0;
   core.start(); // before ready(): the owner may move a manual clock as soon as start() resolves
   ctx.ready();
   for (;;) {
-    for (let c = ctx.input.pop(); c; c = ctx.input.pop()) {
+    for (let c = ctx.commands.pop(); c; c = ctx.commands.pop()) {
       if (c.kind === 'command' && c.command.type === STOP_COMMAND) return;
     }
     for (const frame of core.pull()) {
-      if (!output.pushFrame(frame) && output.closed) return; // the consumer has gone
+      if (!output.pushFrame(frame, ctx.stopping) && (output.closed || ctx.stopping())) return; // the consumer has gone, or a stop
       frames++;
       bytes += frame.payload.byteLength;
     }
@@ -35,7 +45,9 @@ runWorker<FileSourceWorkerData>(FILE_SOURCE_COUNTERS, async (ctx) => {
       ctx.emit('end', { frames });
       return;
     }
-    if (ctx.input.closed) return;
-    await ctx.input.waitForData(Math.min(MAX_SLEEP_MS, Math.max(1, core.nextWakeAt() - clock.now())));
+    if (ctx.commands.closed) return;
+    if (feed.wantsMore) await feed.fill();
+    if (core.nextWakeAt() <= clock.now()) continue; // more is due already (a batch was full, or the read-ahead ran dry)
+    await ctx.commands.waitForData(Math.min(MAX_SLEEP_MS, Math.max(1, core.nextWakeAt() - clock.now())));
   }
-});
+}

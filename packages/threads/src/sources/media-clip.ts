@@ -67,7 +67,7 @@ async function readBounded(path: string, maxBytes: number): Promise<Uint8Array> 
   }
 }
 
-function annexBCodec(path: string, bytes: Uint8Array, option: LoadClipOptions['codec']): VideoCodec {
+export function annexBCodec(path: string, bytes: Uint8Array, option: LoadClipOptions['codec']): VideoCodec {
   if (option !== undefined) {
     if (option !== 'h264' && option !== 'h265') throw new SourceError('ERR_SOURCE_OPTIONS', `codec must be 'h264' or 'h265', got ${String(option)}`);
     return Codec[option];
@@ -96,9 +96,40 @@ function splitAnnexB(path: string, bytes: Uint8Array, codec: VideoCodec, frameMs
 }
 
 async function demuxMp4(path: string, bytes: Uint8Array, fps: number | undefined): Promise<MediaClip> {
-  const { Input, BufferSource, ALL_FORMATS, EncodedPacketSink } = await import('mediabunny');
+  const { BufferSource } = await import('mediabunny');
+  const track = await openMp4Track(path, new BufferSource(bytes));
   try {
-    const input = new Input({ source: new BufferSource(bytes), formats: ALL_FORMATS });
+    const samples: Uint8Array[][] = [track.configNals]; // the record's parameter sets, remembered for key frames without them
+    let duration = 0;
+    for await (const sample of track.samples()) {
+      samples.push(sample.nals);
+      if (!duration && sample.duration > 0) duration = sample.duration;
+    }
+    const frameMs = fps !== undefined ? 1000 / fps : duration > 0 ? duration * 1000 : 40;
+    return { path, codec: track.codec, container: 'mp4', frameMs, units: finishUnits(path, track.codec, samples) };
+  } finally {
+    track.dispose();
+  }
+}
+
+/** The video track of an MP4 (mediabunny), its samples as NAL units: read as they are asked for. */
+export interface Mp4Track {
+  codec: VideoCodec;
+  /** The avcC/hvcC record's parameter sets. */
+  configNals: Uint8Array[];
+  samples(): AsyncGenerator<{ nals: Uint8Array[]; duration: number }>;
+  dispose(): void;
+}
+
+export async function openMp4Track(path: string, source: import('mediabunny').Source): Promise<Mp4Track> {
+  const { Input, ALL_FORMATS, EncodedPacketSink } = await import('mediabunny');
+  const input = new Input({ source, formats: ALL_FORMATS });
+  const fail = (err: unknown): never => {
+    input.dispose();
+    if (err instanceof SourceError) throw err;
+    throw new SourceError('ERR_SOURCE_FORMAT', `${path}: cannot demux the MP4: ${(err as Error).message}`, { cause: err });
+  };
+  try {
     const track = await input.getPrimaryVideoTrack();
     if (!track) throw new SourceError('ERR_SOURCE_EMPTY', `${path}: the MP4 has no video track`);
     const codec = track.codec === 'avc' ? Codec.h264 : track.codec === 'hevc' ? Codec.h265 : undefined;
@@ -108,21 +139,27 @@ async function demuxMp4(path: string, bytes: Uint8Array, fps: number | undefined
     if (!record) throw new SourceError('ERR_SOURCE_FORMAT', `${path}: the video track has no avcC/hvcC record`);
     const recordBytes = ArrayBuffer.isView(record) ? new Uint8Array(record.buffer, record.byteOffset, record.byteLength) : new Uint8Array(record);
     const { lengthSize, configNals } = parseDecoderRecord(codec, recordBytes, path);
-    const samples: Uint8Array[][] = [configNals]; // the record's parameter sets, remembered for key frames without them
-    let duration = 0;
-    for await (const packet of new EncodedPacketSink(track).packets()) {
-      samples.push(splitLengthPrefixed(packet.data, lengthSize, `${path} sample ${samples.length - 1}`));
-      if (!duration && packet.duration > 0) duration = packet.duration;
-    }
-    const frameMs = fps !== undefined ? 1000 / fps : duration > 0 ? duration * 1000 : 40;
-    return { path, codec, container: 'mp4', frameMs, units: finishUnits(path, codec, samples) };
+    return {
+      codec,
+      configNals,
+      async *samples() {
+        let n = 0;
+        try {
+          for await (const packet of new EncodedPacketSink(track).packets()) {
+            yield { nals: splitLengthPrefixed(packet.data, lengthSize, `${path} sample ${n++}`), duration: packet.duration };
+          }
+        } catch (err) {
+          fail(err);
+        }
+      },
+      dispose: () => input.dispose(),
+    };
   } catch (err) {
-    if (err instanceof SourceError) throw err;
-    throw new SourceError('ERR_SOURCE_FORMAT', `${path}: cannot demux the MP4: ${(err as Error).message}`, { cause: err });
+    return fail(err);
   }
 }
 
-function nalsOf(codec: VideoCodec, payload: Uint8Array): Uint8Array[] {
+export function nalsOf(codec: VideoCodec, payload: Uint8Array): Uint8Array[] {
   return findNalUnits(codec, payload).map((n) => payload.subarray(n.start, n.end));
 }
 
@@ -140,19 +177,47 @@ function withoutTrailingZeros(nal: Uint8Array): Uint8Array {
  * Joins each access unit's NAL units with 4-byte start codes (so Annex-B and MP4 inputs give the same bytes),
  * puts the remembered parameter sets in front of key frames that lack them, and drops what cannot be
  * decoded: units before the first key frame, and units carrying no picture (parameter sets alone).
+ * One access unit at a time, so a clip can be streamed (ClipFeed) as well as loaded whole.
  */
-function finishUnits(path: string, codec: VideoCodec, accessUnits: Uint8Array[][]): ClipUnit[] {
-  const tracker = new ConfigTracker(codec);
-  const units: ClipUnit[] = [];
-  for (const nals of accessUnits.map((au) => au.map(withoutTrailingZeros))) {
-    const tracked = tracker.process(joinAnnexB(nals)); // also remembers parameter sets of units without a picture
-    const hasPicture = nals.some((nal) => nal.length > 0 && isVcl(codec, nalType(codec, nal[0]!)));
-    if (!hasPicture || (units.length === 0 && !tracked.key)) continue;
-    if (tracked.key && !tracked.hasConfig) {
-      throw new SourceError('ERR_SOURCE_FORMAT', `${path}: key frame ${units.length} has no parameter sets (none seen before it)`);
-    }
-    units.push({ payload: tracked.payload, key: tracked.key });
+export class UnitFinisher {
+  private readonly tracker: ConfigTracker;
+  /** Units given out so far. */
+  count = 0;
+
+  constructor(
+    private readonly path: string,
+    private readonly codec: VideoCodec,
+  ) {
+    this.tracker = new ConfigTracker(codec);
   }
-  if (units.length === 0) throw new SourceError('ERR_SOURCE_EMPTY', `${path}: no decodable picture (no key frame with its parameter sets)`);
+
+  /** The playable unit made of these NAL units, or undefined when there is none (see above). */
+  take(accessUnit: Uint8Array[]): ClipUnit | undefined {
+    const { codec } = this;
+    const nals = accessUnit.map(withoutTrailingZeros);
+    const tracked = this.tracker.process(joinAnnexB(nals)); // also remembers parameter sets of units without a picture
+    const hasPicture = nals.some((nal) => nal.length > 0 && isVcl(codec, nalType(codec, nal[0]!)));
+    if (!hasPicture || (this.count === 0 && !tracked.key)) return undefined;
+    if (tracked.key && !tracked.hasConfig) {
+      throw new SourceError('ERR_SOURCE_FORMAT', `${this.path}: key frame ${this.count} has no parameter sets (none seen before it)`);
+    }
+    this.count++;
+    return { payload: tracked.payload, key: tracked.key };
+  }
+
+  /** Throws when the whole clip gave no playable unit. */
+  end(): void {
+    if (this.count === 0) throw new SourceError('ERR_SOURCE_EMPTY', `${this.path}: no decodable picture (no key frame with its parameter sets)`);
+  }
+}
+
+function finishUnits(path: string, codec: VideoCodec, accessUnits: Uint8Array[][]): ClipUnit[] {
+  const finisher = new UnitFinisher(path, codec);
+  const units: ClipUnit[] = [];
+  for (const au of accessUnits) {
+    const unit = finisher.take(au);
+    if (unit) units.push(unit);
+  }
+  finisher.end();
   return units;
 }

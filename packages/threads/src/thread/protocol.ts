@@ -3,6 +3,8 @@ export type WorkerMessage =
   | { type: 'ready' }
   | { type: 'event'; name: string; payload: unknown }
   | { type: 'fatal'; error: SerializedError }
+  /** The answer to the command that carried `ask` (see ValkkaThread.ask). */
+  | { type: 'answer'; ask: number; value: unknown }
   /** The last message of a worker that finished: the owner answers EXIT_MESSAGE (see runWorker). */
   | { type: 'stopped' };
 
@@ -22,14 +24,28 @@ export interface SerializedError {
 /** What every worker receives in workerData, beside its own settings in `data`. */
 export interface WorkerInit<Data> {
   name: string;
-  /** The SharedArrayBuffer of the thread's input FrameQueue (frames and commands, in order). */
-  input: SharedArrayBuffer;
+  /** The SharedArrayBuffer of the thread's command FrameQueue (the owner is its only producer). */
+  commands: SharedArrayBuffer;
+  /** The SharedArrayBuffer of the thread's frame input, for threads that take frames (the writer): one producer, a source. */
+  input?: SharedArrayBuffer;
+  /** Int32[0] becomes 1 when the owner asks the thread to stop: a worker waiting for room in an output gives up. */
+  stop: SharedArrayBuffer;
   /** A SharedArrayBuffer of Float64 counters the worker updates and the owner reads at any time. */
   counters: SharedArrayBuffer;
   data: Data;
 }
 
 export const STOP_COMMAND = 'stop';
+
+/**
+ * Fields the owner adds to a command: `afterFrames`, the frame input's pushed count when the command was sent
+ * (the worker applies the command once it has taken that many entries from its input, so a command comes after
+ * the frames queued before it), and `ask`, the number of a question whose answer the worker posts back.
+ */
+export interface CommandEnvelope {
+  afterFrames?: number;
+  ask?: number;
+}
 
 export function serializeError(err: unknown): SerializedError {
   if (err instanceof Error) {

@@ -3,23 +3,32 @@ import { Worker } from 'node:worker_threads';
 import { ThreadDiedError, ThreadsError } from '../errors.js';
 import type { FrameQueue } from '../queue/frame-queue.js';
 import type { ThreadCommand } from '../slot-frame.js';
-import { EXIT_MESSAGE, STOP_COMMAND, type WorkerInit, type WorkerMessage } from './protocol.js';
+import { FrameQueue as Queue } from '../queue/frame-queue.js';
+import { EXIT_MESSAGE, STOP_COMMAND, type CommandEnvelope, type WorkerInit, type WorkerMessage } from './protocol.js';
 import { workerUrl } from './worker-path.js';
 
 export interface ThreadSpec<Data> {
   name: string;
   /** The worker entry's name (dist/workers/<worker>.js), or the URL of any JavaScript worker file built on runWorker. */
   worker: string | URL;
-  /** The queue that carries frames and commands to the worker, in order. */
-  input: FrameQueue;
+  /** The queue that carries frames to the worker (threads that take frames: the writer); its one producer is a source. */
+  input?: FrameQueue;
+  /** Queues the worker produces into: the owner releases the worker's producer claim on them when it exits. */
+  outputs?: FrameQueue[];
+  /** Bytes of the command queue (default 256 KiB). */
+  commandBytes?: number;
   /** Names of the Float64 counters the worker keeps (see counters()). */
   counters: readonly string[];
   data: Data;
 }
 
+/** How long close() waits for a clean stop before it terminates the worker (ms). */
+export const DEFAULT_STOP_TIMEOUT_MS = 10_000;
+
 /**
  * The owner's side of a thread that runs in a worker (node:worker_threads), with libValkka's lifecycle:
- * start, requestStop, waitStop, close. Commands travel through the input queue, so they stay ordered with frames.
+ * start, requestStop, waitStop, close. Commands travel on their own queue (the owner is its one producer);
+ * each is applied after the frames its input had accepted when it was sent.
  *
  * A worker that dies (throws, or exits with a non-zero code) never takes the process down: the owner gets an
  * 'error' event (only when it listens for one) and waitStop() rejects with a ThreadDiedError carrying the reason.
@@ -32,20 +41,24 @@ export type ThreadEvents<Own> = Own & { error: [ThreadDiedError] };
 
 export class ValkkaThread<Data = unknown, Events extends Record<keyof Events, unknown[]> | [never] = [never]> extends EventEmitter<Events> {
   readonly name: string;
-  readonly input: FrameQueue;
+  /** The owner's commands to the worker (the owner is the only producer). */
+  readonly commands: FrameQueue;
   private readonly spec: ThreadSpec<Data>;
   private readonly counterValues: Float64Array;
+  private readonly stopFlag = new Int32Array(new SharedArrayBuffer(4));
   private worker: Worker | undefined;
   private exited: Promise<void> | undefined;
   private failure: ThreadDiedError | undefined;
   private running = false;
   private terminating = false;
+  private asks = 0;
+  private readonly pending = new Map<number, { resolve(value: unknown): void; reject(err: Error): void }>();
 
   constructor(spec: ThreadSpec<Data>) {
     super();
     this.spec = spec;
     this.name = spec.name;
-    this.input = spec.input;
+    this.commands = Queue.create({ capacity: spec.commandBytes ?? 256 * 1024, mode: 'block' });
     this.counterValues = new Float64Array(new SharedArrayBuffer(8 * Math.max(1, spec.counters.length)));
   }
 
@@ -58,7 +71,9 @@ export class ValkkaThread<Data = unknown, Events extends Record<keyof Events, un
     if (this.worker) return Promise.reject(new ThreadsError('ERR_THREAD_STATE', `thread "${this.name}" was already started`));
     const init: WorkerInit<Data> = {
       name: this.name,
-      input: this.input.buffer,
+      commands: this.commands.buffer,
+      ...(this.spec.input ? { input: this.spec.input.buffer } : {}),
+      stop: this.stopFlag.buffer as SharedArrayBuffer,
       counters: this.counterValues.buffer as SharedArrayBuffer,
       data: this.spec.data,
     };
@@ -77,6 +92,10 @@ export class ValkkaThread<Data = unknown, Events extends Record<keyof Events, un
           ready = true;
           resolve();
         } else if (message.type === 'event') this.untyped.emit(message.name, message.payload);
+        else if (message.type === 'answer') {
+          this.pending.get(message.ask)?.resolve(message.value);
+          this.pending.delete(message.ask);
+        }
         else if (message.type === 'fatal') {
           this.fail(message.error.message, message.error);
           worker.postMessage(EXIT_MESSAGE);
@@ -87,7 +106,12 @@ export class ValkkaThread<Data = unknown, Events extends Record<keyof Events, un
         worker.once('exit', (code) => {
           this.running = false;
           if (code !== 0 && !this.terminating) this.fail(`worker exited with code ${code}`);
-          this.input.close();
+          this.commands.close();
+          this.spec.input?.close(); // a producer waiting for room wakes up and sees the end
+          for (const q of this.spec.outputs ?? []) q.releaseProducer(worker.threadId);
+          const reason = this.failure ?? new ThreadsError('ERR_THREAD_STATE', `thread "${this.name}" stopped before answering`);
+          for (const p of this.pending.values()) p.reject(reason);
+          this.pending.clear();
           this.onExit();
           if (!ready) reject(this.failure ?? new ThreadDiedError(this.name, 'worker exited before it was ready'));
           done();
@@ -96,42 +120,44 @@ export class ValkkaThread<Data = unknown, Events extends Record<keyof Events, un
     });
   }
 
-  /** Sends a command, in order with the frames already queued. */
-  protected async command(command: ThreadCommand): Promise<void> {
+  /** Sends a command; the worker applies it after the frames its input had accepted by now. */
+  protected async command(command: ThreadCommand, envelope: CommandEnvelope = {}): Promise<void> {
     if (!this.running) throw this.failure ?? new ThreadsError('ERR_THREAD_STATE', `thread "${this.name}" is not running`);
-    if (!(await this.input.pushCommandAsync(command))) {
+    const input = this.spec.input;
+    const sent = { ...command, ...envelope, ...(input ? { afterFrames: input.pushed } : {}) };
+    if (!(await this.commands.pushCommandAsync(sent))) {
       throw this.failure ?? new ThreadsError('ERR_THREAD_STATE', `thread "${this.name}" stopped before it got ${command.type}`);
     }
   }
 
   /**
-   * Sends a command whose answer comes back as the worker's event `answer` (e.g. reportSlotIds -> 'slotIds');
-   * rejects if the thread stops or dies first. `accept` picks this command's answer when several may be under way.
+   * Sends a command whose answer the worker posts back (WorkerContext.answer): each question has its own number,
+   * so overlapping questions get their own answers. Rejects if the thread is not running, or stops or dies first.
    */
-  protected async ask<T>(command: ThreadCommand, answer: string, accept: (value: T) => boolean = () => true): Promise<T> {
-    let listener: ((value: T) => void) | undefined;
-    const answered = new Promise<T>((resolve) => {
-      listener = (value) => {
-        if (accept(value)) resolve(value);
-      };
-      this.untyped.on(answer, listener);
-    });
-    const ended = this.exited!.then(() => {
-      throw this.failure ?? new ThreadsError('ERR_THREAD_STATE', `thread "${this.name}" stopped before answering ${command.type}`);
+  protected async ask<T>(command: ThreadCommand): Promise<T> {
+    if (!this.running) throw this.failure ?? new ThreadsError('ERR_THREAD_STATE', `thread "${this.name}" is not running (start() it first)`);
+    const ask = ++this.asks;
+    const answered = new Promise<T>((resolve, reject) => {
+      this.pending.set(ask, { resolve: resolve as (value: unknown) => void, reject });
     });
     try {
-      await this.command(command);
-      return await Promise.race([answered, ended]);
-    } finally {
-      this.untyped.off(answer, listener!);
-      ended.catch(() => undefined);
+      await this.command(command, { ask });
+    } catch (err) {
+      this.pending.delete(ask);
+      throw err;
     }
+    return answered;
   }
 
-  /** Asks the worker to finish what is queued before the request, then stop. */
+  /**
+   * Asks the worker to finish what was queued before the request, then stop. A worker waiting for room in an
+   * output gives up (the stop flag), so consumers that never read cannot hold it; see close() for the bound.
+   */
   requestStop(): void {
     if (!this.running) return;
-    void this.input.pushCommandAsync({ type: STOP_COMMAND });
+    Atomics.store(this.stopFlag, 0, 1);
+    const input = this.spec.input;
+    void this.commands.pushCommandAsync({ type: STOP_COMMAND, ...(input ? { afterFrames: input.pushed } : {}) });
   }
 
   /** Resolves when the worker has stopped; rejects with a ThreadDiedError when it died. */
@@ -140,9 +166,23 @@ export class ValkkaThread<Data = unknown, Events extends Record<keyof Events, un
     if (this.failure) throw this.failure;
   }
 
-  /** requestStop + waitStop. */
-  async close(): Promise<void> {
+  /**
+   * requestStop + waitStop, bounded: a worker that has not stopped after `timeoutMs` (default 10 s; e.g. stuck
+   * in a long synchronous task) is terminated, and close() rejects with ERR_STOP_TIMEOUT (what it had not
+   * finished is lost).
+   */
+  async close(timeoutMs = DEFAULT_STOP_TIMEOUT_MS): Promise<void> {
     this.requestStop();
+    if (this.exited) {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), timeoutMs)));
+      const outcome = await Promise.race([this.exited.then(() => 'stopped' as const), late]);
+      clearTimeout(timer);
+      if (outcome === 'late') {
+        await this.terminate();
+        throw new ThreadsError('ERR_STOP_TIMEOUT', `thread "${this.name}" did not stop within ${timeoutMs} ms of close(): terminated`);
+      }
+    }
     await this.waitStop();
   }
 

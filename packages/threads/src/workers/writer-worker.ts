@@ -14,7 +14,7 @@ runWorker<WriterWorkerData>(WRITER_COUNTERS, async (ctx) => {
   const core = new WriterCore(
     sink,
     (message) => ctx.emit('log', message),
-    (map) => ctx.emit('slotIds', map),
+    (map, command) => ctx.answer(command, map),
   );
   const publish = (): void => {
     ctx.setCounter('written', core.counts.written);
@@ -24,7 +24,7 @@ runWorker<WriterWorkerData>(WRITER_COUNTERS, async (ctx) => {
     ctx.setCounter('wrongStream', core.counts.wrongStream);
   };
   ctx.ready();
-  await runLoop(ctx.input, {
+  await runLoop(ctx, {
     frame: (frame) => core.frame(frame),
     command: (command) => core.command(command),
     tickMs: 50,

@@ -36,7 +36,8 @@ export class WriterCore {
   constructor(
     private readonly sink: FrameSink,
     private readonly log: (message: string) => void,
-    private readonly report: (map: Array<[number, number]>) => void,
+    /** Answers reportSlotIds (the command is the question). */
+    private readonly report: (map: Array<[number, number]>, command: ThreadCommand) => void,
   ) {}
 
   frame(frame: SlotFrame): void | Promise<void> {
@@ -82,7 +83,7 @@ export class WriterCore {
         this.slots.clear();
         return;
       case 'reportSlotIds':
-        this.report(this.slots.entries());
+        this.report(this.slots.entries(), command);
         return;
       case 'flush':
         return this.sink.flush();

@@ -37,8 +37,8 @@ export interface WriterStats {
   blocks: number;
 }
 
-/** The writer's events: each finished block, refused commands, the answer to reportSlotIds, and 'error'. */
-export type WriterEvents = ThreadEvents<{ block: [BlockInfo]; log: [string]; slotIds: [Array<[number, number]>] }>;
+/** The writer's events: each finished block, refused commands and dropped frames, and 'error'. */
+export type WriterEvents = ThreadEvents<{ block: [BlockInfo]; log: [string] }>;
 
 /**
  * libValkka's ValkkaFSWriterThread: takes frames (by slot) from its input queue, maps slot -> id and writes
@@ -46,14 +46,22 @@ export type WriterEvents = ThreadEvents<{ block: [BlockInfo]; log: [string]; slo
  * 'log' (string) for refused commands, 'error' (ThreadDiedError).
  */
 export class ValkkaFSWriterThread extends ValkkaThread<WriterWorkerData, WriterEvents> {
+  /**
+   * The frames to write. It has exactly one producer (a source thread, or the owner pushing frames itself);
+   * commands travel on their own queue, so the owner may send them at any time while a source feeds this.
+   */
+  readonly input: FrameQueue;
+
   constructor(options: WriterThreadOptions) {
+    const input = FrameQueue.create({ capacity: options.queueBytes ?? 8 * 1024 * 1024, mode: options.mode ?? 'block' });
     super({
       name: options.name ?? `writer:${options.dirname}`,
       worker: 'writer-worker',
-      input: FrameQueue.create({ capacity: options.queueBytes ?? 8 * 1024 * 1024, mode: options.mode ?? 'block' }),
+      input,
       counters: WRITER_COUNTERS,
       data: { dirname: options.dirname },
     });
+    this.input = input;
   }
 
   /** The filter that feeds this writer: connect a source's output to it. */
@@ -79,7 +87,7 @@ export class ValkkaFSWriterThread extends ValkkaThread<WriterWorkerData, WriterE
 
   /** The slot -> id map as [slot, id] pairs, once every command sent before has been applied. */
   async reportSlotIds(): Promise<Array<[number, number]>> {
-    return this.ask<Array<[number, number]>>({ type: 'reportSlotIds' } satisfies WriterCommand, 'slotIds');
+    return this.ask<Array<[number, number]>>({ type: 'reportSlotIds' } satisfies WriterCommand);
   }
 
   /** Asks for the open block to be written out now (it also happens on the fs's flush interval). */
