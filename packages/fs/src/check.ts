@@ -135,7 +135,7 @@ export async function check(target: string | ValkkaFS, options: CheckOptions = {
 async function repair(dirname: string, meta: Metadata, device: BlockDevice, options: CheckOptions): Promise<CheckReport> {
   const found = await runCheck(dirname, meta, device, 'device', options.onProgress);
   found.repaired = true;
-  if (found.problems.length === 0) return found;
+  if (found.problems.length === 0 && found.repairs.length === 0) return found;
   const rows = await runCheck(dirname, meta, device, 'rows');
   const after = (await readMetadata(dirname)).meta as Metadata;
   const verified = await runCheck(dirname, after, device, 'check');

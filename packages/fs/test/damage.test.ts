@@ -3,6 +3,7 @@
 // (nothing at all for a header, summary or trailer once repaired), check reports it with block and
 // offset, check --repair mends the device and says what it dropped, and a second check is clean.
 // Repair never discards a frame a reader could read and verify before it.
+import { readFileSync, writeFileSync } from 'node:fs';
 import { copyFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -10,7 +11,7 @@ import { MemoryDevice } from '@valkka/blockdev';
 import { describe, expect, it } from 'vitest';
 
 import { type Frame, type ParsedFrame, ValkkaMultiFS, check } from '../src/index.js';
-import { BLOCK_HEADER_SIZE, RECORD_HEADER_SIZE, TRAILER_SIZE, decodeTrailer } from '../src/format.js';
+import { BLOCK_HEADER_SIZE, FORMAT_VERSION, RECORD_HEADER_SIZE, TRAILER_SIZE, decodeTrailer, encodeBlockHeader } from '../src/format.js';
 import { h264Frame, memoryDevice, pick, plainFrame, withTempDir } from './helpers.js';
 
 const BS = 8192;
@@ -151,9 +152,8 @@ describe('check --repair', () => {
       const stale = await ValkkaMultiFS.loadFromDirectory(dir, { device: dev, readOnly: true });
       const block1 = await stale.readBlock(1);
       await stale.close();
-      const { encodeBlockHeader, FORMAT_VERSION } = await import('../src/format.js');
       const head = Buffer.from(dev.readDurable(BS * 5, 4096));
-      encodeBlockHeader(head, { version: FORMAT_VERSION, block: 5, fsId: Buffer.from(JSON.parse((await import('node:fs')).readFileSync(join(dir, 'valkkafs.json'), 'utf8')).fs_id, 'hex'), seq: block1.seq, blocksize: BS, nBlocks: N });
+      encodeBlockHeader(head, { version: FORMAT_VERSION, block: 5, fsId: Buffer.from(JSON.parse(readFileSync(join(dir, 'valkkafs.json'), 'utf8')).fs_id, 'hex'), seq: block1.seq, blocksize: BS, nBlocks: N });
       await dev.write(BS * 5, head);
       await dev.flush();
 
@@ -169,6 +169,65 @@ describe('check --repair', () => {
       expect((await reader.readBlock(0)).sealed).toBe(true);
       await reader.close();
       expect(block1.frames.length).toBeGreaterThan(0);
+    });
+  });
+
+  it('retires blocks of another filesystem on the device (not a problem for check)', async () => {
+    await withTempDir(async (dir) => {
+      const dev = memoryDevice(BS * N);
+      const fs = await ValkkaMultiFS.newFromDirectory({ dirname: dir, blocksize: BS, nBlocks: N, device: dev });
+      for (let i = 0; i < 30; i++) await fs.write(plainFrame(1, 1000 + 40 * i, 700));
+      await fs.close();
+      const head = Buffer.from(dev.readDurable(BS * 5, 4096));
+      encodeBlockHeader(head, { version: FORMAT_VERSION, block: 5, fsId: Buffer.alloc(16, 7), seq: 9, blocksize: BS, nBlocks: N });
+      await dev.write(BS * 5, head);
+      await dev.flush();
+      expect((await check(dir, { device: dev })).problems).toEqual([]);
+      const r = await check(dir, { device: dev, repair: true });
+      expect(r.ok).toBe(true);
+      expect(r.repairs).toContainEqual(expect.objectContaining({ action: 'retired', block: 5 }));
+      expect(Buffer.from(dev.readDurable(BS * 5, 64)).every((b) => b === 0)).toBe(true);
+      expect((await check(dir, { device: dev })).problems).toEqual([]);
+    });
+  });
+});
+
+describe('recovery', () => {
+  it('does not take a seal whose records were partly lost: the block is reopened after its valid records', async () => {
+    await withTempDir(async (dir) => {
+      const dev = memoryDevice(BS * N);
+      const fs = await ValkkaMultiFS.newFromDirectory({ dirname: dir, blocksize: BS, nBlocks: N, device: dev, flushIntervalMs: 3_600_000 });
+      const written = Array.from({ length: 10 }, (_, i) => plainFrame(1, 1000 + 40 * i, 500));
+      for (const f of written) await fs.write(f);
+      await fs.close(); // block 0 sealed, block 1 entered
+      // As after a crash that kept block 0's seal but lost one of its sectors, and lost block 1's header:
+      // the json still names block 0.
+      const img = Buffer.from(dev.readDurable(0, BS));
+      img.fill(0xab, 1024, 1536);
+      await dev.write(0, img);
+      await dev.write(BS, Buffer.alloc(4096));
+      await dev.flush();
+      const json = JSON.parse(readFileSync(join(dir, 'valkkafs.json'), 'utf8'));
+      writeFileSync(join(dir, 'valkkafs.json'), JSON.stringify({ ...json, current_block: 0 }));
+
+      const again = await ValkkaMultiFS.loadFromDirectory(dir, { device: dev, flushIntervalMs: 3_600_000 });
+      expect(again.recovery).toMatchObject({ resumeBlock: 0, sealRejected: true, gapsZeroed: 1 });
+      expect((await check(again, { device: dev })).problems).toEqual([]);
+      const kept = (await again.readBlock(0)).frames;
+      const lost = written.filter((f) => !kept.some((k) => k.timestamp === f.timestamp));
+      expect(lost.length).toBeGreaterThan(0);
+      expect(lost.length).toBeLessThanOrEqual(2); // the records that touch the lost sector
+      expect(kept.map(pick)).toEqual(written.filter((f) => !lost.includes(f)).map(pick));
+      // Appending resumes after the last valid record; the block is sealed again at close.
+      const more = plainFrame(1, 5000, 500);
+      await again.write(more);
+      await again.close();
+      expect((await check(dir, { device: dev })).problems).toEqual([]);
+      const reader = await ValkkaMultiFS.loadFromDirectory(dir, { device: dev, readOnly: true });
+      const block0 = await reader.readBlock(0);
+      expect(block0.sealed).toBe(true);
+      expect(block0.frames.map(pick)).toEqual([...kept, more].map(pick));
+      await reader.close();
     });
   });
 });
