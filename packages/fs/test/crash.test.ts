@@ -165,7 +165,6 @@ async function scenario(nBlocks: number, ops: Op[], crashAt: CrashPoint, tear: b
     if (restoreJson && jsonSnap) await files.real!.copyFile(join(dir, 'old.json'), join(dir, 'valkkafs.json'));
 
     const reopened = await ValkkaMultiFS.loadFromDirectory(dir, { device: dev, flushIntervalMs: 3_600_000 });
-    if (process.env.VALKKA_CRASH_DEBUG) console.log(JSON.stringify(reopened.recovery), devCrash, filesCrash, durableCount, written.length);
     // What recovery left is consistent: headers, records, seals, sequence numbers and rows.
     expect((await check(reopened, { device: dev })).problems).toEqual([]);
     const all = [...written, ...extra];

@@ -136,13 +136,19 @@ describe('a flipped byte', () => {
   });
 });
 
+/** A closed filesystem whose frames fill blocks 0..2 and enter block 3. */
+async function fourBlocks(dir: string): Promise<{ dev: MemoryDevice; fs: ValkkaMultiFS }> {
+  const dev = memoryDevice(BS * N);
+  const fs = await ValkkaMultiFS.newFromDirectory({ dirname: dir, blocksize: BS, nBlocks: N, device: dev });
+  for (let i = 0; i < 30; i++) await fs.write(plainFrame(1, 1000 + 40 * i, 700));
+  await fs.close();
+  return { dev, fs };
+}
+
 describe('check --repair', () => {
   it('seals a block that lost its seal, retires a stale block, and reports both', async () => {
     await withTempDir(async (dir) => {
-      const dev = memoryDevice(BS * N);
-      const fs = await ValkkaMultiFS.newFromDirectory({ dirname: dir, blocksize: BS, nBlocks: N, device: dev });
-      for (let i = 0; i < 30; i++) await fs.write(plainFrame(1, 1000 + 40 * i, 700));
-      await fs.close();
+      const { dev, fs } = await fourBlocks(dir);
       expect(fs.currentBlock).toBe(3);
       // Block 0 loses its trailer; block 5 (never written) gets a header of this filesystem with a
       // sequence number that does not fit the ring (as a block left from an earlier pass would).
@@ -174,10 +180,7 @@ describe('check --repair', () => {
 
   it('retires blocks of another filesystem on the device (not a problem for check)', async () => {
     await withTempDir(async (dir) => {
-      const dev = memoryDevice(BS * N);
-      const fs = await ValkkaMultiFS.newFromDirectory({ dirname: dir, blocksize: BS, nBlocks: N, device: dev });
-      for (let i = 0; i < 30; i++) await fs.write(plainFrame(1, 1000 + 40 * i, 700));
-      await fs.close();
+      const { dev, fs } = await fourBlocks(dir);
       const head = Buffer.from(dev.readDurable(BS * 5, 4096));
       encodeBlockHeader(head, { version: FORMAT_VERSION, block: 5, fsId: Buffer.alloc(16, 7), seq: 9, blocksize: BS, nBlocks: N });
       await dev.write(BS * 5, head);
