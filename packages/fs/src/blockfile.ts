@@ -119,6 +119,7 @@ export class BlockFile {
 
 /** Rows read per step: a huge blockfile is never held in memory twice (bytes and table). */
 const CHUNK_ROWS = 65536;
+const MAX_MS = BigInt(Number.MAX_SAFE_INTEGER);
 
 async function readTable(fh: FileHandle, path: string, nBlocks: number, currentBlock: number, lenient: boolean) {
   const { size } = await fh.stat();
@@ -137,12 +138,15 @@ async function readTable(fh: FileHandle, path: string, nBlocks: number, currentB
       throw ioError(path, `cannot read rows ${first}..${first + count - 1}`, err);
     });
     chunk.fill(0, bytesRead); // shrunk under us: the rest reads as unused, as a short file does
-    const part = BlockTable.fromBlockfile(chunk, count, 0);
+    const words = new Int32Array(chunk.buffer, chunk.byteOffset, count * 4);
     for (let i = 0; i < count; i++) {
-      const [a, b] = part.table.get(i);
-      if (a !== 0 || b !== 0) table.set(first + i, a, b);
+      if ((words[4 * i]! | words[4 * i + 1]! | words[4 * i + 2]! | words[4 * i + 3]!) === 0) continue; // unused: the common case
+      const a = chunk.readBigInt64LE(i * BLOCKFILE_ROW_BYTES);
+      const b = chunk.readBigInt64LE(i * BLOCKFILE_ROW_BYTES + 8);
+      // Values no timestamp can have (beyond ±(2^53 − 1)) read as unused, as BlockTable.fromBlockfile does.
+      if (a < -MAX_MS || a > MAX_MS || b < -MAX_MS || b > MAX_MS) invalidRows.push(first + i);
+      else table.set(first + i, Number(a), Number(b));
     }
-    for (const r of part.invalidRows) invalidRows.push(first + r);
   }
   return { table, invalidRows };
 }

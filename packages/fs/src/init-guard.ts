@@ -36,7 +36,10 @@ export async function recordingsAt(dirname: string, partitionUuid?: string): Pro
       try {
         const d = await fs.describe();
         if (d.usedBlocks > 0) {
-          const range = d.timeRange ?? undefined;
+          // The streams' own ranges: a MultiFS table's mstime1 is a block's last key frame, not its first frame.
+          const ranges = d.streams.flatMap((s) => s.ranges);
+          const range: [number, number] | undefined =
+            ranges.length > 0 ? [Math.min(...ranges.map((r) => r[0])), Math.max(...ranges.map((r) => r[1]))] : (d.timeRange ?? undefined);
           return { where: dirname, fsId: fs.isLegacy ? undefined : d.fsId, streams: d.streams.map((s) => s.streamId), timeRange: range, blocks: d.usedBlocks, sampled: false };
         }
       } finally {

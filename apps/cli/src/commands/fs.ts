@@ -1,5 +1,5 @@
 /** The commands over one filesystem directory: init, info, blocks, dump-block, check. */
-import { check, type CheckReport, loadValkkaFS, type ValkkaFS, ValkkaMultiFS, ValkkaSingleFS } from '@valkka/fs';
+import { check, type CheckReport, type ExistingRecordings, loadValkkaFS, MAX_BLOCKS, MAX_BLOCKSIZE, recordingsAt, roundBlocksize, type ValkkaFS, ValkkaMultiFS, ValkkaSingleFS } from '@valkka/fs';
 import type { Command } from 'commander';
 import { CliError, emit, setExitCode } from '../output.js';
 import { progressBar } from '../progress.js';
@@ -13,26 +13,32 @@ export function registerFsCommands(program: Command): void {
   program
     .command('init')
     .description('Create a ValkkaFS in DIR: a pre-reserved dumpfile (or a GPT partition of type Linux swap), the blockfile and valkkafs.json')
-    .argument('<dir>', 'directory of the filesystem (created when missing; an existing filesystem there is replaced)')
-    .requiredOption('--blocksize <size>', 'bytes per block, rounded down to a multiple of 4096 (e.g. 1MiB; aim for 1-2 key frames per block)')
-    .option('--blocks <n>', 'number of blocks in the ring')
+    .argument('<dir>', 'directory of the filesystem (created when missing)')
+    .requiredOption('--blocksize <size>', `bytes per block, rounded down to a multiple of 4096, at most ${formatBytes(MAX_BLOCKSIZE)} (e.g. 1MiB; aim for 1-2 key frames per block)`)
+    .option('--blocks <n>', `number of blocks in the ring (2..${MAX_BLOCKS})`)
     .option('--size <bytes>', 'total size instead of --blocks (e.g. 10GiB); with a partition, its size by default')
     .option('--partition-uuid <uuid>', 'use the whole GPT partition with this PARTUUID (type Linux swap) instead of a dumpfile')
     .option('--multi', 'ValkkaMultiFS: several streams in one filesystem (default: ValkkaSingleFS, one stream)')
+    .option('--force', 'replace a filesystem that holds recordings (they are erased)')
     .option('--json', 'print JSON for scripts')
     .addHelpText('after', '\nExamples:\n  valkka init ./data/cam1 --blocksize 1MiB --blocks 1024\n  valkka init ./data/all --multi --blocksize 4MiB --partition-uuid 37c591e3-b33b-4548-a1eb-81add9da8a58')
-    .action(async (dir: string, o: JsonOption & { blocksize: string; blocks?: string; size?: string; partitionUuid?: string; multi?: boolean }) => {
+    .action(async (dir: string, o: JsonOption & { blocksize: string; blocks?: string; size?: string; partitionUuid?: string; multi?: boolean; force?: boolean }) => {
       if (o.blocks !== undefined && o.size !== undefined) throw new CliError('give --blocks or --size, not both');
       if (o.blocks === undefined && o.size === undefined && o.partitionUuid === undefined) {
         throw new CliError('give --blocks N or --size BYTES (how large the ring is)');
       }
+      const blocksize = parseBlocksize(o.blocksize);
       const options = {
         dirname: dir,
-        blocksize: parseBytes(o.blocksize, '--blocksize'),
-        ...(o.blocks !== undefined ? { nBlocks: parseInteger(o.blocks, '--blocks', 1) } : {}),
-        ...(o.size !== undefined ? { deviceSize: parseBytes(o.size, '--size') } : {}),
+        blocksize,
+        ...(o.blocks !== undefined ? { nBlocks: parseInteger(o.blocks, '--blocks', 2, MAX_BLOCKS) } : {}),
+        ...(o.size !== undefined ? { nBlocks: blocksOfSize(o.size, blocksize) } : {}),
         ...(o.partitionUuid !== undefined ? { partitionUuid: o.partitionUuid } : {}),
       };
+      if (!o.force) {
+        const there = await recordingsAt(dir, o.partitionUuid);
+        if (there) throw new CliError(describeRecordings(there), 1);
+      }
       const fs = o.multi ? await ValkkaMultiFS.newFromDirectory(options) : await ValkkaSingleFS.newFromDirectory(options);
       try {
         const d = await fs.describe();
@@ -76,15 +82,25 @@ export function registerFsCommands(program: Command): void {
     .option('--json', 'print JSON for scripts')
     .action(async (dir: string, o: JsonOption) => {
       await withReader(dir, async (fs) => {
-        const table = fs.getBlockTable();
-        const rows = fs.blockTable
-          .timeOrder()
-          .map((index) => ({ index, mstime1: table[index]![0], mstime2: table[index]![1], current: index === fs.currentBlock }));
-        emit(o.json ?? false, rows, () =>
-          rows.length === 0
-            ? 'no blocks written'
-            : rows.map((r) => `${String(r.index).padStart(8)}  ${formatTime(r.mstime1)}  ${formatTime(r.mstime2)}${r.current ? '  (being written)' : ''}`).join('\n'),
-        );
+        // Streamed a row at a time: a ring of millions of blocks never becomes one big array or string.
+        const table = fs.blockTable;
+        const used = table.usedCount;
+        const json = o.json ?? false;
+        if (!json && used === 0) return writeOut('no blocks written\n');
+        const out = lineWriter();
+        if (json) await out.line('[');
+        for (let k = 0; k < used; k++) {
+          const index = table.rowAt(k);
+          const [mstime1, mstime2] = table.get(index);
+          const current = index === fs.currentBlock;
+          await out.line(
+            json
+              ? `  ${JSON.stringify({ index, mstime1, mstime2, current })}${k + 1 < used ? ',' : ''}`
+              : `${String(index).padStart(8)}  ${formatTime(mstime1)}  ${formatTime(mstime2)}${current ? '  (being written)' : ''}`,
+          );
+        }
+        if (json) await out.line(']');
+        await out.end();
       });
     });
 
@@ -126,6 +142,52 @@ export function registerFsCommands(program: Command): void {
       emit(o.json ?? false, report, () => formatCheck(report));
       if (!report.ok) setExitCode(1); // with --repair: ok only when the check after repairing is clean
     });
+}
+
+/** --blocksize in bytes, refused above the maximum before anything is touched. */
+function parseBlocksize(text: string): number {
+  const bytes = parseBytes(text, '--blocksize');
+  if (bytes > MAX_BLOCKSIZE) throw new CliError(`--blocksize: ${text} (${formatBytes(bytes)}) is larger than the maximum ${formatBytes(MAX_BLOCKSIZE)}`);
+  return roundBlocksize(bytes);
+}
+
+/** --size as a number of blocks, in the words of the option. */
+function blocksOfSize(text: string, blocksize: number): number {
+  const n = Math.floor(parseBytes(text, '--size') / blocksize);
+  if (n < 2) throw new CliError(`--size: ${text} holds ${n} block(s) of ${formatBytes(blocksize)}; the ring needs at least 2`);
+  if (n > MAX_BLOCKS) throw new CliError(`--size: ${text} is ${n} blocks of ${formatBytes(blocksize)}, more than the maximum ${MAX_BLOCKS}: use a larger --blocksize`);
+  return n;
+}
+
+function describeRecordings(r: ExistingRecordings): string {
+  if (r.unreadable) return `${r.where} holds a valkkafs.json that cannot be opened (${r.unreadable}); it may hold recordings. Pass --force to replace it.`;
+  const streams = r.streams.length === 0 ? 'no stream summaries yet' : `stream${r.streams.length > 1 ? 's' : ''} ${r.streams.join(', ')}`;
+  const range = r.timeRange ? ` from ${formatTime(r.timeRange[0])} to ${formatTime(r.timeRange[1])}` : '';
+  const blocks = r.sampled ? `seen in ${r.blocks} sampled blocks` : `${r.blocks} block${r.blocks === 1 ? '' : 's'}`;
+  return `${r.where} holds recordings of ValkkaFS${r.fsId ? ` ${r.fsId}` : ''}: ${streams}${range} (${blocks}); init would erase them. Pass --force to replace it.`;
+}
+
+/** Writes to stdout, waiting for 'drain' when the pipe is full. */
+async function writeOut(text: string): Promise<void> {
+  if (text === '' || process.stdout.write(text)) return;
+  await new Promise<void>((resolve) => process.stdout.once('drain', resolve));
+}
+
+/** Writes lines to stdout in chunks, waiting when the pipe is full (bounded memory for huge outputs). */
+function lineWriter(): { line(text: string): Promise<void>; end(): Promise<void> } {
+  let buf = '';
+  const flush = async () => {
+    const chunk = buf;
+    buf = '';
+    await writeOut(chunk);
+  };
+  return {
+    async line(text) {
+      buf += `${text}\n`;
+      if (buf.length >= 64 * 1024) await flush();
+    },
+    end: flush,
+  };
 }
 
 async function withReader(dir: string, work: (fs: ValkkaFS) => Promise<void>): Promise<void> {
