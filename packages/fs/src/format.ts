@@ -176,10 +176,9 @@ function resync(buf: Buffer, from: number, limit: number, seed: number): number 
  * (length, kind, fields or checksum) is skipped by resynchronising on the next valid record, so damage
  * costs only the records it touches; the scan ends after the last valid record before `limit`.
  * Payloads are views into `buf`. `limit` bounds the scan: the summary offset of a sealed block, or
- * the block size. With `resynchronise` false the scan stops at the first record that fails (a
- * prefix of the records: the block the writer is appending to, in its own memory).
+ * the block size.
  */
-export function scanRecords(buf: Buffer, seq: number, limit: number, resynchronise = true): RecordScan {
+export function scanRecords(buf: Buffer, seq: number, limit: number): RecordScan {
   const seed = seqSeed(seq);
   const frames: ParsedFrame[] = [];
   const gaps: RecordGap[] = [];
@@ -187,7 +186,7 @@ export function scanRecords(buf: Buffer, seq: number, limit: number, resynchroni
   for (;;) {
     const next = recordAt(buf, off, limit, seed);
     if (typeof next !== 'number') {
-      const p = resynchronise && next !== 'limit' ? resync(buf, off + 1, limit, seed) : -1;
+      const p = next === 'limit' ? -1 : resync(buf, off + 1, limit, seed);
       if (p < 0) return { frames, end: off, stop: next, gaps };
       gaps.push({ offset: off, end: p, reason: next, zero: isZero(buf.subarray(off, p)) });
       off = p;
