@@ -126,8 +126,9 @@ export async function writeMetadata(dirname: string, meta: Metadata): Promise<vo
   const text = `${toPythonStyleJson(meta)}\n`;
   await checkRegular(path, JSON_NAME); // a symlink or FIFO there is not ours to replace
   try {
-    await checkRegular(tmp, `${JSON_NAME}.tmp`);
-    const fh = await open(tmp, 'w');
+    // A tmp file left by a crash is replaced; 'wx' never follows a symlink planted there.
+    await unlink(tmp).catch(() => undefined);
+    const fh = await open(tmp, 'wx');
     try {
       await fh.writeFile(text);
       await fh.datasync();
