@@ -8,7 +8,7 @@ import { skipReason } from '@valkka/vitest-preset/skip';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { ExportError, type ExportResult, exportRange } from '../src/index.js';
-import { type Clip, type Recording, expectedFrames, haveFfmpeg, inspect, loadClip, record } from './helpers.js';
+import { type Clip, type Recording, expectedFrames, haveFfmpeg, inspect, loadClip, record, withRecording } from './helpers.js';
 
 const why = skipReason('export against ffmpeg', [[haveFfmpeg, 'ffmpeg/ffprobe not installed']]);
 
@@ -58,6 +58,18 @@ describe.skipIf(why)('exportRange', () => {
     expect(result.firstFrame).toBe(T0 + 37 * FRAME);
   });
 
+  it('fragmented: the same frames from the key frame on (ffmpeg ignores edit lists in fragmented files)', async () => {
+    const fs = await loadValkkaFS(rec.dirname, { readOnly: true });
+    const output = join(rec.dirname, '..', 'fragmented.mp4');
+    const result = await exportRange(fs, { from: T0 + 37 * FRAME, to: T0 + 61 * FRAME, output, fragmented: true }).finally(() => fs.close());
+    expect(result.frames).toBe(25);
+    expect(readFileSync(output, 'latin1')).toContain('moof');
+    const { frames, probe } = inspect(output, clip);
+    expect(probe.errors).toBe('');
+    expect(frames).toEqual(expectedFrames(rec.written, T0 + 25 * FRAME, T0 + 61 * FRAME));
+    expect(probe.creationTime).toBe(new Date(T0 + 37 * FRAME).toISOString().replace(/\.\d+Z$/, '.000000Z'));
+  });
+
   it('from and to between frames: the frame on screen at from, the last at or before to', async () => {
     await exportAndCheck(rec, clip, T0 + 100 * FRAME + 17, T0 + 180 * FRAME + 39);
   });
@@ -66,8 +78,7 @@ describe.skipIf(why)('exportRange', () => {
 describe.skipIf(why)('ranges across the ring', () => {
   it('crosses block edges: a range over several blocks, its subtitle track and creation time', async () => {
     const clip = loadClip('h264-baseline-gop1s.h264');
-    const rec = await record(clip, { blocksize: 64 * 1024, nBlocks: 16, count: 250, timeOf: (k) => T0 + k * FRAME });
-    try {
+    await withRecording(clip, { blocksize: 64 * 1024, nBlocks: 16, count: 250, timeOf: (k) => T0 + k * FRAME }, async (rec) => {
       const fs = await loadValkkaFS(rec.dirname, { readOnly: true });
       const blocks = fs.getInd([T0 + 30 * FRAME, T0 + 220 * FRAME]).length;
       await fs.close();
@@ -80,17 +91,14 @@ describe.skipIf(why)('ranges across the ring', () => {
       for (let s = 2; s <= 8; s++) expect(bytes).toContain(`2026-11-30 12:00:0${s} UTC`);
       expect(probe.creationTime).toBe(new Date(T0 + 30 * FRAME).toISOString().replace(/\.\d+Z$/, '.000000Z'));
       expect(result.holes).toEqual([]);
-    } finally {
-      await rec.remove();
-    }
+    });
   });
 
   it('across a hole: a gap on the timeline, listed; from inside a hole starts at the next key frame', async () => {
     const clip = loadClip('h264-baseline-gop1s.h264');
     const HOLE = 5000;
     const timeOf = (k: number): number => T0 + k * FRAME + (k >= 125 ? HOLE : 0);
-    const rec = await record(clip, { blocksize: 64 * 1024, nBlocks: 16, count: 250, timeOf });
-    try {
+    await withRecording(clip, { blocksize: 64 * 1024, nBlocks: 16, count: 250, timeOf }, async (rec) => {
       const { result } = await exportAndCheck(rec, clip, timeOf(100), timeOf(160));
       expect(result.holes).toEqual([[timeOf(124), timeOf(125)]]);
       const inHole = await exportAndCheck(rec, clip, timeOf(124) + 2000, timeOf(140), expectedFrames(rec.written, timeOf(125), timeOf(140)));
@@ -105,15 +113,12 @@ describe.skipIf(why)('ranges across the ring', () => {
       } finally {
         await fs.close();
       }
-    } finally {
-      await rec.remove();
-    }
+    });
   });
 
   it("across the ring's wrap (the last physical block to block 0)", async () => {
     const clip = loadClip('h264-baseline-gop1s.h264');
-    const rec = await record(clip, { blocksize: 64 * 1024, nBlocks: 6, count: 600, timeOf: (k) => T0 + k * FRAME });
-    try {
+    await withRecording(clip, { blocksize: 64 * 1024, nBlocks: 6, count: 600, timeOf: (k) => T0 + k * FRAME }, async (rec) => {
       const fs = await loadValkkaFS(rec.dirname, { readOnly: true });
       const last = fs.blockTable.mstime1(5);
       const first = fs.blockTable.mstime1(0);
@@ -123,35 +128,27 @@ describe.skipIf(why)('ranges across the ring', () => {
       expect(first).toBeGreaterThan(last);
       expect(last).toBeGreaterThan(start);
       await exportAndCheck(rec, clip, last + 3 * FRAME, first + 20 * FRAME);
-    } finally {
-      await rec.remove();
-    }
+    });
   });
 });
 
 describe.skipIf(why)('codecs', () => {
   it('H.265', async () => {
     const clip = loadClip('h265-gop1s.h265');
-    const rec = await record(clip, { blocksize: 64 * 1024, nBlocks: 16, count: 250, timeOf: (k) => T0 + k * FRAME });
-    try {
+    await withRecording(clip, { blocksize: 64 * 1024, nBlocks: 16, count: 250, timeOf: (k) => T0 + k * FRAME }, async (rec) => {
       const { probe, result } = await exportAndCheck(rec, clip, T0 + 40 * FRAME + 5, T0 + 200 * FRAME);
       expect(probe.codec).toBe('hevc');
       expect(result.codec).toBe('h265');
       expect([result.width, result.height]).toEqual([320, 240]);
-    } finally {
-      await rec.remove();
-    }
+    });
   });
 
   it('H.264 high profile, 2 s GOP, parameter sets only at the start of the source', async () => {
     const clip = loadClip('h264-high-gop2s.h264');
-    const rec = await record(clip, { blocksize: 64 * 1024, nBlocks: 16, count: 250, timeOf: (k) => T0 + k * FRAME });
-    try {
+    await withRecording(clip, { blocksize: 64 * 1024, nBlocks: 16, count: 250, timeOf: (k) => T0 + k * FRAME }, async (rec) => {
       const { result } = await exportAndCheck(rec, clip, T0 + 149 * FRAME, T0 + 249 * FRAME);
       expect(result.framesInFile).toBe(100 + 49 + 1);
-    } finally {
-      await rec.remove();
-    }
+    });
   });
 });
 

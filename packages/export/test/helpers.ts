@@ -3,7 +3,7 @@
  * @valkka/threads' scripts/make-fixtures.sh, see its test/fixtures/README.md), recorded straight
  * into a filesystem with chosen timestamps, and ffmpeg/ffprobe views of an exported file.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -74,12 +74,15 @@ export interface Probe {
 }
 
 export function probe(file: string): Probe {
-  const r = execFileSync(
+  // One run: the JSON on stdout, anything wrong on stderr.
+  const run = spawnSync(
     'ffprobe',
     ['-v', 'error', '-count_frames', '-show_entries', 'stream=codec_name,codec_tag_string,codec_type,nb_read_frames:format_tags=creation_time', '-of', 'json', file],
-    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
+    { encoding: 'utf8' },
   );
-  const errors = execFileSync('sh', ['-c', 'ffprobe -v error -count_frames -show_streams "$1" 2>&1 >/dev/null', 'sh', file], { encoding: 'utf8' });
+  if (run.status !== 0) throw new Error(`ffprobe ${file} failed: ${run.stderr}`);
+  const r = run.stdout;
+  const errors = run.stderr;
   const j = JSON.parse(r) as { streams: Array<{ codec_name?: string; codec_tag_string: string; codec_type: string; nb_read_frames?: string }>; format: { tags?: { creation_time?: string } } };
   const video = j.streams.find((s) => s.codec_type === 'video');
   return {
@@ -118,6 +121,16 @@ export async function record(
   }
   await fs.close();
   return { dirname, written, remove: () => rm(base, { recursive: true, force: true }) };
+}
+
+/** Runs `body` on a fresh recording (see record) and removes it afterwards. */
+export async function withRecording(clip: Clip, options: Parameters<typeof record>[1], body: (rec: Recording) => Promise<void>): Promise<void> {
+  const rec = await record(clip, options);
+  try {
+    await body(rec);
+  } finally {
+    await rec.remove();
+  }
 }
 
 /** The clip frames a correct export of [from, to] shows: from the frame on screen at `from` to the last at or before `to`. */
