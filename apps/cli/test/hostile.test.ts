@@ -8,7 +8,7 @@ import { join } from 'node:path';
 
 import { FileDevice } from '@valkka/blockdev';
 import { Codec, MAX_BLOCKS, MediaType, ValkkaMultiFS, ValkkaSingleFS } from '@valkka/fs';
-import { hasCommand, skipReason } from '@valkka/vitest-preset/skip';
+import { hasCommand, isRoot, skipReason } from '@valkka/vitest-preset/skip';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { valkka } from './run-cli.js';
@@ -122,6 +122,51 @@ describe('valkka init, check, info against hostile input', () => {
       expect(r.stderr).toContain(`${join(dir, 'valkkafs.json')}: the valkkafs.json is a FIFO, not a regular file`);
     }
   }, 20_000);
+});
+
+const noLoop = skipReason('valkka init over a reused partition (loop device)', [
+  [isRoot, 'not root'],
+  [hasCommand('sgdisk') && hasCommand('sfdisk'), 'sgdisk or sfdisk not installed (apt-get install gdisk fdisk)'],
+  [hasCommand('losetup', ['--version']) && hasCommand('partx', ['--version']), 'losetup or partx not installed'],
+]);
+
+describe.skipIf(noLoop)('valkka init over a partition holding recordings', () => {
+  it('refuses without --force, naming the partition and its streams; the new filesystem checks clean', async () => {
+    const work = mkdtempSync(join(tmpdir(), 'valkka-cli-part-'));
+    const img = join(work, 'disk.img');
+    let loop: string | undefined;
+    try {
+      const sh = (cmd: string, args: string[]) => {
+        const r = spawnSync(cmd, args, { encoding: 'utf8' });
+        if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr}`);
+        return r.stdout;
+      };
+      sh('truncate', ['-s', '16M', img]);
+      sh('sgdisk', ['--clear', '--new=1:2048:+8M', '--typecode=1:8200', img]);
+      const uuid = (JSON.parse(sh('sfdisk', ['--json', img])) as { partitiontable: { partitions: Array<{ uuid: string }> } }).partitiontable.partitions[0]!.uuid;
+      loop = sh('losetup', ['-f', '--show', '-P', img]).trim();
+      spawnSync('partx', ['-a', loop], { stdio: 'ignore' });
+      const first = join(work, 'first');
+      expect((await valkka('init', first, '--multi', '--blocksize', '1MiB', '--partition-uuid', uuid)).code).toBe(0);
+      await record(first, [4], 60);
+
+      const second = join(work, 'second');
+      const refused = await valkka('init', second, '--blocksize', '1MiB', '--partition-uuid', uuid);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain(`${loop}p1 (PARTUUID ${uuid.toLowerCase()}) holds recordings`);
+      expect(refused.stderr).toContain(`stream 4 from ${new Date(T0).toISOString()}`);
+      expect(existsSync(second)).toBe(false);
+
+      expect((await valkka('init', second, '--blocksize', '1MiB', '--partition-uuid', uuid, '--force')).code).toBe(0);
+      const checked = await valkka('check', second, '--json');
+      expect(checked.code).toBe(0);
+      expect(JSON.parse(checked.stdout)).toMatchObject({ ok: true, blocksWritten: 1, frames: 0 });
+      expect(JSON.parse((await valkka('info', second, '--json')).stdout)).toMatchObject({ usedBlocks: 0, streams: [] });
+    } finally {
+      if (loop) spawnSync('losetup', ['-d', loop], { stdio: 'ignore' });
+      rmSync(work, { recursive: true, force: true });
+    }
+  }, 30_000);
 });
 
 /** Runs the built CLI in a child process; returns its stdout line count, stderr and peak RSS in KiB. */
