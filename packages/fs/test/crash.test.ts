@@ -234,7 +234,7 @@ describe('crash recovery (property)', () => {
         // The operation at which the plug is pulled: mostly as a device flush starts (its writes
         // pending), or as the blockfile or json is synced, or at any operation.
         fc.record({
-          on: fc.oneof({ weight: 3, arbitrary: fc.constant('flush' as const) }, fc.constant('sync' as const), fc.constant('any' as const)),
+          on: fc.oneof({ weight: 4, arbitrary: fc.constant('flush' as const) }, fc.constant('sync' as const), fc.constant('any' as const)),
           n: fc.integer({ min: 1, max: 8 }),
         }),
         fc.boolean(),
