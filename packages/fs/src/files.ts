@@ -5,7 +5,7 @@
  * (opened with O_NONBLOCK, so a FIFO that appears in between cannot hang the open either).
  */
 import { constants, type Stats } from 'node:fs';
-import { type FileHandle, lstat, open } from 'node:fs/promises';
+import { type FileHandle, lstat, open, stat } from 'node:fs/promises';
 
 import { ValkkaFSError, ValkkaFSLoadError } from './errors.js';
 
@@ -40,6 +40,20 @@ export async function checkRegular(path: string, what: string): Promise<boolean>
   }
   if (!st.isFile()) refuse(path, what, st);
   return true;
+}
+
+/**
+ * For the read-only libValkka reader: what `path` leads to (symlinks followed: nothing is written)
+ * is a regular file, or a block device when `device`; a FIFO would block its open forever.
+ */
+export async function checkReadable(path: string, what: string, device: boolean): Promise<void> {
+  let st: Stats;
+  try {
+    st = await stat(path);
+  } catch {
+    return; // the reader reports a missing file itself
+  }
+  if (!st.isFile() && !(device && st.isBlockDevice())) refuse(path, what, st);
 }
 
 /** Opens an existing regular file without following a symlink and without blocking on a FIFO. */

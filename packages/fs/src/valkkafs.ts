@@ -14,7 +14,7 @@ import { BlockFile } from './blockfile.js';
 import { type Variant, statsOfFrames } from './block-stats.js';
 import { openDevice, openPartition, wrapDevice } from './device.js';
 import { BlockExpiredError, ValkkaFSError, ValkkaFSLoadError } from './errors.js';
-import { checkRegular, ioError } from './files.js';
+import { checkReadable, checkRegular, ioError } from './files.js';
 import { FORMAT_VERSION, MAX_BLOCKSIZE, type StreamSummary, encodeBlockHeader, roundBlocksize } from './format.js';
 import { verifyIdentity } from './identity.js';
 import type { Frame } from './frame.js';
@@ -686,6 +686,10 @@ export async function loadValkkaFS(dirname: string, options?: LoadOptions): Prom
 /** A libValkka directory, read-only through the legacy reader; its frames come out as access units. */
 async function openLegacy<T extends ValkkaFS>(ctor: FsClass<T>, dirname: string, json: LegacyMetadata): Promise<T> {
   let legacy: LegacyDirectory;
+  await checkReadable(join(dirname, BLOCKFILE_NAME), BLOCKFILE_NAME, false);
+  const partition = json.partition_uuid !== null;
+  const dumpfile = partition ? json.dumpfile : join(dirname, DUMPFILE_NAME);
+  if (dumpfile) await checkReadable(dumpfile, DUMPFILE_NAME, partition);
   try {
     legacy = await openLegacyDirectory(dirname);
   } catch (err) {

@@ -14,6 +14,7 @@ import { describe, expect, it } from 'vitest';
 import { MemoryDevice } from '@valkka/blockdev';
 
 import { MAX_BLOCKS, MAX_BLOCKSIZE, ValkkaMultiFS, ValkkaSingleFS, check, loadValkkaFS, recordingsAt } from '../src/index.js';
+import { LegacyWriter, h264Nal } from './fixtures/legacy/legacy-writer.js';
 import { plainFrame, withTempDir } from './helpers.js';
 
 const BS = 8192;
@@ -145,6 +146,17 @@ describe.skipIf(skipReason('FIFOs in place of the files', [[hasCommand('mkfifo')
       for (const open of Object.values(OPENERS)) await expect(open(dir)).rejects.toMatchObject({ code: 'EFILETYPE', message: what });
       await expect(ValkkaMultiFS.newFromDirectory({ dirname: dir, blocksize: BS, nBlocks: N })).rejects.toMatchObject({ code: 'EFILETYPE', message: what });
       expect(statSync(join(dir, name)).isFIFO()).toBe(true);
+    });
+  }, 20_000);
+
+  it.each(['dumpfile', 'blockfile'])('a libValkka directory with a FIFO as %s is refused, not opened', async (name) => {
+    await withTempDir(async (dir) => {
+      const w = new LegacyWriter(dir, 8192, 4, 'single');
+      w.write({ id: 1, subsession: 0, ts: 1000, mediaType: 0, codecId: 27, payload: h264Nal(5, 500) });
+      w.stop();
+      unlinkSync(join(dir, name));
+      mkfifo(join(dir, name));
+      await expect(OPENERS.reader(dir)).rejects.toMatchObject({ code: 'EFILETYPE', message: new RegExp(`${name}: the ${name} is a FIFO`) });
     });
   }, 20_000);
 
