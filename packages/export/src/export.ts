@@ -64,9 +64,13 @@ export interface ExportResult {
 export async function exportRange(fs: ValkkaFS, options: ExportOptions): Promise<ExportResult> {
   const maxGapMs = options.maxGapMs ?? 1000;
   if (!(maxGapMs > 0)) throw new ExportError('EARGUMENT', `maxGapMs must be > 0, got ${maxGapMs}`);
+  const outDir = dirname(options.output);
+  if (!(await stat(outDir).then((st) => st.isDirectory(), () => false))) {
+    throw new ExportError('EARGUMENT', `output ${options.output}: the directory ${outDir} does not exist`);
+  }
   const plan = await planRange(fs, options);
   const { from, to, streamId } = plan;
-  const temp = join(dirname(options.output), `.${basename(options.output)}.${process.pid}-${randomBytes(4).toString('hex')}.partial`);
+  const temp = join(outDir, `.${basename(options.output)}.${process.pid}-${randomBytes(4).toString('hex')}.partial`);
   const cutter = new RangeCutter(from, to, maxGapMs);
   const clock = new WallClockCues();
   let writer: Mp4Writer | undefined;

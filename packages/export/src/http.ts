@@ -25,6 +25,8 @@ export interface ExportHandlerOptions {
   cacheDir?: string;
   /** How many exported files to keep for repeated and ranged requests (default 4). */
   cacheFiles?: number;
+  /** Exports running at once (default 2); a request for another gets 503 with Retry-After. */
+  maxExports?: number;
   /** Passed to exportRange. */
   maxGapMs?: number;
   subtitles?: boolean;
@@ -47,6 +49,8 @@ export function createExportHandler(options: ExportHandlerOptions): ExportHandle
   const cacheDir = options.cacheDir ?? join(tmpdir(), `valkka-export-${process.pid}`);
   const keep = options.cacheFiles ?? 4;
   const cache = new Map<string, Cached>();
+  const maxExports = options.maxExports ?? 2;
+  let running = 0;
 
   const exported = async (fs: ValkkaFS, streamId: number | undefined, from: number, to: number, key: string): Promise<string> => {
     let entry = cache.get(key);
@@ -54,10 +58,18 @@ export function createExportHandler(options: ExportHandlerOptions): ExportHandle
       cache.delete(key); // most recently used goes last
       cache.set(key, entry);
     } else {
+      if (running >= maxExports) throw new Busy();
       await mkdir(cacheDir, { recursive: true });
       const path = join(cacheDir, `${createHash('sha256').update(key).digest('hex').slice(0, 24)}.mp4`);
       const request = { from, to, output: path, subtitles: options.subtitles ?? true, ...(streamId !== undefined ? { streamId } : {}) };
-      const done = exportRange(fs, options.maxGapMs !== undefined ? { ...request, maxGapMs: options.maxGapMs } : request).then(() => undefined);
+      running++;
+      const done = exportRange(fs, options.maxGapMs !== undefined ? { ...request, maxGapMs: options.maxGapMs } : request).then(
+        () => void running--,
+        (err: unknown) => {
+          running--;
+          throw err;
+        },
+      );
       entry = { path, done };
       cache.set(key, entry);
       done.catch(() => cache.get(key) === entry && cache.delete(key));
@@ -89,12 +101,22 @@ export function createExportHandler(options: ExportHandlerOptions): ExportHandle
       const to = parseTime(param('to'), "'to'");
       const target = await options.resolveStream(stream);
       if (!target) throw new ExportError('ENOTFOUND', `no stream '${stream}'`);
-      const path = await exported(target.fs, target.streamId, from, to, `${stream}\n${from}\n${to}`);
-      await send(req, res, path, `${stream}_${fileTime(from)}_${fileTime(to)}.mp4`);
+      const key = `${stream}\n${from}\n${to}`;
+      const name = `${stream}_${fileTime(from)}_${fileTime(to)}.mp4`;
+      // A file evicted from the cache between its export and its opening is exported again, once.
+      const sent = await send(req, res, await exported(target.fs, target.streamId, from, to, key), name);
+      if (!sent) {
+        cache.delete(key);
+        if (!(await send(req, res, await exported(target.fs, target.streamId, from, to, key), name))) throw new Error('the exported file disappeared twice');
+      }
     } catch (err) {
       if (res.headersSent) {
         res.destroy(err as Error);
         return;
+      }
+      if (err instanceof Busy) {
+        res.setHeader('Retry-After', '5');
+        return fail(res, 503, err.message);
       }
       if (err instanceof ExportError) return fail(res, STATUS[err.code], err.message);
       return fail(res, 500, `export failed: ${(err as Error).message}`);
@@ -110,9 +132,22 @@ export function createExportHandler(options: ExportHandlerOptions): ExportHandle
   });
 }
 
-/** Sends the file, or the one byte range asked for (206), or 416 for a range outside it. */
-async function send(req: IncomingMessage, res: ServerResponse, path: string, filename: string): Promise<void> {
-  const file = await open(path, 'r');
+class Busy extends Error {
+  constructor() {
+    super('the server is busy with other exports: try again in a few seconds');
+  }
+}
+
+/**
+ * Sends the file, or the one byte range asked for (206), or 416 for a range outside it.
+ * False when the file is gone (removed from the cache meanwhile): nothing was sent.
+ */
+async function send(req: IncomingMessage, res: ServerResponse, path: string, filename: string): Promise<boolean> {
+  const file = await open(path, 'r').catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return undefined;
+    throw err;
+  });
+  if (!file) return false;
   try {
     const size = (await file.stat()).size;
     res.setHeader('Content-Type', 'video/mp4');
@@ -123,7 +158,8 @@ async function send(req: IncomingMessage, res: ServerResponse, path: string, fil
     const range = byteRange(req.headers.range, size);
     if (range === 'unsatisfiable') {
       res.setHeader('Content-Range', `bytes */${size}`);
-      return fail(res, 416, `the range ${req.headers.range} is outside the file's ${size} bytes`);
+      fail(res, 416, `the range ${req.headers.range} is outside the file's ${size} bytes`);
+      return true;
     }
     if (range) {
       [start, end] = range;
@@ -131,11 +167,9 @@ async function send(req: IncomingMessage, res: ServerResponse, path: string, fil
       res.setHeader('Content-Range', `bytes ${start}-${end}/${size}`);
     } else res.statusCode = 200;
     res.setHeader('Content-Length', end - start + 1);
-    if (req.method === 'HEAD' || size === 0) {
-      res.end();
-      return;
-    }
-    await pipeline(file.createReadStream({ start, end, autoClose: false, highWaterMark: 2 ** 20 }), res);
+    if (req.method === 'HEAD' || size === 0) res.end();
+    else await pipeline(file.createReadStream({ start, end, autoClose: false, highWaterMark: 2 ** 20 }), res);
+    return true;
   } finally {
     await file.close();
   }

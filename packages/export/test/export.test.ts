@@ -239,6 +239,14 @@ describe.skipIf(why)('bad input', () => {
   });
   afterAll(() => rec?.remove());
 
+  it('an output directory that does not exist: EARGUMENT naming it', async () => {
+    const fs = await loadValkkaFS(rec.dirname, { readOnly: true });
+    const output = join(rec.dirname, '..', 'missing', 'clip.mp4');
+    const err = await exportRange(fs, { from: T0, to: T0 + 1000, output }).catch((e: unknown) => e).finally(() => fs.close());
+    expect((err as ExportError).code).toBe('EARGUMENT');
+    expect((err as ExportError).message).toContain(`the directory ${join(rec.dirname, '..', 'missing')} does not exist`);
+  });
+
   const cases: Array<[string, { from: number; to: number; streamId?: number }, string, RegExp]> = [
     ['from after to', { from: T0 + 2000, to: T0 + 1000 }, 'EARGUMENT', /is after to/],
     ['an unknown id', { from: T0, to: T0 + 1000, streamId: 9 }, 'ENOTFOUND', /stream id 9 is not in .* \(it holds stream 7\)/],

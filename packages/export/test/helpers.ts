@@ -34,9 +34,17 @@ export function loadClip(name: 'h264-baseline-gop1s.h264' | 'h264-high-gop2s.h26
   const codec = name.endsWith('.h265') ? Codec.h265 : Codec.h264;
   const splitter = new AccessUnitSplitter(codec);
   const units = [...splitter.push(readFileSync(path)), ...splitter.flush()].map((u) => ({ payload: u.payload.slice(), key: u.key }));
-  const md5 = frameMd5s(['-f', codec === Codec.h265 ? 'hevc' : 'h264', '-i', path]);
-  if (md5.length !== units.length) throw new Error(`${name}: ${units.length} access units but ffmpeg decodes ${md5.length} frames`);
-  const clip = { codec, units, md5 };
+  let md5: string[] | undefined;
+  const clip = {
+    codec,
+    units,
+    // Decoded once, when a test first compares frames.
+    get md5(): string[] {
+      md5 ??= frameMd5s(['-f', codec === Codec.h265 ? 'hevc' : 'h264', '-i', path]);
+      if (md5.length !== units.length) throw new Error(`${name}: ${units.length} access units but ffmpeg decodes ${md5.length} frames`);
+      return md5;
+    },
+  };
   clips.set(name, clip);
   return clip;
 }

@@ -99,6 +99,21 @@ describe.skipIf(why)('createExportHandler', () => {
     });
   }
 
+  it('answers 503 with Retry-After when as many exports as allowed are running', async () => {
+    const busy = createExportHandler({ resolveStream: () => ({ fs }), cacheDir: join(rec.dirname, '..', 'cache-busy'), maxExports: 0 });
+    const other = createServer((req, res) => void busy(req, res));
+    await new Promise<void>((r) => other.listen(0, '127.0.0.1', r));
+    try {
+      const res = await fetch(`http://127.0.0.1:${(other.address() as AddressInfo).port}/?stream=cam1&from=${T0}&to=${to}`);
+      expect(res.status).toBe(503);
+      expect(res.headers.get('retry-after')).toBe('5');
+      expect(((await res.json()) as { error: string }).error).toMatch(/busy with other exports/);
+    } finally {
+      await new Promise((r) => other.close(r));
+      await busy.close();
+    }
+  });
+
   it('refuses other methods', async () => {
     const res = await fetch(`${base}?stream=cam1&from=${T0}&to=${to}`, { method: 'POST' });
     expect(res.status).toBe(405);
