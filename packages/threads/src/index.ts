@@ -21,9 +21,11 @@ export { WriterCore, type WriterCommand, type WriterCounts } from './writer/writ
 export { ValkkaFSWriterThread, type WriterEvents, type WriterStats, type WriterThreadOptions } from './writer/writer-thread.js';
 export { ReaderCore, type ExpiredBlock, type ReaderCommand, type ReaderCounts } from './reader/reader-core.js';
 export { ValkkaFSReaderThread, type ReaderEvents, type ReaderStats, type ReaderThreadOptions } from './reader/reader-thread.js';
+export { SharedReaderThread, type SharedReaderCommand, type SharedReaderEvents, type SharedReaderOptions } from './reader/shared-reader-thread.js';
+export type { FsErrorEvent } from './reader/shared-source.js';
 // Playback cache and file sources (src/cacher, src/sources: see their READMEs).
-export { MAX_RATE, MIN_RATE, PlaybackClock, type TimelineState } from './cacher/playback-clock.js';
-export { CacherCore, type CacherEvent, type CacherOptions, type CacherOutput, type CacherState, type SetupFrame } from './cacher/cacher-core.js';
+export { MAX_RATE, MAX_REVERSE_RATE, MIN_RATE, PlaybackClock, type TimelineState } from './cacher/playback-clock.js';
+export { CacherCore, type CacherEvent, type CacherOptions, type CacherOutput, type CacherState, type SetupFrame, type TransmissionNotice } from './cacher/cacher-core.js';
 export { FileCacherThread, type CacherCommand, type CacherThreadOptions } from './cacher/cacher-thread.js';
 export { LatenessHistogram, type LatenessSummary } from './cacher/lateness.js';
 export { FileSourceCore, type FileSourceOptions, type SourceClock, type SourceHole } from './sources/file-source-core.js';

@@ -3,6 +3,7 @@ import { ThreadsError } from '../errors.js';
 import type { SlotFrame } from '../slot-frame.js';
 import { FrameCache, streamKey, streamSlot, streamSubsession, type StreamKey } from './frame-cache.js';
 import { checkRate, type PlaybackClock } from './playback-clock.js';
+import { ReverseCursor, type ReverseGop } from './reverse-play.js';
 
 export type CacherState = 'none' | 'seek' | 'stop' | 'play';
 
@@ -12,6 +13,18 @@ export type SetupFrame =
   | { type: 'stream_init'; slot: number; subsession: number; mediaType: MediaType; codec: Codec; timestamp: number }
   /** To every registered slot on seek (the picture is about to change), play and stop. */
   | { type: 'stream_state'; slot: number; state: 'seek' | 'play' | 'stop' };
+
+/**
+ * Sent downstream (in order with the frames) after the n-th transmission from the reader was taken in and
+ * whatever it made due was sent: whoever asked for that transmission knows that all it caused came before.
+ */
+export interface TransmissionNotice {
+  type: 'transmission';
+  number: number;
+  limits: { min: number; max: number } | null;
+  /** Frames were dropped or refused to keep the budget (the limits say what was kept). */
+  truncated: boolean;
+}
 
 /** Reported to whoever controls the cacher (the manager). */
 export type CacherEvent =
@@ -24,12 +37,16 @@ export type CacherEvent =
   /** A stream has had no frame for more than holeMs at the current time; `since` is its last frame (null: none yet). */
   | { type: 'nodata'; slot: number; subsession: number; since: number | null }
   /** The stream has frames again. */
-  | { type: 'data'; slot: number; subsession: number; timestamp: number };
+  | { type: 'data'; slot: number; subsession: number; timestamp: number }
+  /** Every stream was in a hole: the timeline jumped from stream time `from` to the next frame at `to` (skipHoles). */
+  | { type: 'skip'; from: number; to: number };
 
 export interface CacherOutput {
   frame(frame: SlotFrame): void;
   setup(setup: SetupFrame): void;
   event(event: CacherEvent): void;
+  /** In band after each transmission (optional). */
+  transmission?(notice: TransmissionNotice): void;
 }
 
 export interface CacherOptions {
@@ -45,6 +62,11 @@ export interface CacherOptions {
    * and beyond 4x (100 decodes/s per stream) a browser decoder falls behind with many streams. Default 4.
    */
   keyFramesOnlyAboveRate?: number;
+  /**
+   * While playing, when every stream of the cache is in a hole, move the timeline on to the next frame of the
+   * cache (backwards in reverse play) instead of waiting through the hole in real time. Default false.
+   */
+  skipHoles?: boolean;
 }
 
 /** Floating point slack when comparing a frame's time with the timeline's (rates like 3x do not divide exactly). */
@@ -61,6 +83,7 @@ export class CacherCore {
   private readonly reportIntervalMs: number;
   private readonly holeMs: number;
   private readonly keyOnlyAbove: number;
+  private readonly skipHoles: boolean;
 
   private state: CacherState = 'none';
   /** The stream time shown when not playing (after a seek, stop or step); null before any seek. */
@@ -83,6 +106,10 @@ export class CacherCore {
   private initSent = new Set<StreamKey>();
   private inHole = new Set<StreamKey>();
   private nextReportAt = -Infinity;
+  /** Reverse play (negative rates): per stream, the GOPs still to send. */
+  private readonly reverse = new ReverseCursor();
+  /** Transmissions taken in so far (numbers the in-band 'transmission' notices). */
+  private transmissions = 0;
 
   constructor(
     options: CacherOptions,
@@ -95,6 +122,7 @@ export class CacherCore {
     this.reportIntervalMs = options.reportIntervalMs ?? 100;
     this.holeMs = options.holeMs ?? 1000;
     this.keyOnlyAbove = options.keyFramesOnlyAboveRate ?? 4;
+    this.skipHoles = options.skipHoles ?? false;
   }
 
   get currentState(): CacherState {
@@ -146,6 +174,7 @@ export class CacherCore {
     else if (this.target !== null && this.covers(this.target)) this.position(this.target);
     else this.positioned = false;
     this.run();
+    this.out.transmission?.({ type: 'transmission', number: ++this.transmissions, limits: cache.limits, truncated: cache.truncated });
   }
 
   // ---- commands ----
@@ -167,7 +196,8 @@ export class CacherCore {
     if (!this.clock.timeline().playing) this.clock.play(this.target);
     this.state = 'play';
     this.sendState('play');
-    if (!this.positioned && this.play) this.position(this.clock.streamTime());
+    this.reverse.reset();
+    if ((!this.positioned || this.reversing) && this.play) this.position(this.clock.streamTime());
     this.run();
   }
 
@@ -177,12 +207,29 @@ export class CacherCore {
     this.run(); // frames due up to the instant of the stop still go out
     this.target = this.clock.streamTime();
     this.state = 'stop';
+    if (this.reversing) {
+      // The forward cursor stands where reverse play began: play or step forward start afresh from the target.
+      this.forgetStreams();
+    }
     this.sendState('stop');
   }
 
   setRate(rate: number): void {
     checkRate(rate);
+    const turned = rate < 0 !== this.reversing;
     this.clock.setRate(rate);
+    if (turned && this.state === 'play') {
+      // Turning round: every stream starts afresh at the current time in the new direction.
+      const s = this.clock.streamTime();
+      this.forgetStreams();
+      if (this.play) this.position(s);
+      this.run();
+    }
+  }
+
+  /** True while the timeline runs backwards (a negative rate). */
+  get reversing(): boolean {
+    return this.clock.timeline().rate < 0;
   }
 
   /**
@@ -212,7 +259,6 @@ export class CacherCore {
     this.state = 'none';
     this.target = null;
     this.play = null;
-    this.positioned = false;
     this.forgetStreams();
     this.sendState('seek');
     this.out.event({ type: 'limits', limits: null, truncated: false });
@@ -226,13 +272,19 @@ export class CacherCore {
     if (this.positioned && this.play) {
       const playing = this.state === 'play';
       const s = playing ? this.clock.streamTime(now) : this.target!;
-      const keyOnly = playing && this.clock.timeline().rate > this.keyOnlyAbove;
-      this.sendDue(this.play, s, keyOnly);
-      if (this.state === 'seek') {
-        this.state = 'stop'; // the burst up to the target is out: show it and stop there
-        this.sendState('stop');
+      const keyOnly = playing && Math.abs(this.clock.timeline().rate) > this.keyOnlyAbove;
+      if (playing && this.reversing) {
+        this.sendReverse(this.play, s, keyOnly);
+        this.checkReverseHoles(s, keyOnly);
+      } else {
+        this.sendDue(this.play, s, keyOnly);
+        if (this.state === 'seek') {
+          this.state = 'stop'; // the burst up to the target is out: show it and stop there
+          this.sendState('stop');
+        }
+        this.checkHoles(s);
+        if (playing && this.skipHoles) this.skipHole(s);
       }
-      this.checkHoles(s);
     }
     if (now >= this.nextReportAt) {
       this.out.event({ type: 'time', streamTime: this.streamTime() });
@@ -244,8 +296,14 @@ export class CacherCore {
   nextWakeAt(): number {
     let wake = this.nextReportAt;
     if (this.state === 'play' && this.positioned && this.play) {
-      const next = this.play.frameAt(this.cursor);
-      if (next) wake = Math.min(wake, this.clock.clockTimeOf(next.timestamp));
+      if (this.reversing) {
+        const keyOnly = Math.abs(this.clock.timeline().rate) > this.keyOnlyAbove;
+        const last = this.reverse.nextDue(this.play, keyOnly, this.playable);
+        if (last !== undefined) wake = Math.min(wake, this.clock.clockTimeOf(last));
+      } else {
+        const next = this.play.frameAt(this.cursor);
+        if (next) wake = Math.min(wake, this.clock.clockTimeOf(next.timestamp));
+      }
     }
     return wake;
   }
@@ -262,13 +320,67 @@ export class CacherCore {
       if (!key_ && (keyOnly || (last !== undefined && f.timestamp - last > this.holeMs))) this.needKey.add(key);
       if (!key_ && this.needKey.has(key)) continue;
       this.needKey.delete(key);
-      if (!this.initSent.has(key)) {
-        this.initSent.add(key);
-        this.out.setup({ type: 'stream_init', slot: f.slot, subsession: f.subsession, mediaType: f.mediaType, codec: f.codec, timestamp: f.timestamp });
-      }
-      if (this.inHole.delete(key)) this.out.event({ type: 'data', slot: f.slot, subsession: f.subsession, timestamp: f.timestamp });
-      this.out.frame(f);
+      this.emit(f);
     }
+  }
+
+  /** Sends one frame downstream: its stream's stream_init first, and 'data' if the stream was in a hole. */
+  private emit(f: SlotFrame): void {
+    const key = streamKey(f.slot, f.subsession);
+    if (!this.initSent.has(key)) {
+      this.initSent.add(key);
+      this.out.setup({ type: 'stream_init', slot: f.slot, subsession: f.subsession, mediaType: f.mediaType, codec: f.codec, timestamp: f.timestamp });
+    }
+    if (this.inHole.delete(key)) this.out.event({ type: 'data', slot: f.slot, subsession: f.subsession, timestamp: f.timestamp });
+    this.out.frame(f);
+  }
+
+  private readonly playable = (stream: StreamKey): boolean => this.slots.has(streamSlot(stream));
+
+  /** Reverse play: the GOPs due at `s`, each whole and in decode order, newest GOP first. */
+  private sendReverse(cache: FrameCache, s: number, keyOnly: boolean): void {
+    for (const gop of this.reverse.due(cache, s, keyOnly, this.playable)) {
+      this.reverse.sent(gop);
+      for (const i of gop.indices) this.emit(cache.frameAt(i)!);
+    }
+  }
+
+  /** Reverse play: a stream whose oldest shown frame is more than holeMs after `s` is in a hole. */
+  private checkReverseHoles(s: number, keyOnly: boolean): void {
+    let all = true;
+    let next: ReverseGop | undefined;
+    for (const key of this.play!.streams()) {
+      if (!this.playable(key)) continue;
+      const since = this.reverse.shownSince(key);
+      if (since !== undefined && since - s <= this.holeMs) {
+        all = false;
+        continue;
+      }
+      if (!this.inHole.has(key)) {
+        this.inHole.add(key);
+        this.out.event({ type: 'nodata', slot: streamSlot(key), subsession: streamSubsession(key), since: since ?? null });
+      }
+      const gop = this.reverse.next(this.play!, key, keyOnly);
+      if (gop && (!next || gop.last > next.last)) next = gop;
+    }
+    if (this.skipHoles && all && next && next.last < s) this.jump(s, next.last);
+  }
+
+  /** Forward play: when every stream of the cache is in a hole, the timeline moves on to the next frame. */
+  private skipHole(s: number): void {
+    for (const key of this.from.keys()) if (this.playable(key) && !this.inHole.has(key)) return;
+    for (let i = this.cursor, f = this.play!.frameAt(i); f; f = this.play!.frameAt(++i)) {
+      const key = streamKey(f.slot, f.subsession);
+      if (!this.playable(key) || i < (this.from.get(key) ?? Infinity)) continue;
+      if (f.timestamp > s) this.jump(s, f.timestamp);
+      return;
+    }
+  }
+
+  private jump(from: number, to: number): void {
+    this.clock.play(to);
+    this.out.event({ type: 'skip', from, to });
+    this.run();
   }
 
   /** Reports the registered streams of the play cache that have no frame within holeMs before `s`. */
@@ -300,17 +412,20 @@ export class CacherCore {
       this.lastSeen.delete(key);
       this.initSent.delete(key);
       this.needKey.delete(key);
+      // From its key frame at or before s, unless s is in a hole of the stream: then from its next key frame.
       const at = cache.keyAtOrBefore(key, s);
-      const start = at >= 0 ? at : cache.firstKey(key);
+      const start = at >= 0 && s - cache.lastTimeAtOrBefore(key, s) <= this.holeMs ? at : cache.firstKeyAfter(key, s);
       this.from.set(key, start >= 0 ? start : Infinity);
     }
     this.cursor = Math.min(cache.length, ...this.from.values());
     this.positioned = true;
+    if (this.state === 'play' && this.reversing) this.reverse.position(cache, s);
   }
 
   /** A seek or clear starts every stream afresh. */
   private forgetStreams(): void {
     this.positioned = false;
+    this.reverse.reset();
     this.from.clear();
     this.lastSeen.clear();
     this.needKey.clear();

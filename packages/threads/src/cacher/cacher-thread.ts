@@ -14,6 +14,12 @@ export interface CacherThreadOptions extends Omit<CacherOptions, 'clock'> {
   /** The playback clock; share one between cachers to keep their streams on one timeline. Default: a system clock. */
   clock?: PlaybackClock;
   name?: string;
+  /**
+   * Put a `{ type: 'transmission', number, limits, truncated }` command entry into the output after each
+   * transmission was taken in (TransmissionNotice): its consumer then knows where the effects of a request end.
+   * Default false.
+   */
+  transmissionNotices?: boolean;
 }
 
 export interface CacherWorkerData {
@@ -21,6 +27,7 @@ export interface CacherWorkerData {
   output: SharedArrayBuffer;
   clock: SharedArrayBuffer;
   lateness: SharedArrayBuffer;
+  notices: boolean;
   options: Omit<CacherOptions, 'clock'>;
 }
 
@@ -51,7 +58,7 @@ export class FileCacherThread extends ValkkaThread<CacherWorkerData> {
   private readonly latenessHistogram: LatenessHistogram;
 
   constructor(options: CacherThreadOptions) {
-    const { input, output, outputBytes, clock, name, ...core } = options;
+    const { input, output, outputBytes, clock, name, transmissionNotices, ...core } = options;
     const out = output ?? FrameQueue.create({ capacity: outputBytes ?? 8 * 1024 * 1024, mode: 'block' });
     const playbackClock = clock ?? PlaybackClock.system();
     const lateness = LatenessHistogram.create();
@@ -61,7 +68,7 @@ export class FileCacherThread extends ValkkaThread<CacherWorkerData> {
       commandBytes: 64 * 1024,
       outputs: [out],
       counters: CACHER_COUNTERS,
-      data: { frames: input.buffer, output: out.buffer, clock: playbackClock.buffer, lateness: lateness.buffer, options: core },
+      data: { frames: input.buffer, output: out.buffer, clock: playbackClock.buffer, lateness: lateness.buffer, notices: transmissionNotices ?? false, options: core },
     });
     this.output = out;
     this.clock = playbackClock;
@@ -106,8 +113,9 @@ export class FileCacherThread extends ValkkaThread<CacherWorkerData> {
   }
 
   /**
-   * Resolves when the worker has handled every command sent before (commands themselves resolve when queued);
-   * rejects if the thread stops or dies first.
+   * Resolves when the worker has handled every command sent before (commands themselves resolve when queued)
+   * and then sent what was due at the clock's time (so, with a manual clock: advance it, await sync(), and
+   * everything due is in the output); rejects if the thread stops or dies first.
    */
   async sync(): Promise<void> {
     await this.ask<true>({ type: 'sync' } satisfies CacherCommand);
@@ -120,7 +128,7 @@ export class FileCacherThread extends ValkkaThread<CacherWorkerData> {
   async pipeTo(out: { frame: FrameFilter; setup?(setup: SetupFrame): void }): Promise<void> {
     for await (const entry of this.output) {
       if (entry.kind === 'frame') out.frame(entry.frame);
-      else if (entry.kind === 'command') out.setup?.(entry.command as unknown as SetupFrame);
+      else if (entry.kind === 'command' && entry.command.type !== 'transmission') out.setup?.(entry.command as unknown as SetupFrame);
     }
   }
 

@@ -1,5 +1,5 @@
 import { FrameQueue } from '../queue/frame-queue.js';
-import type { QueueEntry } from '../slot-frame.js';
+import type { QueueEntry, ThreadCommand } from '../slot-frame.js';
 import { STOP_COMMAND } from '../thread/protocol.js';
 import { runWorker } from '../thread/worker-runtime.js';
 import { CacherCore } from './cacher-core.js';
@@ -35,8 +35,12 @@ runWorker<CacherWorkerData>(CACHER_COUNTERS, async (ctx) => {
         output.pushCommand(s, ctx.stopping);
       },
       event: (e) => ctx.emit(e.type, e),
+      transmission: (n) => {
+        if (ctx.data.notices) output.pushCommand(n as unknown as ThreadCommand, ctx.stopping);
+      },
     },
   );
+  const synced: CacherCommand[] = [];
   const handleCommand = (c: CacherCommand): void => {
     switch (c.type) {
       case 'registerSlot': return core.registerSlot(c.slot);
@@ -47,7 +51,7 @@ runWorker<CacherWorkerData>(CACHER_COUNTERS, async (ctx) => {
       case 'setRate': return core.setRate(c.rate);
       case 'step': return core.step(c.direction);
       case 'clear': return core.clear();
-      case 'sync': return ctx.answer(c, true);
+      case 'sync': return void synced.push(c); // answered after the next run(): what is due now has gone out
     }
   };
   const handleReader = (entry: QueueEntry): void => {
@@ -75,6 +79,7 @@ runWorker<CacherWorkerData>(CACHER_COUNTERS, async (ctx) => {
       }
     }
     core.run(); // what is due goes out before the reader's entries are taken in
+    for (const c of synced.splice(0)) ctx.answer(c as unknown as ThreadCommand, true);
     for (let i = 0, e = frames.pop(); e; e = ++i < BATCH ? frames.pop() : undefined) {
       busy = true;
       handleReader(e);

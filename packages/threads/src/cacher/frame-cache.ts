@@ -114,10 +114,31 @@ export class FrameCache {
     return this.byStream.keys();
   }
 
+  /** Indices of the frames of `stream`, in time order. */
+  indicesOf(stream: StreamKey): readonly number[] {
+    return this.byStream.get(stream) ?? [];
+  }
+
   /** Index of the last key frame of `stream` at or before `t`, or -1. */
   keyAtOrBefore(stream: StreamKey, t: number): number {
     const list = this.byStream.get(stream) ?? [];
     for (let j = this.countAtOrBefore(list, t) - 1; j >= 0; j--) {
+      if (isKeyFrame(this.frames[list[j]!]!)) return list[j]!;
+    }
+    return -1;
+  }
+
+  /** Timestamp of the last frame of `stream` at or before `t` (-Infinity if none). */
+  lastTimeAtOrBefore(stream: StreamKey, t: number): number {
+    const list = this.byStream.get(stream) ?? [];
+    const n = this.countAtOrBefore(list, t);
+    return n === 0 ? -Infinity : this.frames[list[n - 1]!]!.timestamp;
+  }
+
+  /** Index of the first key frame of `stream` after `t`, or -1. */
+  firstKeyAfter(stream: StreamKey, t: number): number {
+    const list = this.byStream.get(stream) ?? [];
+    for (let j = this.countAtOrBefore(list, t); j < list.length; j++) {
       if (isKeyFrame(this.frames[list[j]!]!)) return list[j]!;
     }
     return -1;

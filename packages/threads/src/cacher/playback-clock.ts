@@ -1,8 +1,9 @@
 import { ThreadsError } from '../errors.js';
 
-/** Playback rates the cachers accept (the issue's 1/8x to 32x). */
+/** Playback rates the cachers accept: 1/8x to 32x forwards, and backwards -1/8x to -8x (reverse play). */
 export const MIN_RATE = 1 / 8;
 export const MAX_RATE = 32;
+export const MAX_REVERSE_RATE = 8;
 
 /** A consistent snapshot of the timeline: stream time = anchorStream + (clock - anchorClock) * rate while playing. */
 export interface TimelineState {
@@ -29,8 +30,8 @@ const FLOATS = 6;
 export const CLOCK_BUFFER_BYTES = INT_BYTES + FLOATS * 8;
 
 export function checkRate(rate: number): void {
-  if (!(rate >= MIN_RATE && rate <= MAX_RATE)) {
-    throw new ThreadsError('ERR_RATE', `playback rate must be between ${MIN_RATE} and ${MAX_RATE}, got ${rate}`);
+  if (!((rate >= MIN_RATE && rate <= MAX_RATE) || (rate <= -MIN_RATE && rate >= -MAX_REVERSE_RATE))) {
+    throw new ThreadsError('ERR_RATE', `playback rate must be between ${MIN_RATE} and ${MAX_RATE}, or -${MIN_RATE} and -${MAX_REVERSE_RATE} (reverse), got ${rate}`);
   }
 }
 
