@@ -62,7 +62,7 @@ export class ValkkaFSManager extends EventEmitter<ManagerEvents> {
   private covered: TimeRange | undefined;
   private readonly requests = new Map<number, Request>();
   private liveGrew = false;
-  private planning = false;
+  private planning: Promise<void> | undefined;
   private cached: TimeRange | null = null;
   private currentTime: number | null = null;
   private range: TimeRange | null | undefined;
@@ -104,6 +104,7 @@ export class ValkkaFSManager extends EventEmitter<ManagerEvents> {
       holeMs: this.holeMs,
       skipHoles: this.skipHoles,
       keyFramesOnlyAboveRate: keyFrom - 1e-9, // "from 4x" on the cacher's "above" scale
+      transmissionNotices: true, // a seek knows when its transmission's burst is out
     });
     this.listen();
   }
@@ -300,12 +301,10 @@ export class ValkkaFSManager extends EventEmitter<ManagerEvents> {
    */
   async sync(): Promise<void> {
     this.requireStarted();
-    await this.plan();
+    await this.plan(); // one under way may have looked before the clock moved:
+    await this.plan(); // look again
     for (const r of [...this.requests.values()]) await r.done;
-    // Two round trips: the cacher's loop answers a command before it sends what is due, so the second answer
-    // comes after a pass that saw the clock as it is now.
-    await this.cacher.sync();
-    await this.cacher.sync();
+    await this.cacher.sync(); // answered after the cacher sent what is due at the clock's time
     while (this.cacher.output.stats().used > 0) await new Promise((resolve) => setImmediate(resolve));
     await new Promise((resolve) => setImmediate(resolve));
   }
@@ -390,7 +389,8 @@ export class ValkkaFSManager extends EventEmitter<ManagerEvents> {
     this.target = t;
     this.setState('seek');
     await this.cacher.seek(t);
-    const request = await this.request(t, this.clock.timeline().rate);
+    // Only the blocks that show t (each stream's key frame up to t): a seek reads little; play loads the rest.
+    const request = await this.request(t, this.clock.timeline().rate, [t, t]);
     await request.done;
     if (this.target === t) {
       this.setState('stop');
@@ -413,8 +413,7 @@ export class ValkkaFSManager extends EventEmitter<ManagerEvents> {
   }
 
   /** Asks the reader for one transmission: every played filesystem's blocks for the window around `position`. */
-  private async request(position: number, rate: number): Promise<Request> {
-    const window = playWindow(position, rate, this.win);
+  private async request(position: number, rate: number, window = playWindow(position, rate, this.win)): Promise<Request> {
     const parts: Array<{ key: number; blocks: number[] }> = [];
     for (const g of this.groups) {
       if (g.error || g.played().length === 0) continue;
@@ -432,10 +431,14 @@ export class ValkkaFSManager extends EventEmitter<ManagerEvents> {
     return request;
   }
 
-  /** Loads what playback will need next, and jumps over a hole where every stream is in one. */
-  private async plan(): Promise<void> {
-    if (!this.started || this.closed || this.planning || this.state !== 'play') return;
-    this.planning = true;
+  /** Loads what playback will need next, and jumps over a hole where every stream is in one (one look at a time). */
+  private plan(): Promise<void> {
+    this.planning ??= this.planOnce().finally(() => (this.planning = undefined));
+    return this.planning;
+  }
+
+  private async planOnce(): Promise<void> {
+    if (!this.started || this.closed || this.state !== 'play') return;
     try {
       if (this.requests.size > 0) return; // one at a time while playing
       const { rate } = this.clock.timeline();
@@ -446,8 +449,6 @@ export class ValkkaFSManager extends EventEmitter<ManagerEvents> {
       } else if (this.skipHoles) await this.skipHole(position, rate);
     } catch (err) {
       if (!this.closed) this.emit('log', `planning playback: ${(err as Error).message}`);
-    } finally {
-      this.planning = false;
     }
   }
 

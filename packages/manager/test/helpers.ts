@@ -41,7 +41,8 @@ export async function record(
   for (const s of streams) {
     const clock = PlaybackClock.manual(0);
     const core = new FileSourceCore(await loadClip(join(FIXTURES, s.clip)), clock, { slot: 1, startTime: s.start, holes: s.holes });
-    clock.setNow(end - s.start);
+    core.start(); // the camera starts at clock 0 ...
+    clock.setNow(end - s.start); // ... and this is when recording ends
     for (let batch = core.pull(); batch.length > 0; batch = core.pull()) {
       for (const { slot: _slot, ...f } of batch) if (f.timestamp <= end) frames.push({ ...f, streamId: s.id });
     }
