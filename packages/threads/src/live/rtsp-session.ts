@@ -42,6 +42,35 @@ export interface VideoTrack {
 }
 
 const MAX_REDIRECTS = 3;
+/** While playing over TCP, connections are read at most once per this many ms, all of a thread's together. */
+const READ_BATCH_MS = 100;
+
+/**
+ * Holds paused sockets and resumes them all together every READ_BATCH_MS: one wake-up of the thread reads
+ * every camera's gathered packets. The timer runs only while a socket is held.
+ */
+const readPacer = {
+  held: new Set<Socket>(),
+  timer: undefined as NodeJS.Timeout | undefined,
+  hold(socket: Socket): void {
+    if (this.held.has(socket)) return;
+    socket.pause();
+    this.held.add(socket);
+    this.timer ??= setInterval(() => this.tick(), READ_BATCH_MS);
+  },
+  release(socket: Socket): void {
+    this.held.delete(socket);
+  },
+  tick(): void {
+    const sockets = [...this.held];
+    this.held.clear();
+    for (const s of sockets) if (!s.destroyed) s.resume();
+    if (this.held.size === 0 && sockets.length === 0) {
+      clearInterval(this.timer);
+      this.timer = undefined;
+    }
+  },
+};
 const USER_AGENT = 'valkka-live/0.1';
 
 export class RtspSession {
@@ -62,9 +91,11 @@ export class RtspSession {
   private channels = { rtp: 0, rtcp: 1 };
   private lastMedia = performance.now();
   private readonly stepMs: number;
+  private batching = false;
 
   private constructor(
     private readonly socket: Socket,
+    relay: Relay,
     private readonly url: RtspUrl,
     private readonly credentials: { user: string; password: string } | undefined,
     private readonly options: SessionOptions,
@@ -72,7 +103,7 @@ export class RtspSession {
     this.stepMs = options.stepTimeoutMs ?? 10_000;
     this.ended = new Promise((resolve) => (this.endWith = resolve));
     this.video = undefined as unknown as VideoTrack;
-    this.attach(socket);
+    this.attach(socket, relay);
   }
 
   /** Connects and plays; rejects with a LiveError (its message names the camera without its password). */
@@ -80,7 +111,8 @@ export class RtspSession {
     let url = parseRtspUrl(options.url);
     for (let redirects = 0; ; redirects++) {
       const credentials = url.user !== undefined ? { user: url.user, password: url.password ?? '' } : undefined;
-      const session = new RtspSession(await connectTcp(url, options.stepTimeoutMs ?? 10_000), url, credentials, options);
+      const relay: Relay = {};
+      const session = new RtspSession(await connectTcp(url, options.stepTimeoutMs ?? 10_000, relay), relay, url, credentials, options);
       try {
         await session.describeAndPlay();
         return session;
@@ -98,9 +130,20 @@ export class RtspSession {
     }
   }
 
-  private attach(socket: Socket): void {
+  private attach(socket: Socket, relay: Relay): void {
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => {
+    relay.data = (chunk) => {
+      this.receive(chunk);
+      // While playing, read in batches: the kernel gathers packets and one read takes them all, instead of a
+      // wake-up per packet (most of a recorder's CPU). The socket buffer bounds what waits.
+      if (this.batching && !this.done && chunk.length < READ_BUFFER_BYTES) readPacer.hold(socket); // a full read: more is waiting
+    };
+    socket.on('error', (err: NodeJS.ErrnoException) => this.fail(new LiveError('ERR_LIVE_CLOSED', `connection to ${this.where} failed: ${err.code ?? err.message}`)));
+    socket.on('close', () => this.fail(new LiveError('ERR_LIVE_CLOSED', `${this.where} closed the connection`)));
+  }
+
+  private receive(chunk: Uint8Array): void {
+    {
       let messages;
       try {
         messages = this.reader.push(chunk);
@@ -124,9 +167,7 @@ export class RtspSession {
         }
         if (this.done) return;
       }
-    });
-    socket.on('error', (err: NodeJS.ErrnoException) => this.fail(new LiveError('ERR_LIVE_CLOSED', `connection to ${this.where} failed: ${err.code ?? err.message}`)));
-    socket.on('close', () => this.fail(new LiveError('ERR_LIVE_CLOSED', `${this.where} closed the connection`)));
+    }
   }
 
   private get where(): string {
@@ -157,6 +198,7 @@ export class RtspSession {
     const timeoutS = Math.min(300, Math.max(2, timeout ? Number(timeout[1]) : 60));
     this.useTransport(header(setup.headers, 'transport') ?? '');
     await this.request('PLAY', resolveControl(base, sdp.control), { Range: 'npt=0.000-' });
+    this.batching = true;
     this.lastMedia = performance.now();
     // Keep-alive at half the session timeout; the watchdog notices a camera that stopped sending.
     this.timers.push(setInterval(() => this.keepAlive(), (timeoutS * 1000) / 2));
@@ -267,6 +309,7 @@ export class RtspSession {
     if (this.done) return;
     this.done = true;
     for (const t of this.timers) clearInterval(t);
+    readPacer.release(this.socket);
     for (const [, w] of this.waiting) {
       clearTimeout(w.timer);
       w.reject(reason);
@@ -301,9 +344,26 @@ function videoTrack(media: SdpMedia, ignoredTracks: string[]): VideoTrack {
   return { codec, clockRate, payloadType: media.formats[0] ?? 96, parameterSets, ignoredTracks };
 }
 
-function connectTcp(url: RtspUrl, timeoutMs: number): Promise<Socket> {
+/** Where a connection's bytes go (set once the session exists). */
+interface Relay {
+  data?: (chunk: Uint8Array) => void;
+}
+
+/** Bytes one read takes at most. */
+const READ_BUFFER_BYTES = 256 * 1024;
+
+function connectTcp(url: RtspUrl, timeoutMs: number, relay: Relay): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ host: url.host, port: url.port });
+    // One read buffer per connection, reused; each read is copied out once (packets outlive the read).
+    const socket = connect({
+      host: url.host,
+      port: url.port,
+      onread: { buffer: Buffer.allocUnsafe(READ_BUFFER_BYTES), callback: (n: number, buf: Uint8Array) => {
+          relay.data?.(new Uint8Array(buf.subarray(0, n)));
+          return true;
+        },
+      },
+    });
     const timer = setTimeout(() => {
       socket.destroy();
       reject(new LiveError('ERR_LIVE_TIMEOUT', `cannot connect to ${url.host}:${url.port} within ${timeoutMs / 1000} s`));
