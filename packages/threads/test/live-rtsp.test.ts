@@ -190,6 +190,39 @@ describe.skipIf(why)('LiveCamera against GStreamer RTSP server', () => {
   }, 20_000);
 });
 
+describe.skipIf(why)('a camera that stops sending', () => {
+  it('is noticed by the watchdog, reconnected when it answers again, and recorded on', async () => {
+    const server = await startRtspServer({ mounts: { '/cam': 'live-h264,shared' } });
+    const frames: SlotFrame[] = [];
+    const errors: string[] = [];
+    const camera = new LiveCamera(
+      { url: server.url('/cam'), slot: 1, stallTimeoutMs: 1000, stepTimeoutMs: 1000, backoffMs: 100, maxBackoffMs: 200 },
+      { onFrame: (f) => frames.push(f), onState: (_s, e) => e && errors.push(e.code) },
+    );
+    try {
+      camera.start();
+      expect(await camera.firstAttempt).toBeUndefined();
+      while (frames.length < 10) await sleep(50);
+      server.freeze(true);
+      const frozenAt = frames.length;
+      await sleep(2500);
+      server.freeze(false);
+      const deadline = performance.now() + 15_000;
+      while (camera.stats().reconnects < 1 || frames.length < frozenAt + 25) {
+        if (performance.now() > deadline) throw new Error(`no recovery: ${JSON.stringify(camera.stats())}`);
+        await sleep(50);
+      }
+      expect(errors[0]).toBe('ERR_LIVE_TIMEOUT'); // "sent no video for ... s", then attempts that time out
+      const steps = frames.slice(1).map((f, i) => f.timestamp - frames[i]!.timestamp);
+      expect(Math.max(...steps)).toBeGreaterThanOrEqual(2000); // the hole
+      expect(Math.min(...steps)).toBeGreaterThanOrEqual(0);
+    } finally {
+      await camera.stop();
+      await server.stop();
+    }
+  }, 30_000);
+});
+
 describe.skipIf(why)('LiveThread into a ValkkaSingleFS', () => {
   it('a camera that stops and comes back is reconnected and recorded on, with the hole in the recording', async () => {
     let server = await startRtspServer({ mounts: { '/cam': 'live-h264,shared' } });

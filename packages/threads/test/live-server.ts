@@ -16,6 +16,8 @@ export interface RtspServerOptions {
 
 export interface RtspServer {
   port: number;
+  /** Freezes (SIGSTOP) or thaws (SIGCONT) the server: a camera that stops sending without closing anything. */
+  freeze(frozen: boolean): void;
   /** rtsp://[user:pass@]127.0.0.1:port/path; `credentials: false` leaves them out, a pair replaces them. */
   url(path: string, credentials?: false | { user: string; password: string }): string;
   stop(): Promise<void>;
@@ -64,11 +66,15 @@ export async function startRtspServer(options: RtspServerOptions): Promise<RtspS
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   return {
     port,
+    freeze(frozen) {
+      child.kill(frozen ? 'SIGSTOP' : 'SIGCONT');
+    },
     url(path, credentials) {
       const creds = credentials === false || !options.auth ? '' : `${encodeURIComponent((credentials || { user }).user)}:${encodeURIComponent((credentials || { password }).password)}@`;
       return `rtsp://${creds}127.0.0.1:${port}${path}`;
     },
     async stop() {
+      child.kill('SIGCONT');
       child.kill('SIGTERM');
       const killer = setTimeout(() => child.kill('SIGKILL'), 3000);
       await exited;
