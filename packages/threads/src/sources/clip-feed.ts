@@ -52,6 +52,7 @@ export class ClipFeed implements UnitCursor {
     /** Passes over the file in all (Infinity: loop for ever). */
     private readonly loops: number,
     first: Pass,
+    private readonly chunk: Uint8Array,
   ) {
     this.pass = first;
     this.passes = 1;
@@ -61,8 +62,9 @@ export class ClipFeed implements UnitCursor {
   static async open(path: string, options: LoadClipOptions = {}, loops = Infinity): Promise<ClipFeed> {
     const fps = options.fps ?? 25;
     if (!(fps > 0 && fps <= 1000)) throw new SourceError('ERR_SOURCE_OPTIONS', `fps must be in (0, 1000], got ${options.fps}`);
-    const { info, pass } = await openPass(path, options);
-    const feed = new ClipFeed(info, options, loops, pass);
+    const chunk = new Uint8Array(CHUNK_BYTES);
+    const { info, pass } = await openPass(path, options, chunk);
+    const feed = new ClipFeed(info, options, loops, pass, chunk);
     await feed.fill();
     if (feed.ahead.length === 0) throw new SourceError('ERR_SOURCE_EMPTY', `${path}: no decodable picture (no key frame with its parameter sets)`);
     return feed;
@@ -106,7 +108,7 @@ export class ClipFeed implements UnitCursor {
         this.done = true;
         return;
       }
-      this.pass = (await openPass(this.info.path, this.options)).pass;
+      this.pass = (await openPass(this.info.path, this.options, this.chunk)).pass;
       this.passes++;
     }
   }
@@ -118,7 +120,8 @@ export class ClipFeed implements UnitCursor {
   }
 }
 
-async function openPass(path: string, options: LoadClipOptions): Promise<{ info: ClipInfo; pass: Pass }> {
+/** Opens the file for one pass; `chunk` is the feed's read buffer, shared by its passes (a short clip loops often). */
+async function openPass(path: string, options: LoadClipOptions, chunk: Uint8Array): Promise<{ info: ClipInfo; pass: Pass }> {
   let file;
   try {
     file = await open(path, 'r');
@@ -137,17 +140,16 @@ async function openPass(path: string, options: LoadClipOptions): Promise<{ info:
       throw new SourceError('ERR_SOURCE_FORMAT', `${path}: neither an MP4 (no ftyp box) nor an Annex-B stream (no start code at byte 0)`);
     }
     const codec = annexBCodec(path, start, options.codec);
-    return { info: { path, codec, container: 'annexb', frameMs: 1000 / (options.fps ?? 25) }, pass: annexBPass(path, codec, file) };
+    return { info: { path, codec, container: 'annexb', frameMs: 1000 / (options.fps ?? 25) }, pass: annexBPass(path, codec, file, chunk) };
   } catch (err) {
     await file.close().catch(() => undefined);
     throw err;
   }
 }
 
-function annexBPass(path: string, codec: VideoCodec, file: import('node:fs/promises').FileHandle): Pass {
+function annexBPass(path: string, codec: VideoCodec, file: import('node:fs/promises').FileHandle, chunk: Uint8Array): Pass {
   const splitter = new AccessUnitSplitter(codec);
   const finisher = new UnitFinisher(path, codec);
-  const chunk = new Uint8Array(CHUNK_BYTES);
   let position = 0;
   let eof = false;
   const finish = (aus: Array<{ payload: Uint8Array }>): ClipUnit[] =>

@@ -23,7 +23,7 @@ export interface ThreadSpec<Data> {
 }
 
 /** How long close() waits for a clean stop before it terminates the worker (ms). */
-export const DEFAULT_STOP_TIMEOUT_MS = 10_000;
+export const DEFAULT_STOP_TIMEOUT_MS = 30_000;
 
 /**
  * The owner's side of a thread that runs in a worker (node:worker_threads), with libValkka's lifecycle:
@@ -167,7 +167,7 @@ export class ValkkaThread<Data = unknown, Events extends Record<keyof Events, un
   }
 
   /**
-   * requestStop + waitStop, bounded: a worker that has not stopped after `timeoutMs` (default 10 s; e.g. stuck
+   * requestStop + waitStop, bounded: a worker that has not stopped after `timeoutMs` (default 30 s; e.g. stuck
    * in a long synchronous task) is terminated, and close() rejects with ERR_STOP_TIMEOUT (what it had not
    * finished is lost).
    */

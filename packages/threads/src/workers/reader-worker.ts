@@ -1,35 +1,24 @@
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import type { BlockSource } from '../fs-port.js';
 import { openReader } from '../fs-open.js';
 import { FrameQueue } from '../queue/frame-queue.js';
 import { type ExpiredBlock, ReaderCore } from '../reader/reader-core.js';
 import { DEFAULT_BUDGET_BLOCKS, READER_COUNTERS, type ReaderWorkerData } from '../reader/reader-thread.js';
 import type { QueueEntry, ThreadCommand } from '../slot-frame.js';
+import { collectEvery } from '../thread/collect.js';
 import { runLoop, runWorker } from '../thread/worker-runtime.js';
 
 // The ValkkaFSReaderThread's worker: opens the filesystem read-only (no lock: the writer keeps writing),
 // serves pullBlocks requests from its command queue into the output queue.
-/**
- * The fs reads every block into a fresh buffer; V8 frees dead buffers only under its own external-memory
- * pressure, which lets them pile up to tens of MiB whatever the reader holds. A collection after every
- * `everyBytes` read keeps the worker's memory near its budget (a small heap: a few ms each).
- */
+/** The fs reads every block into a fresh buffer: collect the dead ones after every `everyBytes` read (see collectEvery). */
 function collectingGarbage(source: BlockSource, everyBytes: number): BlockSource {
-  setFlagsFromString('--expose-gc');
-  const collect = runInNewContext('gc') as () => void;
-  let read = 0;
+  const moved = collectEvery(everyBytes);
   return {
     get nBlocks() {
       return source.nBlocks;
     },
     blocksize: source.blocksize,
     readBlock: (index, expectedSeq) => {
-      read += source.blocksize;
-      if (read >= everyBytes) {
-        read = 0;
-        collect();
-      }
+      moved(source.blocksize);
       return source.readBlock(index, expectedSeq);
     },
     close: () => source.close(),
