@@ -272,12 +272,19 @@ export class ValkkaFSManager extends EventEmitter<ManagerEvents> {
     if (direction !== 1 && direction !== -1) throw new TypeError(`step: direction must be 1 or -1, got ${direction}`);
     if (this.state === 'play') await this.stop();
     if (this.target === undefined) return;
-    if (this.reversed || runsShort(this.covered, this.target, direction, this.win)) {
-      this.reversed = false;
+    if (this.reversed) {
+      this.reversed = false; // the cacher forgot its forward position: show the target again first
       await this.seekTo(this.target, false);
     }
+    const from = this.target;
     await this.cacher.step(direction);
     await this.sync();
+    if (this.clock.streamTime() === from) {
+      // At the edge of what is loaded: load the blocks around the target, then step again.
+      await (await this.request(from, direction)).done;
+      await this.cacher.step(direction);
+      await this.sync();
+    }
     this.target = this.clock.streamTime();
   }
 
