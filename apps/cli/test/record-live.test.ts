@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { loadValkkaFS } from '@valkka/fs';
 import { skipReason } from '@valkka/vitest-preset/skip';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { rtspServerMissing, startRtspServer, type RtspServer } from '../../../packages/threads/test/live-server.js';
+import { rtspServerMissing, startRtspServer, type RtspServer } from '@valkka/vitest-preset/rtsp-camera';
 import { valkka } from './run-cli.js';
 
 const missing = rtspServerMissing();

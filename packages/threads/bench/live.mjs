@@ -1,6 +1,6 @@
 // Bench of LiveThread: N cameras recorded over RTSP (TCP) into ValkkaSingleFS rings by LiveThreads, beside N
 // `ffmpeg -rtsp_transport tcp -i URL -c copy -f segment` recorders (what Frigate and Shinobi run) on the same
-// streams, in the same run. The camera is GStreamer's RTSP server (test/rtsp-server.py), one shared live H.264
+// streams, in the same run. The camera is GStreamer's RTSP server (tooling/vitest/rtsp-server.py), one shared live H.264
 // media (640x360, 25 fps, a key frame a second) that every client receives. Reports CPU seconds per
 // camera-minute of each (our recorder runs in a child process so its whole CPU - main thread and workers - is
 // measured by getrusage; ffmpeg's from /proc/PID/stat), their ratio (goal <= 0.5), frames and losses.
@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { RTSP_SERVER_SCRIPT } from '@valkka/vitest-preset/rtsp-camera';
 
 const arg = (name, fallback) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -94,7 +95,7 @@ async function cpuTicks(pid) {
 
 async function main() {
   const base = await mkdtemp(join(tmpdir(), 'valkka-bench-live-'));
-  const server = spawn('/usr/bin/python3', [join(here, '../test/rtsp-server.py'), '--port', '0', '/cam=live-h264,shared'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const server = spawn('/usr/bin/python3', [RTSP_SERVER_SCRIPT, '--port', '0', '/cam=live-h264,shared'], { stdio: ['pipe', 'pipe', 'inherit'] });
   const children = [server];
   try {
     const port = await new Promise((resolve, reject) => {

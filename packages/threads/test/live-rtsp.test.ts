@@ -16,7 +16,7 @@ import type { SlotFrame } from '../src/slot-frame.js';
 import { loadClip } from '../src/sources/media-clip.js';
 import { makeFs } from './helpers.js';
 import { nalsOf } from './live-rtp.js';
-import { hasGstElement, rtspServerMissing, startRtspServer, type RtspServer } from './live-server.js';
+import { hasGstElement, rtspServerMissing, startRtspServer, type RtspServer } from '@valkka/vitest-preset/rtsp-camera';
 
 const missing = rtspServerMissing();
 const why = skipReason('live-rtsp (LiveThread against GStreamer RTSP server)', [
