@@ -48,6 +48,7 @@ export interface CheckReport {
   currentBlockInJson: number;
   /** What the check found (with --repair: before repairing). */
   problems: CheckProblem[];
+  /** Repair ran (ok then says whether the check after it was clean). */
   repaired: boolean;
   rowsRepaired: number;
   /** What repair changed, block by block. */
@@ -77,7 +78,7 @@ export interface DroppedData {
 }
 
 export interface CheckOptions {
-  /** Rebuild blockfile and valkkafs.json from the dumpfile (takes the writer lock). */
+  /** fsck -y: mend the device, rebuild blockfile and valkkafs.json from it, check again (takes the writer lock). */
   repair?: boolean;
   onProgress?: (blocksDone: number, nBlocks: number) => void;
   /** The device to check instead of the directory's dumpfile or partition (tests). */
