@@ -54,7 +54,7 @@ describe.skipIf(why)('the web UI in Chromium', () => {
         if (cam.codec === 'h265') return s.message !== undefined;
         return w === null ? s.noData : s.shownTs === w.timestamp && s.number === w.frame && !s.noData;
       });
-    const shown = await settle(() => tiles(page), done);
+    const shown = await settle(() => tiles(page), done, 15_000);
     for (const [i, cam] of CAMERAS.entries()) {
       const s = byName(shown, names[i]!);
       const w = want[i];
@@ -94,6 +94,7 @@ describe.skipIf(why)('the web UI in Chromium', () => {
     const shown = await expectExact(t);
     expect(byName(shown, 'camA').noData).toBe(true);
     expect(await page.locator('.tile[data-camera="0"] .overlay').textContent()).toBe('NO DATA');
+    await page.mouse.move(640, 20); // no thumbnail over the tiles
     await shot(page, '03-hole');
   });
 
@@ -102,6 +103,7 @@ describe.skipIf(why)('the web UI in Chromium', () => {
     await page.keyboard.press(' ');
     await new Promise((r) => setTimeout(r, 1500));
     const shown = await tiles(page);
+    await page.mouse.move(640, 20); // no thumbnail over the tiles
     await shot(page, '04-playing');
     await page.keyboard.press('k');
     const numbers = ['camA', 'camB', 'multi/4'].map((n) => byName(shown, n).number);
@@ -125,6 +127,7 @@ describe.skipIf(why)('the web UI in Chromium', () => {
     await page.keyboard.press('j');
     await new Promise((r) => setTimeout(r, 1500));
     const rev = await tiles(page);
+    await page.mouse.move(640, 20); // no thumbnail over the tiles
     await shot(page, '05-reverse');
     await page.keyboard.press('k');
     const a = byName(rev, 'camA').number as number;
@@ -140,13 +143,14 @@ describe.skipIf(why)('the web UI in Chromium', () => {
     await server.close();
     await settle(() => page.evaluate(() => (window as any).__valkka.connected() as boolean), (c) => !c);
     await shot(page, '06-disconnected');
+    await page.evaluate(() => document.querySelectorAll('.tile canvas').forEach((c) => (c as HTMLCanvasElement).getContext('2d')!.clearRect(0, 0, 9999, 9999)));
     server = await startServer({ dirs: rec.dirs, port, logger: silent });
     await settle(() => page.evaluate(() => (window as any).__valkka.connected() as boolean), (c) => c, 10_000);
     const again = await settle(clockNow, (now) => Math.abs(now - t) < 1, 5000);
     expect(Math.abs(again - t)).toBeLessThan(1);
-    // The new session shows the same frames: seek state restored from the page.
-    await page.evaluate(() => document.querySelectorAll('.tile canvas').forEach((c) => (c as HTMLCanvasElement).getContext('2d')!.clearRect(0, 0, 9999, 9999)));
+    // The new session paints the same frames again (the canvases were cleared while disconnected).
     await expectExact(again);
+    await page.mouse.move(640, 20); // no thumbnail over the tiles
     await shot(page, '07-reconnected');
   });
 });

@@ -39,7 +39,7 @@ interface CachedBlock {
 /** Windows of at most this many blocks get ranges from their frames, exact to the frame. */
 const EXACT_RANGE_BLOCKS = 48;
 /** An open block is read again when the cached copy is older than this (the writer flushes every second). */
-const OPEN_BLOCK_TTL_MS = 500;
+const OPEN_BLOCK_TTL_MS = 250;
 
 export class Catalog {
   readonly cameras: Camera[] = [];

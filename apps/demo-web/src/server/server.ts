@@ -60,7 +60,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     throw err;
   }
   for (const dir of recorders?.dirs ?? []) catalog.recordingDirs.add(dir);
-  catalog.follow(options.refreshMs ?? 500);
+  catalog.follow(options.refreshMs ?? 250);
 
   // Requests are not logged one by one (the child logs at warn): a timeline asks for ranges several times a second.
   const httpLog = log.child({ part: 'http' }, { level: 'warn' }) as FastifyBaseLogger;

@@ -32,7 +32,7 @@ const LEAD_MS = 400;
 /** A stream this far behind the clock (× the rate) skips to the key frame at the clock. */
 const BEHIND_MS = 1000;
 /** Live playback stays this far behind the newest recorded frame (flush interval + the catalog's refresh). */
-export const LIVE_DELAY_MS = 2000;
+export const LIVE_DELAY_MS = 2500;
 const PUMP_MS = 20;
 /** Frames sent per camera per pump tick, at most (keeps one tab from monopolizing the event loop). */
 const FRAMES_PER_TICK = 64;

@@ -29,6 +29,7 @@ export interface TileState {
   message: string | undefined;
   decoded: number;
   painted: number;
+  times: { received: number; decoded: number; drawn: number };
 }
 
 export class Tile {
@@ -43,6 +44,8 @@ export class Tile {
   private waitingForKey = true;
   private buffer: VideoFrame[] = [];
   private preroll = new Set<number>();
+  /** Timestamps (µs) sent to the decoder for the current request, not yet out of it. */
+  private readonly wanted = new Set<number>();
   private shownTs: number | undefined;
   /** Generation of the picture on the canvas: a new request redraws even the same instant. */
   private shownGeneration = -1;
@@ -51,6 +54,8 @@ export class Tile {
   private message: string | undefined;
   private decoded = 0;
   private painted = 0;
+  /** performance.now() of the last frame received, decoded and drawn (for the benchmark's breakdown). */
+  private times = { received: 0, decoded: 0, drawn: 0 };
 
   constructor(
     readonly camera: number,
@@ -104,11 +109,18 @@ export class Tile {
     this.preroll.clear();
     this.waitingForKey = true;
     this.seekNoData = false;
-    if (this.decoder && this.decoder.state === 'configured') this.decoder.reset();
-    this.codecString = undefined;
+    // The decoder is kept (configuring it again costs tens of ms per tile): the new request starts at a key
+    // frame, and pictures still coming out for the old one are recognised by `wanted` and dropped. Only a long
+    // backlog of the old request (a fast scrub) is thrown away, and the decoder configured again.
+    this.wanted.clear();
+    if (this.decoder?.state === 'configured' && this.decoder.decodeQueueSize > 4) {
+      this.decoder.reset();
+      this.codecString = undefined;
+    }
   }
 
   frame(f: WireFrame): void {
+    this.times.received = performance.now();
     if (f.generation < this.generation) return;
     if (f.generation > this.generation) this.reset(f.generation);
     const key = (f.flags & FRAME_KEY) !== 0;
@@ -122,7 +134,9 @@ export class Tile {
     }
     this.waitingForKey = false;
     if (f.flags & FRAME_PREROLL) this.preroll.add(f.timestamp);
-    this.decoder.decode(new EncodedVideoChunk({ type: key ? 'key' : 'delta', timestamp: Math.round(f.timestamp * 1000), data: f.payload }));
+    const us = Math.round(f.timestamp * 1000);
+    this.wanted.add(us);
+    this.decoder.decode(new EncodedVideoChunk({ type: key ? 'key' : 'delta', timestamp: us, data: f.payload }));
   }
 
   private configure(codec: number, codecString: string): void {
@@ -161,8 +175,9 @@ export class Tile {
 
   private output(picture: VideoFrame): void {
     this.decoded++;
+    this.times.decoded = performance.now();
     const ts = picture.timestamp / 1000;
-    if (this.preroll.delete(ts)) {
+    if (!this.wanted.delete(picture.timestamp) || this.preroll.delete(ts)) {
       picture.close();
       return;
     }
@@ -186,6 +201,12 @@ export class Tile {
       else if (rate < 0) this.buffer.splice(due + 1).forEach((p) => p.close());
     }
     const noData = this.message === undefined && (this.shownTs === undefined || Math.abs(now - this.shownTs) > HOLE_MS || (this.seekNoData && due < 0));
+    if (this.seekNoData && due < 0 && this.shownGeneration !== this.generation) {
+      // Sought into a hole: an older picture would mislead.
+      this.ctx.clearRect(0, 0, this.canvas.width, this.canvas.height);
+      this.shownGeneration = this.generation;
+      this.stamp.textContent = '';
+    }
     if (this.message !== undefined) this.setOverlay(this.message, 'codec');
     else if (noData) this.setOverlay(this.shownTs === undefined && !this.seekNoData && this.generation < 0 ? 'WAITING' : 'NO DATA', 'nodata');
     else this.setOverlay('', '');
@@ -202,6 +223,7 @@ export class Tile {
     this.shownGeneration = this.generation;
     this.seekNoData = false;
     this.painted++;
+    this.times.drawn = performance.now();
     this.stamp.textContent = new Date(this.shownTs).toISOString().slice(11, 23);
   }
 
@@ -217,7 +239,7 @@ export class Tile {
 
   state(): TileState {
     const noData = this.overlay.dataset.kind === 'nodata';
-    return { camera: this.camera, name: this.name, shownTs: this.shownTs, noData, message: this.message, decoded: this.decoded, painted: this.painted };
+    return { camera: this.camera, name: this.name, shownTs: this.shownTs, noData, message: this.message, decoded: this.decoded, painted: this.painted, times: { ...this.times } };
   }
 
   destroy(): void {
