@@ -69,7 +69,12 @@ async function race(ms: number, playback: boolean): Promise<void> {
     let pulls = 0;
     let mappedOnce = false;
     let unmappedOnce = false;
-    while (performance.now() - started < ms) {
+    // At least `ms`, and until both policies were seen at work (a loaded machine may need more rounds).
+    const enough = (): boolean => {
+      const { written, unmapped } = writer.stats();
+      return performance.now() - started >= ms && rounds >= 12 && written > 0 && unmapped > 0;
+    };
+    while (!enough() && performance.now() - started < 30_000) {
       clock.setNow((performance.now() - started) * SPEEDUP);
       await writer.setSlotId(1, 1);
       const mapped = writer.reportSlotIds(); // overlapping questions: each gets its own answer
@@ -95,7 +100,6 @@ async function race(ms: number, playback: boolean): Promise<void> {
       rounds++;
     }
     expect(mappedOnce && unmappedOnce).toBe(true);
-    expect(rounds).toBeGreaterThan(10);
     await source.close();
     await writer.close();
     if (reader && cacher) {
