@@ -1,11 +1,16 @@
 import { FrameQueue } from '../queue/frame-queue.js';
+import { collectEvery } from '../thread/collect.js';
 import { STOP_COMMAND } from '../thread/protocol.js';
 import { runWorker } from '../thread/worker-runtime.js';
 import { LiveCamera } from './live-camera.js';
 import { LIVE_COUNTERS, type LiveCameraConfig, type LiveWorkerData } from './live-thread.js';
 
+/** Frame bytes between two full garbage collections: dead read buffers and payloads never pile up (see collectEvery). */
+const COLLECT_EVERY_BYTES = 32 * 1024 * 1024;
+
 // LiveThread's worker: cameras run on this worker's event loop; commands come through the input queue.
 runWorker<LiveWorkerData>(LIVE_COUNTERS, async (ctx) => {
+  const moved = collectEvery(COLLECT_EVERY_BYTES);
   const outputs = ctx.data.outputs.map((b) => FrameQueue.attach(b));
   const cameras = new Map<string, LiveCamera>();
   const totals = { frames: 0, bytes: 0, drops: 0 };
@@ -25,6 +30,7 @@ runWorker<LiveWorkerData>(LIVE_COUNTERS, async (ctx) => {
     const camera = new LiveCamera(config, {
       onFrame: (frame) => {
         // Never waits: a camera cannot be paused, and one slow writer must not hold the other cameras up.
+        moved(frame.payload.byteLength);
         if (output.pushFrameOrDrop(frame)) {
           totals.frames++;
           totals.bytes += frame.payload.length;
