@@ -1,3 +1,5 @@
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { ValkkaFS } from '@valkka/fs';
 import { type FrameFilter, type FrameQueue, ValkkaFSWriterThread } from '@valkka/threads';
 import type { MapOptions, StreamOutput, TimeRange } from './types.js';
@@ -28,6 +30,8 @@ export class FSGroup {
   error: Error | undefined;
   /** Newest frame time of the table when last looked at. */
   newest: number | undefined;
+  /** Modification times of valkkafs.json and the blockfile when last re-read: unchanged files are not re-read. */
+  private seen = '';
 
   constructor(
     readonly valkkafs: ValkkaFS,
@@ -79,7 +83,12 @@ export class FSGroup {
   /** Follows the writer (another process's or our writer thread's): re-reads the table. Returns whether it grew. */
   async refresh(): Promise<boolean> {
     if (this.error) return false;
+    const { dirname } = this.valkkafs;
+    const [json, blockfile] = await Promise.all(['valkkafs.json', 'blockfile'].map((f) => stat(join(dirname, f), { bigint: true })));
+    const seen = `${json!.mtimeNs}:${json!.size}:${blockfile!.mtimeNs}`;
+    if (seen === this.seen) return false;
     await this.valkkafs.refresh();
+    this.seen = seen;
     const newest = this.valkkafs.getTimeRange()?.[1];
     const grew = newest !== this.newest;
     this.newest = newest;

@@ -84,7 +84,7 @@ export class ValkkaFSManager extends EventEmitter<ManagerEvents> {
     this.clock = options.clock ?? PlaybackClock.system();
     this.holeMs = positive('holeMs', options.holeMs ?? 1000);
     this.skipHoles = options.skipHoles ?? true;
-    this.refreshMs = positive('refreshMs', options.refreshMs ?? 250);
+    this.refreshMs = positive('refreshMs', options.refreshMs ?? 500);
     this.win = { aheadMs: positive('aheadMs', options.aheadMs ?? 8000), behindMs: positive('behindMs', options.behindMs ?? 2000), leadMs: LEAD_MS };
     const keyFrom = positive('keyFramesOnlyFrom', options.keyFramesOnlyFrom ?? 4);
     const blocksize = Math.max(...filesystems.map((fs) => fs.blocksize));

@@ -37,7 +37,7 @@ export interface ManagerOptions {
   aheadMs?: number;
   /** Stream ms kept loaded behind the play position. Default 2000. */
   behindMs?: number;
-  /** Real ms between looks at the filesystems for new blocks. Default 250 (well within a 1 s flush interval). */
+  /** Real ms between looks at the filesystems for new blocks (a stat of two files; re-read when they changed). Default 500 (half the usual 1 s flush interval). */
   refreshMs?: number;
   name?: string;
 }

@@ -61,9 +61,13 @@ describe('ValkkaFSManager live: record and play in one process, go live, a files
   });
 
   afterAll(async () => {
+    const t = performance.now();
     for (const s of sources) await s.close().catch(() => undefined);
-    await recorder?.close().catch(() => undefined);
+    if (process.env.DBG) console.log('sources closed', performance.now() - t);
+    await recorder?.close().catch((e) => process.env.DBG && console.log('recorder close', e));
+    if (process.env.DBG) console.log('recorder closed', performance.now() - t);
     await viewer?.close().catch(() => undefined);
+    if (process.env.DBG) console.log('viewer closed', performance.now() - t);
     for (const fs of [...(recordFs ?? []), ...(playFs ?? [])]) await fs.close().catch(() => undefined);
     await tmp?.remove();
   });
