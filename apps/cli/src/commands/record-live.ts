@@ -195,7 +195,14 @@ async function run(plans: CameraPlan[], workers: number | undefined, durationMs:
         await thread.addCamera({ name: p.name, url: p.url, slot: p.slot, transport: p.transport, output: d.indexOf(p.dir) });
       }
     }
-    while (first.size < plans.length) await sleep(20);
+    while (first.size < plans.length) {
+      const dead = lives.find((l) => !l.thread.isRunning);
+      if (dead) {
+        await dead.thread.waitStop(); // rejects with the worker's error
+        throw new CliError(`recording failed: ${dead.thread.name} stopped before its cameras answered`, 1);
+      }
+      await sleep(20);
+    }
     const failed = [...first.values()].filter((e) => e.state === 'waiting');
     if (failed.length > 0) {
       await stopAll();
