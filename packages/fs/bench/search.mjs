@@ -1,6 +1,7 @@
 // Time → block lookup at 10^6 blocks: the indexed binary search against the original's linear
 // scan, measured in the same run. Prints both and their ratio; writes bench/results/fs-search.json.
-// It bundles src/search.ts on the fly (tsup), so it needs no build of the package.
+// It bundles the table, the queries and the specification (test/linear-search.ts) on the fly (tsup),
+// so it needs no build of the package.
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -13,8 +14,10 @@ const LOOKUPS = Number(process.env.BENCH_LOOKUPS ?? 200_000);
 const LINEAR_LOOKUPS = Number(process.env.BENCH_LINEAR_LOOKUPS ?? 50);
 
 const out = mkdtempSync(join(tmpdir(), 'searchbench-'));
-await build({ entry: [resolve(here, '../src/search.ts')], format: ['esm'], outDir: out, config: false, silent: true, dts: false });
-const { BlockTable, blockAt, getIndNeigh, linearSearch } = await import(pathToFileURL(join(out, 'search.js')).href);
+const entry = { 'block-table': '../src/block-table.ts', search: '../src/search.ts', 'linear-search': '../test/linear-search.ts' };
+await build({ entry: Object.fromEntries(Object.entries(entry).map(([k, v]) => [k, resolve(here, v)])), format: ['esm'], outDir: out, config: false, silent: true, dts: false });
+const load = (name) => import(pathToFileURL(join(out, `${name}.js`)).href);
+const [{ BlockTable }, { blockAt, getIndNeigh }, { linearSearch }] = await Promise.all(['block-table', 'search', 'linear-search'].map(load));
 rmSync(out, { recursive: true, force: true });
 
 // A full wrapped ring: one block per second, current block in the middle, a few holes.

@@ -10,7 +10,7 @@ import { open as openRaw } from '@valkka/native';
 import type { Row } from './block-stats.js';
 import { ValkkaFSLoadError } from './errors.js';
 import { checkRegular, ioError, openRegular } from './files.js';
-import { BLOCKFILE_ROW_BYTES, BlockTable } from './search.js';
+import { BLOCKFILE_ROW_BYTES, BlockTable } from './block-table.js';
 
 export class BlockFile {
   private constructor(

@@ -1,6 +1,8 @@
 export * from './frame.js';
 export * from './errors.js';
+export * from './block-table.js';
 export * from './search.js';
+export * from './timeline.js';
 export * from './codec/index.js';
 export * from './legacy/index.js';
 export {

@@ -25,7 +25,9 @@ import { BLOCKFILE_NAME, DUMPFILE_NAME, JSON_NAME, type LegacyMetadata, MAX_BLOC
 import { type BlockContents, type Geometry, parseBlock, readBlockFromDevice, readSummary } from './reader.js';
 import { lastConfigFrames } from './config-memory.js';
 import { type RecoveryReport, recover } from './recovery.js';
-import { type BlockTable, type StreamSpan, type TimeRange, blockAt, getInd, getIndNeigh, getTimeRange, recordedRanges } from './search.js';
+import type { BlockTable } from './block-table.js';
+import { type TimeRange, blockAt, getInd, getIndNeigh, getTimeRange } from './search.js';
+import { type StreamSpan, recordedRanges } from './timeline.js';
 import { StreamIndex } from './stream-index.js';
 import { type BlockEvent, RingWriter, maxPayloadFor } from './writer.js';
 

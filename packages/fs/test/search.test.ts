@@ -1,16 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  BlockTable,
-  BlockTableError,
-  blockAt,
-  getInd,
-  getIndNeigh,
-  getTimeRange,
-  linearSearch,
-  recordedRanges,
-  type StreamSpan,
-} from '../src/search.js';
+import { BlockTable, BlockTableError } from '../src/block-table.js';
+import { blockAt, getInd, getIndNeigh, getTimeRange } from '../src/search.js';
+import { type StreamSpan, recordedRanges } from '../src/timeline.js';
+import { linearSearch } from './linear-search.js';
 
 type Rows = Array<[number, number]>;
 

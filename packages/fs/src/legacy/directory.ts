@@ -7,7 +7,7 @@ import { open, readFile, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GRAIN } from '../format.js';
 import type { Frame } from '../frame.js';
-import { BLOCKFILE_ROW_BYTES, BlockTable } from '../search.js';
+import { BLOCKFILE_ROW_BYTES, BlockTable } from '../block-table.js';
 import { recordsToFrames } from './access-units.js';
 import { LegacyError } from './errors.js';
 import { parseBlockRecords, type LegacyRecord } from './records.js';
