@@ -50,14 +50,14 @@ describe.skipIf(why)('the web UI in Chromium', () => {
     const done = (shown: Shown[]): boolean =>
       CAMERAS.every((cam, i) => {
         const s = byName(shown, names[i]!);
-        const w = want[i];
+        const w = want[i] ?? null;
         if (cam.codec === 'h265') return s.message !== undefined;
         return w === null ? s.noData : s.shownTs === w.timestamp && s.number === w.frame && !s.noData;
       });
     const shown = await settle(() => tiles(page), done, 15_000);
     for (const [i, cam] of CAMERAS.entries()) {
       const s = byName(shown, names[i]!);
-      const w = want[i];
+      const w = want[i] ?? null;
       if (cam.codec === 'h265') expect(s.message, 'H.265 in words').toMatch(/H\.265.*cannot decode/);
       else if (w === null) expect(s.noData, `${cam.name} at +${Math.round(t - START)}: NO DATA`).toBe(true);
       else expect({ name: cam.name, ts: s.shownTs, n: s.number }, `at +${Math.round(t - START)}`).toEqual({ name: cam.name, ts: w.timestamp, n: w.frame });
@@ -143,7 +143,7 @@ describe.skipIf(why)('the web UI in Chromium', () => {
     await server.close();
     await settle(() => page.evaluate(() => (window as any).__valkka.connected() as boolean), (c) => !c);
     await shot(page, '06-disconnected');
-    await page.evaluate(() => document.querySelectorAll('.tile canvas').forEach((c) => (c as HTMLCanvasElement).getContext('2d')!.clearRect(0, 0, 9999, 9999)));
+    await page.evaluate(() => document.querySelectorAll('.tile canvas').forEach((c: Element) => (c as HTMLCanvasElement).getContext('2d')!.clearRect(0, 0, 9999, 9999)));
     server = await startServer({ dirs: rec.dirs, port, logger: silent });
     await settle(() => page.evaluate(() => (window as any).__valkka.connected() as boolean), (c) => c, 10_000);
     const again = await settle(clockNow, (now) => Math.abs(now - t) < 1, 5000);
