@@ -4,7 +4,7 @@
 //    and the same access units into an Annex-B file;
 //  - `valkka`'s exportRange of the whole hour (in a child process) against
 //    `ffmpeg -f h264 -i clip.h264 -c copy out.mp4`: wall seconds, CPU seconds and peak RSS (/usr/bin/time);
-//  - memory flat in the range: peak RSS of a 6-minute export against the hour's, plain and fragmented.
+//  - memory flat in the range: peak RSS of a 6-minute export against the hour's.
 // Both outputs are checked with ffprobe -count_packets. JSON to bench/results/export.json at the repo root.
 // VALKKA_BENCH_MINUTES (default 60) shortens the long range; VALKKA_BENCH_DIR (default the temp dir).
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -73,9 +73,6 @@ try {
   const ffmpeg = timed('ffmpeg', ['-v', 'error', '-y', '-f', 'h264', '-framerate', String(FPS), '-i', annexB, '-c', 'copy', join(base, 'ffmpeg.mp4')]);
   const shortTo = T0 + (SHORT_FRAMES - 1) * (1000 / FPS);
   const short = timed('node', [join(here, 'export-child.mjs'), fsDir, String(T0), String(shortTo), join(base, 'short.mp4')]);
-  // Fragmented output: the sample table is not kept, so memory should not grow with the range.
-  const fragShort = timed('node', [join(here, 'export-child.mjs'), fsDir, String(T0), String(shortTo), join(base, 'frag-short.mp4'), 'fragmented']);
-  const fragLong = timed('node', [join(here, 'export-child.mjs'), fsDir, String(T0), String(to), join(base, 'frag-long.mp4'), 'fragmented']);
   const oursPackets = packets(join(base, 'ours.mp4'));
   const ffmpegPackets = packets(join(base, 'ffmpeg.mp4'));
   if (oursPackets !== FRAMES || ffmpegPackets !== FRAMES) throw new Error(`packets: ours ${oursPackets}, ffmpeg ${ffmpegPackets}, expected ${FRAMES}`);
@@ -93,9 +90,6 @@ try {
       shortRangeMinutes: MINUTES / 10,
       shortPeakRssMiB: short.peakRssMiB,
       longPeakRssMiB: ours.peakRssMiB,
-      fragmentedShortPeakRssMiB: fragShort.peakRssMiB,
-      fragmentedLongPeakRssMiB: fragLong.peakRssMiB,
-      fragmentedLongSeconds: fragLong.seconds,
       ffmpegPeakRssMiB: ffmpeg.peakRssMiB,
     },
   };
@@ -103,7 +97,6 @@ try {
   console.log(`ffmpeg: ${ffmpeg.seconds} s wall, ${ffmpeg.cpuSeconds.toFixed(2)} s CPU, peak RSS ${ffmpeg.peakRssMiB} MiB`);
   console.log(`speed ratio (ffmpeg time / ours; >= 1 means at least as fast): ${out.speedRatio}; CPU ratio ${out.cpuRatio}`);
   console.log(`peak RSS: ${short.peakRssMiB} MiB for ${MINUTES / 10} min, ${ours.peakRssMiB} MiB for ${MINUTES} min`);
-  console.log(`peak RSS, fragmented: ${fragShort.peakRssMiB} MiB for ${MINUTES / 10} min, ${fragLong.peakRssMiB} MiB for ${MINUTES} min`);
   const resultsDir = resolve(here, '../../../bench/results');
   mkdirSync(resultsDir, { recursive: true });
   writeFileSync(join(resultsDir, 'export.json'), `${JSON.stringify(out, null, 2)}\n`);

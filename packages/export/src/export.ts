@@ -22,13 +22,6 @@ export interface ExportOptions extends RangeRequest {
   maxGapMs?: number;
   /** Add the WebVTT track with the wall-clock time of each second (default true). */
   subtitles?: boolean;
-  /**
-   * Write a fragmented MP4 (a moof and mdat per second): memory stays flat however long the range,
-   * where a plain MP4 needs its whole sample table in memory at the end (about 0.6 KiB a frame in
-   * mediabunny). The edit list is written as well, but players that ignore edit lists in fragmented
-   * files (ffmpeg 5.1, so also Chromium) start at the key frame before `from`. Default false.
-   */
-  fragmented?: boolean;
   /** Also compute the SHA-256 of the file written (one more read of it). */
   sha256?: boolean;
   /** Called after each block read: blocks done and planned (a promise it returns is awaited). */
@@ -76,7 +69,7 @@ export async function exportRange(fs: ValkkaFS, options: ExportOptions): Promise
   let writer: Mp4Writer | undefined;
   const write = async (frames: CutFrame[]): Promise<void> => {
     for (const frame of frames) {
-      writer ??= new Mp4Writer(temp, cutter.origin!, options.subtitles ?? true, options.fragmented ?? false);
+      writer ??= new Mp4Writer(temp, cutter.origin!, options.subtitles ?? true);
       await writer.addFrame(frame);
       for (const cue of clock.next(frame.timestamp, cutter.origin!)) await writer.addCue(...cue);
     }

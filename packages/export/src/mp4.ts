@@ -38,8 +38,6 @@ export class Mp4Writer {
     /** ms since the epoch of time 0: the file's creation time. */
     readonly origin: number,
     readonly withSubtitles: boolean,
-    /** Fragmented MP4 (moof per second): memory flat in the length, but see ExportOptions.fragmented. */
-    readonly fragmented = false,
   ) {}
 
   /** Adds one access unit; the first must be a key frame carrying its parameter sets. */
@@ -84,7 +82,7 @@ export class Mp4Writer {
     this.height = sps.height;
     const output = new Output({
       format: new Mp4OutputFormat({
-        fastStart: this.fragmented ? 'fragmented' : false,
+        fastStart: false,
         onMoov: (data, position) => {
           this.moov = data.slice();
           this.moovAt = position;

@@ -58,18 +58,6 @@ describe.skipIf(why)('exportRange', () => {
     expect(result.firstFrame).toBe(T0 + 37 * FRAME);
   });
 
-  it('fragmented: the same frames from the key frame on (ffmpeg ignores edit lists in fragmented files)', async () => {
-    const fs = await loadValkkaFS(rec.dirname, { readOnly: true });
-    const output = join(rec.dirname, '..', 'fragmented.mp4');
-    const result = await exportRange(fs, { from: T0 + 37 * FRAME, to: T0 + 61 * FRAME, output, fragmented: true }).finally(() => fs.close());
-    expect(result.frames).toBe(25);
-    expect(readFileSync(output, 'latin1')).toContain('moof');
-    const { frames, probe } = inspect(output, clip);
-    expect(probe.errors).toBe('');
-    expect(frames).toEqual(expectedFrames(rec.written, T0 + 25 * FRAME, T0 + 61 * FRAME));
-    expect(probe.creationTime).toBe(new Date(T0 + 37 * FRAME).toISOString().replace(/\.\d+Z$/, '.000000Z'));
-  });
-
   it('from and to between frames: the frame on screen at from, the last at or before to', async () => {
     await exportAndCheck(rec, clip, T0 + 100 * FRAME + 17, T0 + 180 * FRAME + 39);
   });

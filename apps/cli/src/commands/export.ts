@@ -24,7 +24,6 @@ interface ExportOptions {
   output: string;
   maxGap: string;
   clock: boolean;
-  fragmented?: boolean;
   json?: boolean;
 }
 
@@ -47,7 +46,6 @@ export function registerExport(program: Command): void {
     .requiredOption('-o, --output <path>', 'the MP4 file; with several streams a directory (one MP4 per stream and manifest.json)')
     .option('--max-gap <ms>', 'a gap between frames longer than this is a hole (listed)', '1000')
     .option('--no-clock', 'leave out the WebVTT track with the wall-clock time of each second')
-    .option('--fragmented', 'fragmented MP4: memory flat for very long ranges, but players that ignore its edit list (ffmpeg, Chromium) start at the key frame before --from')
     .option('--json', 'print JSON for scripts')
     .addHelpText(
       'after',
@@ -86,7 +84,6 @@ export function registerExport(program: Command): void {
             output: job.file,
             maxGapMs,
             subtitles: o.clock,
-            fragmented: o.fragmented ?? false,
             sha256: toDirectory,
             onProgress: (done) => progress.update(before + Math.min(done, job.blocks), total),
           });
