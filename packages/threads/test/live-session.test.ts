@@ -91,4 +91,24 @@ describe('RTSP dialogue', () => {
     expect(frames.every((f) => f.slot === 3)).toBe(true);
     expect(camera.stats()).toMatchObject({ state: 'stopped', connects: 1, reconnects: 0, lostPackets: 0 });
   }, 15_000);
+
+  it('stop() does not wait for a step of a camera that never answers', async () => {
+    const sockets: Socket[] = [];
+    const silent = createServer((socket) => {
+      sockets.push(socket);
+      socket.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const port = (silent.address() as { port: number }).port;
+    // Steps of a minute: only the abort can end the attempt within this test's timeout.
+    const camera = new LiveCamera({ url: `rtsp://127.0.0.1:${port}/x`, slot: 1, stepTimeoutMs: 60_000 }, { onFrame: () => undefined });
+    camera.start();
+    await sleep(300);
+    expect(camera.stats().state).toBe('connecting');
+    await camera.stop();
+    expect(camera.stats().state).toBe('stopped');
+    expect(sockets).toHaveLength(1); // no new attempt after stop
+    for (const s of sockets) s.destroy();
+    await new Promise<void>((resolve) => silent.close(() => resolve()));
+  }, 10_000);
 });

@@ -77,6 +77,7 @@ export class LiveCamera {
   private readonly spec: LiveCameraSpec;
   private session: RtspSession | undefined;
   private stopped = false;
+  private readonly abort = new AbortController();
   private wake: (() => void) | undefined;
   private running: Promise<void> | undefined;
   private s: CameraStats;
@@ -110,6 +111,7 @@ export class LiveCamera {
   /** TEARDOWN and close; no reconnect after this. */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.abort.abort();
     this.wake?.();
     await this.session?.teardown();
     await this.running;
@@ -139,6 +141,7 @@ export class LiveCamera {
           ...(this.spec.transport ? { transport: this.spec.transport } : {}),
           ...(this.spec.stepTimeoutMs ? { stepTimeoutMs: this.spec.stepTimeoutMs } : {}),
           ...(this.spec.stallTimeoutMs ? { stallTimeoutMs: this.spec.stallTimeoutMs } : {}),
+          signal: this.abort.signal,
           onVideo: (video) => this.prepare(video),
           onRtp: (p) => this.rtp(p),
           onRtcp: (p) => this.rtcp(p),

@@ -30,6 +30,8 @@ export interface SessionOptions {
   onRtcp(packet: Uint8Array): void;
   /** Packets of channels we did not set up (e.g. audio a server sends anyway). */
   onIgnored?(bytes: number): void;
+  /** Aborts open() at once (a camera stopped while it connects). */
+  signal?: AbortSignal;
 }
 
 export interface VideoTrack {
@@ -112,8 +114,11 @@ export class RtspSession {
     for (let redirects = 0; ; redirects++) {
       const credentials = url.user !== undefined ? { user: url.user, password: url.password ?? '' } : undefined;
       const relay: Relay = {};
-      const session = new RtspSession(await connectTcp(url, options.stepTimeoutMs ?? 10_000, relay), relay, url, credentials, options);
+      const session = new RtspSession(await connectTcp(url, options.stepTimeoutMs ?? 10_000, relay, options.signal), relay, url, credentials, options);
+      const abort = (): void => session.close();
+      options.signal?.addEventListener('abort', abort);
       try {
+        if (options.signal?.aborted) throw new LiveError('ERR_LIVE_CLOSED', 'stopped while connecting');
         await session.describeAndPlay();
         return session;
       } catch (err) {
@@ -126,6 +131,8 @@ export class RtspSession {
         }
         if (err instanceof Redirect) throw new LiveError('ERR_LIVE_STATUS', `more than ${MAX_REDIRECTS} redirects (last to ${redactUrl(err.location)})`);
         throw err;
+      } finally {
+        options.signal?.removeEventListener('abort', abort);
       }
     }
   }
@@ -352,8 +359,9 @@ interface Relay {
 /** Bytes one read takes at most. */
 const READ_BUFFER_BYTES = 256 * 1024;
 
-function connectTcp(url: RtspUrl, timeoutMs: number, relay: Relay): Promise<Socket> {
+function connectTcp(url: RtspUrl, timeoutMs: number, relay: Relay, signal?: AbortSignal): Promise<Socket> {
   return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(new LiveError('ERR_LIVE_CLOSED', 'stopped while connecting'));
     // One read buffer per connection, reused; each read is copied out once (packets outlive the read).
     const socket = connect({
       host: url.host,
@@ -365,15 +373,24 @@ function connectTcp(url: RtspUrl, timeoutMs: number, relay: Relay): Promise<Sock
       },
     });
     const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', abort);
       socket.destroy();
       reject(new LiveError('ERR_LIVE_TIMEOUT', `cannot connect to ${url.host}:${url.port} within ${timeoutMs / 1000} s`));
     }, timeoutMs);
+    const abort = (): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      reject(new LiveError('ERR_LIVE_CLOSED', 'stopped while connecting'));
+    };
+    signal?.addEventListener('abort', abort, { once: true });
     socket.once('connect', () => {
+      signal?.removeEventListener('abort', abort);
       clearTimeout(timer);
       socket.removeAllListeners('error');
       resolve(socket);
     });
     socket.once('error', (err: NodeJS.ErrnoException) => {
+      signal?.removeEventListener('abort', abort);
       clearTimeout(timer);
       reject(new LiveError('ERR_LIVE_CONNECT', `cannot connect to ${url.host}:${url.port}: ${err.code ?? err.message}`));
     });
