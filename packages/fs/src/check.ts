@@ -21,6 +21,9 @@ import { BLOCKFILE_NAME, type Metadata, fsIdBytes, readMetadata, writeMetadata }
 import type { ValkkaFS } from './valkkafs.js';
 import { inspectBlock, mendBlock } from './seal.js';
 import { rowsInvalidatedAhead } from './writer.js';
+import { protectedBlocks } from './retention/policy.js';
+import { readProtections } from './retention/store.js';
+import { expireOnDevice } from './retention/expire.js';
 
 export type CheckProblemCode = 'IDENTITY' | 'HEADER' | 'RECORD' | 'SUMMARY' | 'SEQUENCE' | 'UNSEALED' | 'ROW' | 'CURRENT_BLOCK' | 'BLOCKFILE' | 'IO';
 
@@ -61,7 +64,7 @@ export interface CheckReport {
 
 export interface RepairAction {
   block: number | null;
-  action: 'header rewritten' | 'resealed' | 'truncated' | 'retired' | 'rows rebuilt' | 'json rewritten';
+  action: 'header rewritten' | 'resealed' | 'truncated' | 'retired' | 'rows rebuilt' | 'json rewritten' | 'expired';
   message: string;
 }
 
@@ -83,6 +86,8 @@ export interface CheckOptions {
   onProgress?: (blocksDone: number, nBlocks: number) => void;
   /** The device to check instead of the directory's dumpfile or partition (tests). */
   device?: BlockDevice;
+  /** The clock of the maximum age (repair wipes expired blocks); default Date.now. */
+  now?: () => number;
 }
 
 interface BlockInfo {
@@ -122,11 +127,23 @@ export async function check(target: string | ValkkaFS, options: CheckOptions = {
     const identity = await checkIdentity(dirname, meta, device, { repair: options.repair ?? false, exactSize: ownDevice && !meta.partition_uuid });
     const report = await (options.repair ? repair(dirname, identity.meta, device, options) : runCheck(dirname, identity.meta, device, 'check', options.onProgress));
     if (identity.restored) report.problems.unshift(identity.restored);
+    if (options.repair && report.ok) await expireAfterRepair(dirname, device, report, options.now ?? Date.now);
     return report;
   } finally {
     if (ownDevice) await device?.close().catch(() => undefined);
     await lock?.release().catch(() => undefined);
   }
+}
+
+/** Repair also wipes the blocks whose video is older than the maximum age, then checks again. */
+async function expireAfterRepair(dirname: string, device: BlockDevice, report: CheckReport, now: () => number): Promise<void> {
+  const meta = (await readMetadata(dirname)).meta as Metadata;
+  const gone = await expireOnDevice(dirname, meta, device, now());
+  if (gone.length === 0) return;
+  report.repairs.push({ block: null, action: 'expired', message: `${gone.length} block(s) older than the maximum age wiped: ${gone.join(', ')}` });
+  const verified = await runCheck(dirname, meta, device, 'check');
+  report.remaining = verified.problems;
+  report.ok = verified.ok;
 }
 
 /**
@@ -240,28 +257,30 @@ async function runCheck(dirname: string, meta: Metadata, device: BlockDevice, mo
       infos.push(info);
     }
 
-    // Pass 2: the ring. From the newest block backwards, sequence numbers decrease (a gap follows a
-    // block where recovery restarted after damage); a block that breaks this is stale.
+    // Pass 2: the ring. Every sequence number is used once; walking back from the newest block, a
+    // block repeating one already met is stale. A block older than its neighbours is not: the writer
+    // skipped it (protected, or released and not reached yet; FORMAT.md §6.3), and gaps follow blocks
+    // where recovery restarted after damage. The ring in write order is the blocks by sequence number.
     infos.sort((a, b) => a.seq - b.seq);
     const newest = infos.at(-1);
     report.newestBlock = newest?.block ?? null;
     const byBlock = new Map(infos.map((i) => [i.block, i]));
     const ring: BlockInfo[] = [];
     if (newest) {
-      ring.push(newest);
-      let last = newest;
-      for (let d = 1; d < nBlocks; d++) {
+      const seen = new Map<number, BlockInfo>();
+      for (let d = 0; d < nBlocks; d++) {
         const info = byBlock.get((newest.block - d + nBlocks) % nBlocks);
         if (!info) continue;
-        if (info.seq < last.seq) {
+        const first = seen.get(info.seq);
+        if (first === undefined) {
+          seen.set(info.seq, info);
           ring.push(info);
-          last = info;
         } else {
-          problem('SEQUENCE', info.block, 32, `block ${info.block} (sequence ${info.seq}) is stale: not older than block ${last.block} (sequence ${last.seq}) before it in the ring (repair retires it)`);
+          problem('SEQUENCE', info.block, 32, `block ${info.block} (sequence ${info.seq}) is stale: block ${first.block} nearer the newest carries the same sequence number (repair retires it)`);
           retire.push({ block: info.block, seq: info.seq, why: `stale: sequence ${info.seq} out of ring order` });
         }
       }
-      ring.reverse();
+      ring.sort((a, b) => a.seq - b.seq);
     }
     report.blocksWritten = ring.length;
     for (const info of ring) {
@@ -281,11 +300,22 @@ async function runCheck(dirname: string, meta: Metadata, device: BlockDevice, mo
     // The writer zeroes rows a few blocks ahead at a time (before it reuses them), counted from the
     // block it enters, which may be one past the newest durable header: such rows may be zero
     // (repair rebuilds them all the same).
+    // Protected blocks the writer skips keep their rows: the zeroed rows are the next ones without.
+    const held = protectedBlocks(blockfile.table, await readProtections(dirname).catch(() => []));
     const zeroedAhead = new Set<number>();
-    if (newest) for (let d = 1; d <= rowsInvalidatedAhead(nBlocks) + 1 && d < nBlocks; d++) zeroedAhead.add((newest.block + d) % nBlocks);
+    for (let d = 1, counted = 0; newest && counted <= rowsInvalidatedAhead(nBlocks) && d < nBlocks; d++) {
+      const b = (newest.block + d) % nBlocks;
+      if (held.has(b)) continue;
+      zeroedAhead.add(b);
+      counted++;
+    }
     const expected: Row[] = Array.from({ length: nBlocks }, () => [0, 0] as Row);
     let previous: Row | undefined;
+    let previousSeq = -1;
     for (const info of ring) {
+      // A row copies columns of the block written just before (sequence − 1), when that one is still there.
+      if (info.seq !== previousSeq + 1) previous = undefined;
+      previousSeq = info.seq;
       if (mode !== 'rows' && zeroedAhead.has(info.block) && !blockfile.table.isUsed(info.block)) {
         previous = undefined; // the next block's own row stands, as for the oldest block
         continue;
@@ -324,7 +354,8 @@ async function runCheck(dirname: string, meta: Metadata, device: BlockDevice, mo
       await blockfile.sync();
       if (report.rowsRepaired > 0) report.repairs.push({ block: null, action: 'rows rebuilt', message: `${report.rowsRepaired} blockfile row(s) rebuilt from the blocks` });
       if (newest && meta.current_block !== newest.block) {
-        await writeMetadata(dirname, { ...meta, current_block: newest.block });
+        const { next_block: _hint, ...rest } = meta; // a skip hint is about the old current_block
+        await writeMetadata(dirname, { ...rest, current_block: newest.block });
         report.repairs.push({ block: newest.block, action: 'json rewritten', message: `valkkafs.json current_block ${meta.current_block} -> ${newest.block}` });
       }
     }

@@ -13,6 +13,7 @@ export type FsErrorCode =
   | 'EBLOCKFILE' // blockfile of the wrong size
   | 'EBLOCKHEADER' // a block header that does not validate
   | 'EEXPIRED' // a block reused while it was read
+  | 'EPROTECTCAP' // a protection would hold more of the ring than max_protected allows
   | 'EBLOCKINDEX'; // a block index outside 0..n_blocks-1
 
 /** Base class: message names what was wrong and where (path, block, offset). */

@@ -33,3 +33,4 @@ export {
 export { MAX_BLOCKS } from './metadata.js';
 export { recordingsAt, type ExistingRecordings } from './init-guard.js';
 export { check, type CheckOptions, type CheckProblem, type CheckProblemCode, type CheckReport, type DroppedData, type RepairAction } from './check.js';
+export * as retention from './retention/index.js';

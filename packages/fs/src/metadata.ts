@@ -45,6 +45,12 @@ const metadataSchema = z
     variant: z.enum(['single', 'multi']),
     // ValkkaSingleFS: the stream it holds, set before its first frame is written.
     stream_id: z.number().int().min(1).max(0xffffffff).optional(),
+    // Retention (retention/): blocks whose newest frame is older expire; absent = no maximum age.
+    max_age_ms: z.number().int().min(60_000).max(Number.MAX_SAFE_INTEGER).optional(),
+    // The share of the ring protections may hold (default 0.5).
+    max_protected: z.number().min(0).max(0.9).optional(),
+    // The block the writer enters after current_block when it skips protected blocks (recovery's walk).
+    next_block: z.number().int().min(0).optional(),
   })
   .refine((m) => m.current_block < m.n_blocks, { message: 'current_block must be < n_blocks', path: ['current_block'] });
 
@@ -121,10 +127,14 @@ export async function readMetadata(dirname: string): Promise<LoadedJson> {
  * otherwise the error names the file and nothing is left behind.
  */
 export async function writeMetadata(dirname: string, meta: Metadata): Promise<void> {
-  const path = join(dirname, JSON_NAME);
+  await replaceFile(dirname, JSON_NAME, `${toPythonStyleJson(meta)}\n`);
+}
+
+/** Replaces <dirname>/<name> atomically with `text` (as valkkafs.json: tmp, fdatasync, rename, fsync the directory). */
+export async function replaceFile(dirname: string, name: string, text: string): Promise<void> {
+  const path = join(dirname, name);
   const tmp = `${path}.tmp`;
-  const text = `${toPythonStyleJson(meta)}\n`;
-  await checkRegular(path, JSON_NAME); // a symlink or FIFO there is not ours to replace
+  await checkRegular(path, name); // a symlink or FIFO there is not ours to replace
   try {
     // A tmp file left by a crash is replaced; 'wx' never follows a symlink planted there.
     await unlink(tmp).catch(() => undefined);
@@ -138,7 +148,7 @@ export async function writeMetadata(dirname: string, meta: Metadata): Promise<vo
     await rename(tmp, path);
   } catch (err) {
     await unlink(tmp).catch(() => undefined);
-    if (isNoSpace(err) && (await rewriteInPlace(path, text))) return;
+    if (isNoSpace(err) && (await rewriteInPlace(path, name, text))) return;
     throw ioError(path, 'cannot write', err);
   }
   const dir = await open(dirname, 'r');
@@ -150,8 +160,8 @@ export async function writeMetadata(dirname: string, meta: Metadata): Promise<vo
 }
 
 /** Overwrites the json's first sector in place (needs no new block); false when it cannot. */
-async function rewriteInPlace(path: string, text: string): Promise<boolean> {
-  const fh = await openRegular(path, JSON_NAME, true).catch(() => undefined);
+async function rewriteInPlace(path: string, name: string, text: string): Promise<boolean> {
+  const fh = await openRegular(path, name, true).catch(() => undefined);
   if (!fh) return false;
   try {
     const { size, blocks } = await fh.stat();

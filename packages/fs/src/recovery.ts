@@ -22,6 +22,8 @@ export interface RecoveryContext {
   variant: Variant;
   blocksize: number;
   nBlocks: number;
+  /** The block the writer enters after `block` (skipping protected ones); default the next in ring order. */
+  nextBlock?: (block: number) => number;
 }
 
 export interface RecoveryReport {
@@ -51,7 +53,7 @@ export interface RecoveryReport {
   freshBlock: boolean;
 }
 
-export async function recover(ctx: RecoveryContext, jsonBlock: number): Promise<{ resume: ResumePoint; report: RecoveryReport }> {
+export async function recover(ctx: RecoveryContext, jsonBlock: number, nextHint?: number): Promise<{ resume: ResumePoint; report: RecoveryReport }> {
   const { device, blocksize, nBlocks } = ctx;
   const head = device.allocBuffer(device.alignment);
   const readHeader = async (block: number) => {
@@ -103,8 +105,13 @@ export async function recover(ctx: RecoveryContext, jsonBlock: number): Promise<
   const start = block;
   const passed: Array<{ block: number; seq: number }> = [];
   for (let i = 1; i < nBlocks; i++) {
-    const nb = (block + 1) % nBlocks;
-    const h = await readHeader(nb);
+    let nb = (block + 1) % nBlocks;
+    let h = await readHeader(nb);
+    if ((typeof h === 'string' || h.seq !== seq + 1) && i === 1 && block === jsonBlock && nextHint !== undefined) {
+      // The writer skipped protected blocks after the json's block; the json names where it went (§6).
+      nb = nextHint;
+      h = await readHeader(nb);
+    }
     if (typeof h === 'string' || h.seq !== seq + 1) break;
     passed.push({ block, seq });
     block = nb;
@@ -167,7 +174,7 @@ export async function recover(ctx: RecoveryContext, jsonBlock: number): Promise<
  */
 async function clearLostSuccessor(ctx: RecoveryContext, block: number, seq: number, report: RecoveryReport): Promise<void> {
   const { device, blocksize, nBlocks } = ctx;
-  const next = (block + 1) % nBlocks;
+  const next = ctx.nextBlock?.(block) ?? (block + 1) % nBlocks;
   const buf = device.allocBuffer(blocksize);
   await device.read(next * blocksize, buf);
   const v = inspectBlock(buf, seq + 1, blocksize, ctx.variant);

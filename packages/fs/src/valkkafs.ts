@@ -30,6 +30,11 @@ import { type TimeRange, blockAt, getInd, getIndNeigh, getTimeRange } from './se
 import { type StreamSpan, recordedRanges } from './timeline.js';
 import { StreamIndex } from './stream-index.js';
 import { type BlockEvent, RingWriter, maxPayloadFor } from './writer.js';
+import { RetentionKeeper } from './retention/keeper.js';
+import { expiredBlocks, nextBlockAfter } from './retention/policy.js';
+import { type Protection, readProtections } from './retention/store.js';
+import { wipeBlocks } from './retention/wipe.js';
+import * as retention from './retention/api.js';
 
 /**
  * newFromDirectory replaces whatever filesystem `dirname` (or the partition) holds, as the original
@@ -49,6 +54,8 @@ export interface NewFromDirectoryOptions {
   flushIntervalMs?: number;
   /** Use this device instead of a dumpfile or partition (tests: MemoryDevice). */
   device?: BlockDevice;
+  /** The clock the maximum age is measured with (ms since the epoch; default Date.now). */
+  clock?: () => number;
 }
 
 export interface LoadOptions {
@@ -56,6 +63,8 @@ export interface LoadOptions {
   readOnly?: boolean;
   flushIntervalMs?: number;
   device?: BlockDevice;
+  /** The clock the maximum age is measured with (ms since the epoch; default Date.now). */
+  clock?: () => number;
 }
 
 export interface DumpedRecord {
@@ -106,6 +115,15 @@ export abstract class ValkkaFS extends EventEmitter<Events> {
   ownsDevice = true;
   /** Why the last rewrite of valkkafs.json's current_block failed (writing goes on), or undefined. */
   metadataError: Error | undefined;
+  /** Why the last retention round (protections poll, expiry) failed, or undefined. */
+  retentionError: Error | undefined;
+  /** @internal the clock of the maximum age */
+  now: () => number = Date.now;
+  private keeper: RetentionKeeper | undefined;
+  private saveMeta: ((patch: Partial<Metadata>) => Promise<void>) | undefined;
+  private retentionTimer: NodeJS.Timeout | undefined;
+  /** Reader handles: blocks hidden because their video expired (not yet wiped by a writer). */
+  private hiddenExpired = new Set<number>();
 
   /** @internal use newFromDirectory / loadFromDirectory */
   constructor(
@@ -183,6 +201,7 @@ export abstract class ValkkaFS extends EventEmitter<Events> {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.retentionTimer);
     try {
       await this.writer?.close();
     } finally {
@@ -225,6 +244,7 @@ export abstract class ValkkaFS extends EventEmitter<Events> {
     }
     before.setCurrentBlock(loaded.meta.current_block);
     this.meta = loaded.meta;
+    await this.hideExpired();
   }
 
   /** [first key frame, last frame] over the used blocks, or undefined when empty. */
@@ -331,6 +351,7 @@ export abstract class ValkkaFS extends EventEmitter<Events> {
     }
     const { expectedSeq } = options;
     if (this.legacy) return readLegacyBlock(this.legacy, index);
+    if (this.hiddenExpired.has(index)) throw new ValkkaFSError('EEXPIRED', `${this.dirname}: block ${index} holds video older than the maximum age (${this.meta.max_age_ms} ms)`);
     const snap = this.writer?.snapshot(index);
     if (snap) {
       if (expectedSeq !== undefined && snap.seq !== expectedSeq) throw new BlockExpiredError(index, expectedSeq, snap.seq);
@@ -421,6 +442,100 @@ export abstract class ValkkaFS extends EventEmitter<Events> {
     return s?.streams ?? [];
   }
 
+  // ---------- retention (retention/) ----------
+
+  /** The protections of this directory, with the blocks and bytes each holds now. */
+  listProtections(): Promise<retention.ProtectionInfo[]> {
+    return retention.listProtections(this.retentionHost());
+  }
+
+  /** Protects [from, to] from the ring's wrap and from expiry until unprotect(); refused beyond the cap. */
+  protect(request: retention.ProtectRequest): Promise<retention.ProtectionInfo> {
+    return retention.protect(this.retentionHost(), request);
+  }
+
+  /** Releases a protection: its blocks return to the ring (and expire when too old). */
+  unprotect(id: number): Promise<Protection> {
+    return retention.unprotect(this.retentionHost(), id);
+  }
+
+  /** Writer handles: sets (ms) or removes (null) the maximum age, then expires what is due; resolves to the blocks wiped. */
+  setMaxAge(ms: number | null): Promise<number[]> {
+    return retention.setMaxAge(this.retentionHost(), ms);
+  }
+
+  /** Writer handles: the share of the ring protections may hold (default 0.5, at most 0.9). */
+  setMaxProtected(share: number): Promise<void> {
+    return retention.setMaxProtected(this.retentionHost(), share);
+  }
+
+  /** Oldest instant kept, maximum age, protections and their share of the ring. */
+  retentionSummary(): Promise<retention.RetentionSummary> {
+    return retention.retentionSummary(this.retentionHost());
+  }
+
+  /**
+   * Writer handles: wipes the blocks whose video is older than the maximum age now (the writer also
+   * does it every few seconds); resolves to the blocks wiped.
+   */
+  async expireNow(): Promise<number[]> {
+    const writer = this.requireWriter();
+    const maxAge = this.meta.max_age_ms;
+    if (maxAge === undefined) return [];
+    const cutoff = this.now() - maxAge;
+    const wiped = await writer.afterFlush(async (busy) => {
+      const held = this.keeper?.held();
+      const gone = expiredBlocks(this.blockTable, cutoff, (b) => busy.has(b) || held?.has(b) === true);
+      await wipeBlocks({ device: this.device!, blockfile: this.blockfile!, index: this.index, blocksize: this.blocksize }, gone);
+      return gone;
+    });
+    return wiped ?? [];
+  }
+
+  private retentionHost(): retention.RetentionHost {
+    if (this.closed) throw new ValkkaFSError('ECLOSED', `${this.dirname}: the filesystem is closed`);
+    return {
+      dirname: this.dirname,
+      blocksize: this.blocksize,
+      nBlocks: this.nBlocks,
+      isLegacy: this.isLegacy,
+      blockTable: this.blockTable,
+      metadata: () => (this.legacy ? undefined : this.meta),
+      now: () => this.now(),
+      keeper: this.keeper,
+      writer: this.writer,
+      saveMetadata: this.saveMeta,
+      expireNow: this.writer ? () => this.expireNow() : undefined,
+    };
+  }
+
+  /** @internal openWriter's hook: the writer's retention, polled and enforced while it runs. */
+  attachRetention(keeper: RetentionKeeper, saveMeta: (patch: Partial<Metadata>) => Promise<void>): void {
+    this.keeper = keeper;
+    this.saveMeta = saveMeta;
+    let ticks = 0;
+    this.retentionTimer = setInterval(() => {
+      ticks++;
+      void (async () => {
+        if (await keeper.reload()) await this.writer!.heldChanged();
+        // Expiry every few seconds: well within the minute the maximum age allows.
+        if (ticks % EXPIRY_TICKS === 0) await this.expireNow();
+        this.retentionError = undefined;
+      })().catch((err: unknown) => {
+        if (!this.closed) this.retentionError = err as Error;
+      });
+    }, RETENTION_POLL_MS);
+    this.retentionTimer.unref();
+  }
+
+  /** Reader handles: rows of expired video are hidden until a writer wipes them. */
+  private async hideExpired(): Promise<void> {
+    if (this.writer || this.legacy || this.meta.max_age_ms === undefined) return;
+    // A protections file that cannot be read hides nothing: protected video must never disappear.
+    const protections = await readProtections(this.dirname).catch(() => undefined);
+    if (protections) this.hiddenExpired = retention.hideExpired(this.blockTable, this.meta, protections, this.now());
+  }
+
   // ---------- callbacks ----------
 
   /** The original's single callback slot, called with each sealed block; also emitted as 'block'. */
@@ -499,7 +614,7 @@ export abstract class ValkkaFS extends EventEmitter<Events> {
       await blockfile.sync();
       const meta = newMetadata({ dirname, partitionUuid, dumpfile, blocksize, nBlocks, fsId, variant });
       await writeMetadata(dirname, meta);
-      const fs = await openWriter(this, dirname, meta, device, blockfile, lock, options.flushIntervalMs);
+      const fs = await openWriter(this, dirname, meta, device, blockfile, lock, options.flushIntervalMs, options.clock);
       fs.ownsDevice = !options.device;
       return fs;
     } catch (err) {
@@ -532,8 +647,12 @@ export abstract class ValkkaFS extends EventEmitter<Events> {
       blockfile = await BlockFile.open(blockfilePath, meta.n_blocks, meta.current_block, { write: !readOnly });
       const fs = readOnly
         ? new this(dirname, meta, device, blockfile, undefined, undefined, new StreamIndex(meta.n_blocks))
-        : await openWriter(this, dirname, meta, device, blockfile, lock, options.flushIntervalMs);
+        : await openWriter(this, dirname, meta, device, blockfile, lock, options.flushIntervalMs, options.clock);
       fs.ownsDevice = !options.device;
+      if (readOnly) {
+        if (options.clock) fs.now = options.clock;
+        await fs.hideExpired();
+      }
       return fs;
     } catch (err) {
       await blockfile?.close().catch(() => undefined);
@@ -604,16 +723,22 @@ async function openWriter<T extends ValkkaFS>(
   blockfile: BlockFile,
   lock: DirectoryLock | undefined,
   flushIntervalMs: number | undefined,
+  clock: (() => number) | undefined,
 ): Promise<T> {
   const index = new StreamIndex(meta.n_blocks);
-  const base = { device, blockfile, index, fsId: fsIdBytes(meta), variant: meta.variant, blocksize: meta.blocksize, nBlocks: meta.n_blocks };
-  const { resume, report } = await recover(base, meta.current_block);
+  const keeper = new RetentionKeeper(dirname, () => blockfile.table);
+  await keeper.reload();
+  const nextBlock = (b: number): number => nextBlockAfter(b, meta.n_blocks, keeper.held());
+  const base = { device, blockfile, index, fsId: fsIdBytes(meta), variant: meta.variant, blocksize: meta.blocksize, nBlocks: meta.n_blocks, nextBlock };
+  const hint = meta.next_block !== undefined && meta.next_block < meta.n_blocks ? meta.next_block : undefined;
+  const { resume, report } = await recover(base, meta.current_block, hint);
   resume.configFrames = await lastConfigFrames(device, { fsId: base.fsId, blocksize: base.blocksize, nBlocks: base.nBlocks }, index, resume.open);
   let fs: T | undefined;
   // current_block is a hint recovery does not need (it follows successors): a json that cannot be
   // rewritten (a full disk, with a json too long to rewrite in place) must not stop the recording.
   const saveCurrentBlock = async (block: number): Promise<void> => {
     meta.current_block = block;
+    delete meta.next_block;
     try {
       await writeMetadata(dirname, meta);
       if (fs) fs.metadataError = undefined;
@@ -625,16 +750,45 @@ async function openWriter<T extends ValkkaFS>(
     meta.stream_id = id;
     await writeMetadata(dirname, meta);
   };
+  // Skipping protected blocks: the json names the jump before the writer enters the block (recovery's
+  // walk follows it). Unlike current_block this must not fail silently: the writer stops instead.
+  const saveSkip = async (from: number, to: number): Promise<void> => {
+    meta.current_block = from;
+    meta.next_block = to;
+    await writeMetadata(dirname, meta);
+  };
   const single = meta.variant === 'single' ? { dirname, id: meta.stream_id, save: saveStreamId } : undefined;
   const writer = await RingWriter.start(
-    { ...base, saveCurrentBlock, onBlock: (e) => fs?.deliverBlockEvent(e), ...(single ? { single } : {}) },
+    { ...base, saveCurrentBlock, onBlock: (e) => fs?.deliverBlockEvent(e), retention: { held: () => keeper.held(), saveSkip }, ...(single ? { single } : {}) },
     resume,
     flushIntervalMs === undefined ? {} : { flushIntervalMs },
   );
   fs = new ctor(dirname, meta, device, blockfile, writer, lock, index);
   fs.recovery = report;
+  if (clock) fs.now = clock;
+  const saveMeta = (patch: Partial<Metadata>): Promise<void> =>
+    writer.exclusive(async () => {
+      for (const [k, v] of Object.entries(patch)) {
+        if (v === undefined) delete (meta as Record<string, unknown>)[k];
+        else (meta as Record<string, unknown>)[k] = v;
+      }
+      await writeMetadata(dirname, meta);
+    });
+  fs.attachRetention(keeper, saveMeta);
+  // Opening enforces the maximum age at once (the writer may have been stopped for days).
+  try {
+    await fs.expireNow();
+  } catch (err) {
+    fs.ownsDevice = false; // the caller's failure path closes the device and releases the lock
+    await fs.close().catch(() => undefined);
+    throw err;
+  }
   return fs;
 }
+
+/** Protections are polled this often; expiry runs every EXPIRY_TICKS polls. */
+const RETENTION_POLL_MS = 1000;
+const EXPIRY_TICKS = 5;
 
 type FsClass<T extends ValkkaFS> = {
   new (

@@ -31,6 +31,7 @@ import {
 import type { Frame } from './frame.js';
 import { FrameIngest, validateFrame } from './ingest.js';
 import type { RecoveryContext } from './recovery.js';
+import { nextBlockAfter } from './retention/policy.js';
 
 export interface BlockEvent {
   /** The block just sealed. */
@@ -44,10 +45,22 @@ export interface BlockEvent {
   msg: '' | 'frame' | 'keyframe';
 }
 
+/** Protected blocks and the maximum age (retention/): what the writer must skip and may expire. */
+export interface RingRetention {
+  /** Blocks the writer must not enter (they hold protected video), from the in-memory table now. */
+  held(): ReadonlySet<number>;
+  /**
+   * Makes valkkafs.json say {current_block: from, next_block: to} durably before the writer enters
+   * `to` after `from` (not the next block in ring order): recovery's walk follows the hint.
+   */
+  saveSkip(from: number, to: number): Promise<void>;
+}
+
 export interface RingContext extends RecoveryContext {
   /** Persists current_block in valkkafs.json (atomically). */
   saveCurrentBlock(block: number): Promise<void>;
   onBlock(event: BlockEvent): void;
+  retention?: RingRetention;
   /** Set for a ValkkaSingleFS: frames of any other stream are refused. */
   single?: SingleStream;
 }
@@ -133,8 +146,8 @@ export class RingWriter {
   private readonly maxPayload: number;
   /** current_block as valkkafs.json has it. */
   private jsonBlock: number;
-  /** Blocks after the open one whose rows are already zero on disk (durably). */
-  private rowsZeroAhead = 0;
+  /** Blocks ahead of the open one whose rows are already zero on disk (durably). */
+  private readonly zeroAhead = new Set<number>();
 
   private constructor(
     private readonly ctx: RingContext,
@@ -296,7 +309,7 @@ export class RingWriter {
       await (this.sealing[0]?.done ?? this.sealDone).catch(() => undefined);
       if (this.failure !== undefined) throw this.failure;
     }
-    const next = newOpenBlock(this.ctx, buf, (old.block + 1) % this.ctx.nBlocks, old.seq + 1);
+    const next = newOpenBlock(this.ctx, buf, this.nextBlock(old.block), old.seq + 1);
     // In memory at once: the next block is no longer what its row said (on disk in the seal job).
     this.ctx.index.forget(next.block);
     this.ctx.blockfile.table.set(next.block, 0, 0);
@@ -318,6 +331,11 @@ export class RingWriter {
     ]);
     for (const r of settled) if (r.status === 'rejected') throw r.reason;
     old.durable = blocksize;
+    if (next.block !== (old.block + 1) % this.ctx.nBlocks) {
+      // Protected blocks skipped: the json names the jump before any byte of `next` is written.
+      await this.ctx.retention!.saveSkip(old.block, next.block);
+      this.jsonBlock = old.block;
+    }
     // The final row after the data is durable; the row itself is synced before the json moves past it.
     const { row, msg } = old.final!;
     await blockfile.setRow(old.block, row);
@@ -331,14 +349,61 @@ export class RingWriter {
 
   /** Makes block's row zero on disk (durably), with the rows of the next few blocks when it is not yet. */
   private async invalidateRow(block: number): Promise<void> {
-    if (this.rowsZeroAhead > 0) {
-      this.rowsZeroAhead--;
-      return;
-    }
-    const count = rowsInvalidatedAhead(this.ctx.nBlocks);
+    if (this.zeroAhead.delete(block)) return;
+    this.zeroAhead.clear();
+    // The run of blocks from `block` on, up to the first protected one (its row must stay).
+    const held = this.ctx.retention?.held();
+    let count = 1;
+    while (count < rowsInvalidatedAhead(this.ctx.nBlocks) && !held?.has((block + count) % this.ctx.nBlocks)) count++;
     await this.ctx.blockfile.zeroRowsOnDisk(block, count);
     await this.ctx.blockfile.sync();
-    this.rowsZeroAhead = count - 1;
+    for (let i = 1; i < count; i++) this.zeroAhead.add((block + i) % this.ctx.nBlocks);
+  }
+
+  /** The block entered after `block`: the next one in ring order that is not protected. */
+  private nextBlock(block: number): number {
+    return nextBlockAfter(block, this.ctx.nBlocks, this.ctx.retention?.held());
+  }
+
+  /** Runs `job` on the writer's I/O chain (alone: no device or json write of the writer runs meanwhile). */
+  exclusive<T>(job: () => Promise<T>): Promise<T> {
+    let result: T;
+    return this.enqueue(async () => {
+      result = await job();
+    }).then(() => result);
+  }
+
+  /**
+   * Protections changed: a newly protected block whose row was zeroed ahead gets its row back on
+   * disk (its bytes are intact; this process's table still shows it).
+   */
+  heldChanged(): Promise<void> {
+    return this.enqueue(async () => {
+      const held = this.ctx.retention?.held();
+      let restored = false;
+      for (const b of [...this.zeroAhead]) {
+        if (!held?.has(b)) continue;
+        this.zeroAhead.delete(b);
+        await this.ctx.blockfile.setRow(b, this.ctx.blockfile.row(b));
+        restored = true;
+      }
+      if (restored) await this.ctx.blockfile.sync();
+    });
+  }
+
+  /**
+   * Runs `job` on the I/O chain after a flush, when valkkafs.json names the open block (so the blocks
+   * the job wipes are never on recovery's walk). `job` gets the blocks it must leave alone: the open
+   * one and those being sealed. Resolves to undefined when the json lagged (try again later).
+   */
+  async afterFlush<T>(job: (busy: ReadonlySet<number>) => Promise<T>): Promise<T | undefined> {
+    await this.requestFlush(true);
+    let result: T | undefined;
+    await this.enqueue(async () => {
+      if (this.jsonBlock !== this.open.block) return;
+      result = await job(new Set([this.open.block, ...this.sealing.map((b) => b.block)]));
+    });
+    return result;
   }
 
   private requestFlush(force = false): Promise<void> {

@@ -1,0 +1,93 @@
+/**
+ * protections.json: the protected time ranges of a directory (evidence lock). Written by whoever
+ * protects or releases (the CLI, an HTTP handler); read by the writer, which polls it. Replaced
+ * atomically like valkkafs.json, so a crash leaves the old list or the new one, never a mix.
+ */
+import { stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+import { z } from 'zod';
+
+import { ValkkaFSLoadError } from '../errors.js';
+import { openRegular } from '../files.js';
+import { replaceFile } from '../metadata.js';
+
+export const PROTECTIONS_NAME = 'protections.json';
+/** A hostile file is refused before it is parsed. */
+const MAX_BYTES = 1024 * 1024;
+/** At most this many protections per directory (each one is a search of the block table). */
+export const MAX_PROTECTIONS = 1000;
+export const MAX_NOTE = 500;
+
+const ms = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+
+const protectionSchema = z
+  .object({
+    id: z.number().int().min(1).max(2 ** 31 - 1),
+    from: ms,
+    to: ms,
+    note: z.string().max(MAX_NOTE),
+    /** When it was made, ms since the epoch. */
+    created: ms,
+  })
+  .refine((p) => p.from <= p.to, { message: 'from must not be after to' });
+
+const fileSchema = z.object({
+  version: z.literal(1),
+  protections: z.array(protectionSchema).max(MAX_PROTECTIONS),
+});
+
+export type Protection = z.infer<typeof protectionSchema>;
+
+/** The protections of `dirname`; none when the file does not exist. */
+export async function readProtections(dirname: string): Promise<Protection[]> {
+  const path = join(dirname, PROTECTIONS_NAME);
+  let text: string;
+  let fh;
+  try {
+    fh = await openRegular(path, PROTECTIONS_NAME, false);
+  } catch (err) {
+    if ((err as { code?: string }).code === 'ENOTFOUND') return [];
+    throw err;
+  }
+  try {
+    const { size } = await fh.stat();
+    if (size > MAX_BYTES) throw new ValkkaFSLoadError('EMETADATA', `${path}: ${size} bytes, larger than a ${PROTECTIONS_NAME} can be (${MAX_BYTES})`);
+    text = await readFile(fh, 'utf8');
+  } finally {
+    await fh.close();
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new ValkkaFSLoadError('EMETADATA', `${path}: not valid JSON (${(err as Error).message})`, { cause: err });
+  }
+  const parsed = fileSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+    throw new ValkkaFSLoadError('EMETADATA', `${path}: invalid ${PROTECTIONS_NAME} (${issues})`);
+  }
+  const ids = new Set<number>();
+  for (const p of parsed.data.protections) {
+    if (ids.has(p.id)) throw new ValkkaFSLoadError('EMETADATA', `${path}: protection id ${p.id} appears twice`);
+    ids.add(p.id);
+  }
+  return parsed.data.protections;
+}
+
+export async function writeProtections(dirname: string, protections: readonly Protection[]): Promise<void> {
+  const body = protections.map((p) => `  ${JSON.stringify(p)}`).join(',\n');
+  await replaceFile(dirname, PROTECTIONS_NAME, `{"version": 1, "protections": [\n${body}\n]}\n`);
+}
+
+/** A cheap token that changes whenever the file is replaced (the writer polls it). */
+export async function protectionsVersion(dirname: string): Promise<string> {
+  try {
+    const st = await stat(join(dirname, PROTECTIONS_NAME), { bigint: true });
+    return `${st.ino}:${st.mtimeNs}:${st.size}`;
+  } catch {
+    return 'none';
+  }
+}
