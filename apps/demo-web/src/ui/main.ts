@@ -149,7 +149,11 @@ function toggleMaximize(id: number): void {
 
 // ---------- transport ----------
 
+/** No thumbnails just after a seek: their decoders would compete with the tiles'. */
+let thumbsQuietUntil = 0;
+
 function seek(t: number): void {
+  thumbsQuietUntil = performance.now() + 600;
   clock.jump(t);
   connection.send({ cmd: 'seek', time: Math.round(t) });
 }
@@ -238,7 +242,7 @@ let hoverTimer: number | undefined;
 function hover(t: number | undefined, camera: number | 'all' | undefined, x: number): void {
   const popup = $('thumb');
   clearTimeout(hoverTimer);
-  if (t === undefined || camera === undefined) {
+  if (t === undefined || camera === undefined || performance.now() < thumbsQuietUntil) {
     popup.hidden = true;
     return;
   }

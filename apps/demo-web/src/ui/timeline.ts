@@ -77,8 +77,10 @@ export class Timeline {
   }
 
   setPlayhead(t: number | undefined): void {
+    // Called every animation frame: redraw only when the head moves by a pixel.
+    const moved = t === undefined || this.playhead === undefined || Math.abs(this.xOf(t) - this.xOf(this.playhead)) >= 0.5;
     this.playhead = t;
-    this.redraw();
+    if (moved) this.redraw();
   }
 
   setView(from: number, to: number): void {
