@@ -75,6 +75,7 @@ const filesUrl = `http://127.0.0.1:${files.address().port}`;
 
 const server = await startServer({ dirs, port: 0, logger: pino({ level: 'silent' }) });
 mkdirSync(results, { recursive: true });
+mkdirSync(resolve(here, '../../../.test-results/demo-web'), { recursive: true });
 const browser = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'valkka-chromium-')), {
   headless: true,
   executablePath: '/usr/bin/chromium',
@@ -161,7 +162,7 @@ async function oursPlay(seconds = 6) {
   const p1 = await painted();
   const cpu = process.cpuUsage(cpu0);
   const wall = (performance.now() - t0) / 1000;
-  await page.screenshot({ path: join(results, 'demo-web-16-tiles.png') });
+  await page.screenshot({ path: join(here, '../../../.test-results/demo-web/bench-16-tiles.png') });
   await page.close();
   return { paintedPerSecond: +((p1 - p0) / wall).toFixed(1), demand: 16 * 25, serverCpuPerStream: +((cpu.user + cpu.system) / 1e6 / wall / 16).toFixed(4) };
 }
