@@ -45,7 +45,7 @@ export interface VideoTrack {
 
 const MAX_REDIRECTS = 3;
 /** While playing over TCP, connections are read at most once per this many ms, all of a thread's together. */
-const READ_BATCH_MS = 50;
+const READ_BATCH_MS = 20;
 
 /**
  * Holds paused sockets and resumes them all together every READ_BATCH_MS: one wake-up of the thread reads
