@@ -92,7 +92,8 @@ export async function protect(host: RetentionHost, req: ProtectRequest): Promise
   const id = req.id ?? list.reduce((m, p) => Math.max(m, p.id), 0) + 1;
   if (!Number.isSafeInteger(id) || id < 1 || id > 2 ** 31 - 1) throw new ValkkaFSError('EARGUMENT', `protect: id must be an integer 1..${2 ** 31 - 1}, got ${id}`);
   if (list.some((p) => p.id === id)) throw new ValkkaFSError('EARGUMENT', `protect: id ${id} is already used in ${host.dirname}`);
-  const mine = protectedBlocks(host.blockTable, [{ from, to }]);
+  const range = getTimeRange(host.blockTable);
+  const mine = range && to >= range[0] && from <= range[1] ? protectedBlocks(host.blockTable, [{ from, to }]) : new Set<number>();
   if (mine.size === 0) throw new ValkkaFSError('EARGUMENT', `protect: ${host.dirname} holds no video between ${iso(from)} and ${iso(to)}`);
   const all = protectedBlocks(host.blockTable, [...list, { from, to }]);
   const cap = protectionCap(host.nBlocks, meta.max_protected);
