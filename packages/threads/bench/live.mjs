@@ -134,7 +134,7 @@ async function main() {
     const ffmpegCpu = t1.reduce((n, t, i) => n + t - t0[i], 0) / CLK_TCK;
     const cameraMinutes = (CAMERAS * SECONDS) / 60;
     const result = {
-      what: 'CPU seconds per camera-minute recording N RTSP cameras (TCP): LiveThread into ValkkaSingleFS rings vs ffmpeg -c copy -f segment, same streams, same run',
+      what: 'CPU seconds per camera-minute recording N RTSP cameras (TCP): LiveThread (into the fs below) vs ffmpeg -c copy -f segment, same streams, same run',
       cameras: CAMERAS,
       seconds: SECONDS,
       workers: FS === 'single' ? WORKERS : 1,
