@@ -1,5 +1,5 @@
 /**
- * What one block holds, accumulated frame by frame: the blockfile row (the original's col0/col1
+ * What one block holds, accumulated frame by frame: the blockfile row (the original's mstime1/mstime2
  * rules for Single and Multi) and the per-stream summary written at the block's tail.
  */
 import { type Frame, isKeyFrame } from './frame.js';
@@ -14,9 +14,9 @@ const keyOf = (streamId: number, subsession: number): number => streamId * 256 +
 
 export class BlockStats {
   /** mstime1 so far: Single = first (min) lead key frame, Multi = last (max) lead key frame; 0 = none. */
-  col0 = 0;
+  mstime1 = 0;
   /** mstime2 so far: max lead frame timestamp; 0 = none. */
-  col1 = 0;
+  mstime2 = 0;
   frames = 0;
   private readonly streams = new Map<number, StreamSummary>();
 
@@ -37,8 +37,8 @@ export class BlockStats {
     this.frames++;
     if (frame.subsession === 0) {
       // Only lead-stream frames update the table, as in the original.
-      this.col1 = Math.max(this.col1, ts);
-      if (key) this.col0 = this.variant === 'multi' ? Math.max(this.col0, ts) : this.col0 <= 0 ? ts : Math.min(this.col0, ts);
+      this.mstime2 = Math.max(this.mstime2, ts);
+      if (key) this.mstime1 = this.variant === 'multi' ? Math.max(this.mstime1, ts) : this.mstime1 <= 0 ? ts : Math.min(this.mstime1, ts);
     }
     const k = keyOf(frame.streamId, frame.subsession);
     let s = this.streams.get(k);
@@ -66,24 +66,24 @@ export class BlockStats {
    * the original applied when it sealed such a block).
    */
   liveRow(previous: Row): Row {
-    if (this.col1 === 0) return [0, 0];
-    return [this.col0 > 0 ? this.col0 : previous[0], this.col1];
+    if (this.mstime2 === 0) return [0, 0];
+    return [this.mstime1 > 0 ? this.mstime1 : previous[0], this.mstime2];
   }
 
   /** The row of the sealed block, with the original's fallbacks to the previous row ("frame", "keyframe"). */
   finalRow(previous: Row): { row: Row; msg: '' | 'frame' | 'keyframe' } {
     let msg: '' | 'frame' | 'keyframe' = '';
-    let c1 = this.col1;
-    let c0 = this.col0;
-    if (c1 === 0) {
-      c1 = previous[1];
+    let mstime2 = this.mstime2;
+    let mstime1 = this.mstime1;
+    if (mstime2 === 0) {
+      mstime2 = previous[1];
       msg = 'frame';
     }
-    if (c0 === 0) {
-      c0 = previous[0];
+    if (mstime1 === 0) {
+      mstime1 = previous[0];
       msg = 'keyframe';
     }
-    return { row: [c0, c1], msg };
+    return { row: [mstime1, mstime2], msg };
   }
 }
 
@@ -98,7 +98,7 @@ export function statsOfFrames(variant: Variant, frames: Iterable<Pick<Frame, 'st
 export function statsFromSummary(variant: Variant, entries: readonly StreamSummary[]): BlockStats {
   const stats = new BlockStats(variant);
   for (const e of entries) {
-    // Feed the extremes: enough to reproduce col0/col1 and the entry itself.
+    // Feed the extremes: enough to reproduce mstime1/mstime2 and the entry itself.
     const base = { streamId: e.streamId, subsession: e.subsession };
     if (e.firstKeyTs > 0) stats.add({ ...base, timestamp: e.firstKeyTs, flags: 1 });
     if (e.lastKeyTs > 0 && e.lastKeyTs !== e.firstKeyTs) stats.add({ ...base, timestamp: e.lastKeyTs, flags: 1 });

@@ -39,31 +39,31 @@ function checkTime(what: string, t: number): void {
  */
 export class BlockTable {
   readonly n: number;
-  private readonly c0: Float64Array;
-  private readonly c1: Float64Array;
+  private readonly mstime1s: Float64Array;
+  private readonly mstime2s: Float64Array;
   private current: number;
 
-  // Time-ordered index: a circular buffer of (row, col0) pairs, `size` long, starting at `head`.
+  // Time-ordered index: a circular buffer of (row, mstime1) pairs, `size` long, starting at `head`.
   private readonly rows: Int32Array;
   private readonly keys: Float64Array;
   private head = 0;
   private size = 0;
   private indexStale = true;
-  private maxC1 = 0;
-  private maxC1Stale = true;
+  private maxMstime2Value = 0;
+  private maxMstime2Stale = true;
 
   /** An empty table of `n` rows; `currentBlock` defaults to the last row, so ring order is row order. */
   constructor(n: number, currentBlock = n - 1) {
     if (!Number.isSafeInteger(n) || n < 1) throw new BlockTableError('EINVAL', `n_blocks must be a positive integer, got ${n}`);
     this.n = n;
-    this.c0 = new Float64Array(n);
-    this.c1 = new Float64Array(n);
+    this.mstime1s = new Float64Array(n);
+    this.mstime2s = new Float64Array(n);
     this.rows = new Int32Array(n);
     this.keys = new Float64Array(n);
     this.current = this.checkRow('current block', currentBlock);
   }
 
-  /** A table from rows [col0, col1], e.g. the test vectors of the original. */
+  /** A table from rows [mstime1, mstime2], e.g. the test vectors of the original. */
   static fromRows(rows: ReadonlyArray<readonly [number, number]>, currentBlock?: number): BlockTable {
     const table = new BlockTable(rows.length, currentBlock);
     rows.forEach(([a, b], i) => table.set(i, a, b));
@@ -102,8 +102,8 @@ export class BlockTable {
     const row = this.checkRow('row', i);
     const out = new Uint8Array(BLOCKFILE_ROW_BYTES);
     const view = new DataView(out.buffer);
-    view.setBigInt64(0, BigInt(this.c0[row] ?? 0), true);
-    view.setBigInt64(8, BigInt(this.c1[row] ?? 0), true);
+    view.setBigInt64(0, BigInt(this.mstime1s[row] ?? 0), true);
+    view.setBigInt64(8, BigInt(this.mstime2s[row] ?? 0), true);
     return out;
   }
 
@@ -114,21 +114,21 @@ export class BlockTable {
   /** [mstime1, mstime2] of row i. */
   get(i: number): [number, number] {
     const row = this.checkRow('row', i);
-    return [this.c0[row] ?? 0, this.c1[row] ?? 0];
+    return [this.mstime1s[row] ?? 0, this.mstime2s[row] ?? 0];
   }
 
-  /** col0 of row i (no copy, for scans). */
+  /** mstime1 of row i (no copy, for scans). */
   mstime1(i: number): number {
-    return this.c0[this.checkRow('row', i)] ?? 0;
+    return this.mstime1s[this.checkRow('row', i)] ?? 0;
   }
 
-  /** col1 of row i. */
+  /** mstime2 of row i. */
   mstime2(i: number): number {
-    return this.c1[this.checkRow('row', i)] ?? 0;
+    return this.mstime2s[this.checkRow('row', i)] ?? 0;
   }
 
   isUsed(i: number): boolean {
-    return (this.c0[this.checkRow('row', i)] ?? 0) > 0;
+    return (this.mstime1s[this.checkRow('row', i)] ?? 0) > 0;
   }
 
   /** Number of used rows (builds the index the queries in search.ts read). */
@@ -142,12 +142,12 @@ export class BlockTable {
     for (const [what, v] of [['mstime1', mstime1], ['mstime2', mstime2]] as const) {
       if (!Number.isSafeInteger(v)) throw new BlockTableError('EINVAL', `row ${row}: ${what} must be an integer number of ms, got ${v}`);
     }
-    const wasUsed = (this.c0[row] ?? 0) > 0;
-    const oldC1 = this.c1[row] ?? 0;
-    this.c0[row] = mstime1;
-    this.c1[row] = mstime2;
+    const wasUsed = (this.mstime1s[row] ?? 0) > 0;
+    const oldMstime2 = this.mstime2s[row] ?? 0;
+    this.mstime1s[row] = mstime1;
+    this.mstime2s[row] = mstime2;
     if (this.indexStale) return;
-    if (wasUsed) this.dropFromIndex(row, oldC1);
+    if (wasUsed) this.dropFromIndex(row, oldMstime2);
     if (mstime1 > 0 && !this.indexStale) this.appendToIndex(row, mstime1, mstime2);
   }
 
@@ -156,18 +156,18 @@ export class BlockTable {
     const next = this.checkRow('current block', b);
     if (next === this.current) return;
     // Rows between the old and the new current block move from the front of the ring to its
-    // back. Time order is col0 first, so it changes only when a moved used row ties on col0 with
+    // back. Time order is mstime1 first, so it changes only when a moved used row ties on mstime1 with
     // another row; then rebuild on the next query.
     if (!this.indexStale) {
       const moved: number[] = [];
       for (let r = (this.current + 1) % this.n; ; r = (r + 1) % this.n) {
-        if ((this.c0[r] ?? 0) > 0) moved.push(r);
+        if ((this.mstime1s[r] ?? 0) > 0) moved.push(r);
         if (r === next || moved.length > 1) break;
       }
       const [only] = moved;
       if (moved.length > 1) this.indexStale = true;
       else if (only !== undefined) {
-        const key = this.c0[only] ?? 0;
+        const key = this.mstime1s[only] ?? 0;
         if (this.bound(key, true) - this.bound(key, false) !== 1) this.indexStale = true;
       }
     }
@@ -182,7 +182,7 @@ export class BlockTable {
 
   // ---- the index, for the queries in search.ts ----
 
-  /** @internal col0 of the k-th used row in time order */
+  /** @internal mstime1 of the k-th used row in time order */
   keyAt(k: number): number {
     return this.keys[(this.head + k) % this.n] ?? 0;
   }
@@ -199,7 +199,7 @@ export class BlockTable {
     return out;
   }
 
-  /** @internal first index position whose col0 is > t (strict) or >= t. */
+  /** @internal first index position whose mstime1 is > t (strict) or >= t. */
   bound(t: number, strict: boolean): number {
     let lo = 0;
     let hi = this.size;
@@ -212,16 +212,16 @@ export class BlockTable {
     return lo;
   }
 
-  /** @internal max col1 over used rows */
+  /** @internal max mstime2 over used rows */
   maxMstime2(): number {
     this.ensureIndex();
-    if (this.maxC1Stale) {
+    if (this.maxMstime2Stale) {
       let max = -Infinity;
-      for (let k = 0; k < this.size; k++) max = Math.max(max, this.c1[this.rowAt(k)] ?? 0);
-      this.maxC1 = max;
-      this.maxC1Stale = false;
+      for (let k = 0; k < this.size; k++) max = Math.max(max, this.mstime2s[this.rowAt(k)] ?? 0);
+      this.maxMstime2Value = max;
+      this.maxMstime2Stale = false;
     }
-    return this.maxC1;
+    return this.maxMstime2Value;
   }
 
   private checkRow(what: string, i: number): number {
@@ -236,7 +236,7 @@ export class BlockTable {
   }
 
   /** O(1) removal when the row is the first or the last in time order; otherwise mark stale. */
-  private dropFromIndex(row: number, oldC1: number): void {
+  private dropFromIndex(row: number, oldMstime2: number): void {
     if (this.size > 0 && this.rowAt(0) === row) {
       this.head = (this.head + 1) % this.n;
       this.size--;
@@ -246,14 +246,14 @@ export class BlockTable {
       this.indexStale = true;
       return;
     }
-    if (oldC1 >= this.maxC1) this.maxC1Stale = true;
+    if (oldMstime2 >= this.maxMstime2Value) this.maxMstime2Stale = true;
   }
 
   /** O(1) append when the row comes last in time order; otherwise mark stale. */
-  private appendToIndex(row: number, c0: number, c1: number): void {
+  private appendToIndex(row: number, mstime1: number, mstime2: number): void {
     if (this.size > 0) {
       const lastKey = this.keyAt(this.size - 1);
-      const after = c0 > lastKey || (c0 === lastKey && this.ringPos(row) > this.ringPos(this.rowAt(this.size - 1)));
+      const after = mstime1 > lastKey || (mstime1 === lastKey && this.ringPos(row) > this.ringPos(this.rowAt(this.size - 1)));
       if (!after) {
         this.indexStale = true;
         return;
@@ -261,9 +261,9 @@ export class BlockTable {
     }
     const slot = (this.head + this.size) % this.n;
     this.rows[slot] = row;
-    this.keys[slot] = c0;
+    this.keys[slot] = mstime1;
     this.size++;
-    if (!this.maxC1Stale) this.maxC1 = Math.max(this.maxC1, c1);
+    if (!this.maxMstime2Stale) this.maxMstime2Value = Math.max(this.maxMstime2Value, mstime2);
   }
 
   private ensureIndex(): void {
@@ -273,7 +273,7 @@ export class BlockTable {
     const runStarts: number[] = [0];
     for (let p = 0; p < this.n; p++) {
       const row = (this.current + 1 + p) % this.n;
-      const key = this.c0[row] ?? 0;
+      const key = this.mstime1s[row] ?? 0;
       if (key <= 0) continue;
       if (m > 0 && key < (this.keys[m - 1] ?? 0)) runStarts.push(m);
       this.rows[m] = row;
@@ -284,7 +284,7 @@ export class BlockTable {
     this.head = 0;
     this.size = m;
     this.indexStale = false;
-    this.maxC1Stale = true;
+    this.maxMstime2Stale = true;
   }
 }
 

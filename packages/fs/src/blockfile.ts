@@ -76,8 +76,8 @@ export class BlockFile {
   }
 
   /** Sets row i in memory and writes it; durable after sync(). */
-  async setRow(i: number, [c0, c1]: Row): Promise<void> {
-    this.table.set(i, c0, c1);
+  async setRow(i: number, [mstime1, mstime2]: Row): Promise<void> {
+    this.table.set(i, mstime1, mstime2);
     await this.fh.write(this.table.rowBytes(i), 0, BLOCKFILE_ROW_BYTES, i * BLOCKFILE_ROW_BYTES).catch((err: unknown) => {
       throw ioError(this.path, `cannot write row ${i}`, err);
     });

@@ -14,15 +14,15 @@ function checkTime(what: string, t: number): void {
   if (!Number.isFinite(t)) throw new BlockTableError('EINVAL', `${what} must be a finite number of ms, got ${t}`);
 }
 
-/** [min col0, max col1] over the used rows, or undefined when no row is used. */
+/** [min mstime1, max mstime2] over the used rows, or undefined when no row is used. */
 export function getTimeRange(table: BlockTable): [number, number] | undefined {
   if (table.usedCount === 0) return undefined;
   return [table.keyAt(0), table.maxMstime2()];
 }
 
 /**
- * Blocks to read to cover [t0, t1], in time order: from the last block whose col0 ≤ t0 (or the
- * first block when none is), up to and including the first block whose col0 is past t1.
+ * Blocks to read to cover [t0, t1], in time order: from the last block whose mstime1 ≤ t0 (or the
+ * first block when none is), up to and including the first block whose mstime1 is past t1.
  */
 export function getInd(table: BlockTable, [t0, t1]: TimeRange): number[] {
   checkTime('t0', t0);
@@ -38,8 +38,8 @@ export function getInd(table: BlockTable, [t0, t1]: TimeRange): number[] {
 }
 
 /**
- * The neighbourhood cached for a seek to `time`: the `n` blocks with the latest col0 < time and
- * the `n + 1` blocks with the earliest col0 ≥ time, in time order. (The original's "after" part
+ * The neighbourhood cached for a seek to `time`: the `n` blocks with the latest mstime1 < time and
+ * the `n + 1` blocks with the earliest mstime1 ≥ time, in time order. (The original's "after" part
  * also counted unused rows when time ≤ 0; here only used rows count.)
  */
 export function getIndNeigh(table: BlockTable, n: number, time: number): number[] {
@@ -51,7 +51,7 @@ export function getIndNeigh(table: BlockTable, n: number, time: number): number[
 }
 
 /**
- * The block to start reading from to show instant `t`: the one with the latest col0 ≤ t (for
+ * The block to start reading from to show instant `t`: the one with the latest mstime1 ≤ t (for
  * SingleFS its first key frame is at or before t). Undefined when t precedes every block.
  * The block may end before t (t in a hole or past the end): compare t with its mstime2.
  */

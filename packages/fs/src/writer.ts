@@ -283,10 +283,9 @@ export class RingWriter {
   /** The open block's live row in the in-memory table (readers in this process see the live edge). */
   private showLiveRow(ob: OpenBlock): void {
     const table = this.ctx.blockfile.table;
-    const c1 = ob.stats.col1;
-    if (c1 === 0 || ob.sealed) return;
-    const c0 = ob.stats.col0 > 0 ? ob.stats.col0 : this.previousRow[0];
-    if (c0 !== table.mstime1(ob.block) || c1 !== table.mstime2(ob.block)) table.set(ob.block, c0, c1);
+    const [mstime1, mstime2] = ob.stats.liveRow(this.previousRow);
+    if (mstime2 === 0 || ob.sealed) return;
+    if (mstime1 !== table.mstime1(ob.block) || mstime2 !== table.mstime2(ob.block)) table.set(ob.block, mstime1, mstime2);
   }
 
   /** Seals the open block (summary at its tail) and enters the next one in a fresh buffer. */

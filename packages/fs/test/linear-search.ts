@@ -16,32 +16,32 @@ export const linearSearch = {
 
   getInd(table: BlockTable, [t0, t1]: TimeRange): number[] {
     if (t0 > t1) return [];
-    const c0 = (i: number): number => table.mstime1(i);
+    const mstime1 = (i: number): number => table.mstime1(i);
     const used = usedRows(table);
-    const A = used.filter((i) => c0(i) <= t0).map(c0);
+    const A = used.filter((i) => mstime1(i) <= t0).map(mstime1);
     let tt: number;
     if (A.length > 0) tt = maxOf(A);
     else {
-      const B = used.filter((i) => c0(i) >= t0).map(c0);
+      const B = used.filter((i) => mstime1(i) >= t0).map(mstime1);
       if (B.length === 0) return [];
       tt = minOf(B);
     }
-    const eka = used.filter((i) => c0(i) >= tt);
-    let C = used.filter((i) => c0(i) > t1).map(c0);
-    if (C.length === 0) C = used.filter((i) => c0(i) >= t1).map(c0);
+    const eka = used.filter((i) => mstime1(i) >= tt);
+    let C = used.filter((i) => mstime1(i) > t1).map(mstime1);
+    if (C.length === 0) C = used.filter((i) => mstime1(i) >= t1).map(mstime1);
     const upper = C.length === 0 ? Infinity : minOf(C);
-    return sortByTime(table, eka.filter((i) => c0(i) <= upper));
+    return sortByTime(table, eka.filter((i) => mstime1(i) <= upper));
   },
 
   getIndNeigh(table: BlockTable, n: number, time: number): number[] {
-    const c0 = (i: number): number => table.mstime1(i);
+    const mstime1 = (i: number): number => table.mstime1(i);
     const all = [...Array(table.n).keys()];
-    const before = sortByTime(table, all.filter((i) => c0(i) > 0 && c0(i) < time)).reverse().slice(0, n);
-    const after = sortByTime(table, all.filter((i) => c0(i) >= time)).slice(0, n + 1);
+    const before = sortByTime(table, all.filter((i) => mstime1(i) > 0 && mstime1(i) < time)).reverse().slice(0, n);
+    const after = sortByTime(table, all.filter((i) => mstime1(i) >= time)).slice(0, n + 1);
     return sortByTime(table, [...new Set([...before, ...after])]);
   },
 
-  /** One pass: the used row with the greatest (col0, ring position) whose col0 ≤ t. */
+  /** One pass: the used row with the greatest (mstime1, ring position) whose mstime1 ≤ t. */
   blockAt(table: BlockTable, t: number): number | undefined {
     let best: number | undefined;
     let bestKey = -Infinity;
