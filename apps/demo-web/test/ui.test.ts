@@ -98,20 +98,33 @@ describe.skipIf(why)('the web UI in Chromium', () => {
     await shot(page, '03-hole');
   });
 
+  /**
+   * The spread of frame numbers across `names` in each of `count` readings 200 ms apart (one evaluate each, so
+   * one instant). A reading is in step when the spread is at most one frame.
+   */
+  async function spreads(names: string[], count = 5): Promise<Array<{ numbers: number[]; spread: number }>> {
+    const out = [];
+    for (let i = 0; i < count; i++) {
+      const shown = await tiles(page);
+      const numbers = names.map((n) => byName(shown, n).number).filter((n): n is number => typeof n === 'number');
+      out.push({ numbers, spread: numbers.length === names.length ? Math.max(...numbers) - Math.min(...numbers) : Infinity });
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    return out;
+  }
+
   it('play advances every tile in step on one clock', async () => {
     await clickAt(START + 8_000);
     await page.keyboard.press(' ');
-    await new Promise((r) => setTimeout(r, 1500));
-    const shown = await tiles(page);
+    await new Promise((r) => setTimeout(r, 1000));
+    const readings = await spreads(['camA', 'camB', 'multi/4']);
     await page.mouse.move(640, 20); // no thumbnail over the tiles
     await shot(page, '04-playing');
     await page.keyboard.press('k');
-    const numbers = ['camA', 'camB', 'multi/4'].map((n) => byName(shown, n).number);
-    expect(numbers.every((n) => typeof n === 'number')).toBe(true);
-    const [a, b, d] = numbers as number[];
-    expect(a).toBeGreaterThan(8_000 / 40 + 10); // it moved
-    expect(Math.abs(a! - b!), `camA ${a} and camB ${b}`).toBeLessThanOrEqual(1);
-    expect(Math.abs(a! - d!), `camA ${a} and camD ${d}`).toBeLessThanOrEqual(1);
+    expect(readings.at(-1)!.numbers[0]).toBeGreaterThan(8_000 / 40 + 10); // it moved
+    // Every tile shows the same frame ±1 in most readings (a starved machine may hold one decoder back briefly).
+    const inStep = readings.filter((r) => r.spread <= 1).length;
+    expect(inStep, JSON.stringify(readings)).toBeGreaterThanOrEqual(3);
   });
 
   it('steps one frame forward and back, and plays backwards', async () => {
@@ -125,15 +138,15 @@ describe.skipIf(why)('the web UI in Chromium', () => {
     const back = await expectExact(START + (n0 - 1) * 40);
     expect(byName(back, 'camA').number).toBe(n0 - 1);
     await page.keyboard.press('j');
-    await new Promise((r) => setTimeout(r, 1500));
-    const rev = await tiles(page);
+    await new Promise((r) => setTimeout(r, 1000));
+    const readings = await spreads(['camA', 'multi/4']);
     await page.mouse.move(640, 20); // no thumbnail over the tiles
     await shot(page, '05-reverse');
     await page.keyboard.press('k');
-    const a = byName(rev, 'camA').number as number;
-    const d = byName(rev, 'multi/4').number as number;
-    expect(a).toBeLessThan(n0 - 10);
-    expect(Math.abs(a - d)).toBeLessThanOrEqual(1);
+    const numbers = readings.map((r) => r.numbers[0]!);
+    expect(numbers.at(-1)).toBeLessThan(n0 - 10);
+    expect(numbers, 'going back').toEqual([...numbers].sort((x, y) => y - x));
+    expect(readings.filter((r) => r.spread <= 1).length, JSON.stringify(readings)).toBeGreaterThanOrEqual(3);
   });
 
   it('after a server restart the page reconnects and shows the same instant again', async () => {
