@@ -25,9 +25,12 @@ export class RangeCutter {
   /** Timestamps of the first and last frames shown. */
   firstShown: number | undefined;
   lastShown: number | undefined;
-  /** Gaps larger than maxGapMs inside [from, to], ms since the epoch. */
+  /** Gaps between frames larger than maxGapMs, the part of each inside [from, to] (ms since the epoch). */
   readonly holes: Hole[] = [];
   private pending: RangeFrame[] = [];
+  /** The last frame at or before `from`, key or not, and the first after `to`: where the gaps at the ends start and end. */
+  private lastBefore: number | undefined;
+  private firstAfter: number | undefined;
   private previous: number | undefined;
   private lastEmitted: number | undefined;
   /** True once a frame after `to` was seen: nothing further is needed. */
@@ -51,10 +54,13 @@ export class RangeCutter {
         // Keep the run from the latest key frame: only it is needed to decode the frame at `from`.
         if (frame.key) this.pending = [frame];
         else if (this.pending.length > 0) this.pending.push(frame);
+        this.lastBefore = frame.timestamp;
         return [];
       }
+      // `from` falls in a hole when the frames around it are further apart than maxGapMs.
+      this.checkKeyFound(frame.timestamp);
       const before = this.pending.at(-1);
-      if (before && this.from - before.timestamp <= this.maxGapMs) {
+      if (before && frame.timestamp - before.timestamp <= this.maxGapMs) {
         this.origin = before.timestamp;
         const out = this.pending.map((f) => this.emit(f));
         this.pending = [];
@@ -71,9 +77,11 @@ export class RangeCutter {
   /** After the last frame: the frames still held (a range that ends before the next frame comes). */
   finish(): CutFrame[] {
     if (this.origin !== undefined) {
-      if (this.lastShown !== undefined && this.to - this.lastShown > this.maxGapMs) this.holes.push([this.lastShown, this.to]);
+      const end = this.firstAfter ?? this.to;
+      if (this.lastShown !== undefined && this.lastShown < this.to && end - this.lastShown > this.maxGapMs) this.holes.push([this.lastShown, this.to]);
       return [];
     }
+    this.checkKeyFound(this.from);
     const before = this.pending.at(-1);
     if (!before || this.from - before.timestamp > this.maxGapMs) return [];
     this.origin = before.timestamp;
@@ -82,9 +90,17 @@ export class RangeCutter {
     return out;
   }
 
+  /** Frames right before `from` without their key frame: the reading started too late. Never a silent skip. */
+  private checkKeyFound(next: number): void {
+    if (this.pending.length === 0 && this.lastBefore !== undefined && next - this.lastBefore <= this.maxGapMs) {
+      throw new ExportError('EMEDIA', `no key frame found before the frame at ${describeTime(this.lastBefore)} (from ${describeTime(this.from)}): it cannot be decoded`);
+    }
+  }
+
   private next(frame: RangeFrame): CutFrame[] {
     if (frame.timestamp > this.to) {
       this.done = true;
+      this.firstAfter = frame.timestamp;
       return [];
     }
     return [this.emit(frame)];
@@ -93,8 +109,9 @@ export class RangeCutter {
   private emit(frame: RangeFrame): CutFrame {
     const origin = this.origin!;
     if (frame.timestamp >= origin) {
-      const gapFrom = this.lastEmitted === undefined || this.lastEmitted < origin ? this.from : this.lastEmitted;
-      if (frame.timestamp - gapFrom > this.maxGapMs) this.holes.push([gapFrom, frame.timestamp]);
+      // A gap counts by its whole length; the part inside [from, to] is listed.
+      const gapFrom = this.lastEmitted === undefined || this.lastEmitted < origin ? (this.lastBefore ?? this.from) : this.lastEmitted;
+      if (frame.timestamp - gapFrom > this.maxGapMs && frame.timestamp > this.from) this.holes.push([Math.max(gapFrom, this.from), frame.timestamp]);
       this.firstShown ??= frame.timestamp;
       this.lastShown = frame.timestamp;
       this.shown++;

@@ -55,7 +55,9 @@ export async function planRange(fs: ValkkaFS, request: RangeRequest): Promise<Ra
   if (from < first && !(fs instanceof ValkkaMultiFS)) throw new ExportError('ERANGE', `from ${describeTime(from)} is before the start of the recording in ${fs.dirname} (${describeTime(first)})`);
   if (to > last) throw new ExportError('ERANGE', `to ${describeTime(to)} is after the end of the recording in ${fs.dirname} (${describeTime(last)})`);
 
-  const start = fs instanceof ValkkaMultiFS ? await fs.keyBlockFor(streamId, from) : fs.blockAt(from);
+  // Single: the first block whose mstime1 is the latest at or before `from` (a block without a key frame of
+  // its own repeats the previous row's mstime1: the key frame is in the first block of such a run).
+  const start = fs instanceof ValkkaMultiFS ? await fs.keyBlockFor(streamId, from) : fs.getInd([from, to])[0];
   if (start === undefined) {
     throw new ExportError('ERANGE', `from ${describeTime(from)} is before the start of the recording of stream ${streamId} in ${fs.dirname} (no key frame at or before it)`);
   }

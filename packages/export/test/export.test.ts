@@ -140,6 +140,21 @@ describe.skipIf(why)('codecs', () => {
   });
 });
 
+describe.skipIf(why)('GOPs longer than a block', () => {
+  it('finds the key frame blocks before from (blocks without a key frame repeat the previous row)', async () => {
+    const clip = loadClip('h264-high-gop2s.h264');
+    // 4 KiB blocks: a 2 s GOP spans several blocks, most of them without a key frame.
+    await withRecording(clip, { blocksize: 4096, nBlocks: 64, count: 250, timeOf: (k) => T0 + k * FRAME }, async (rec) => {
+      const fs = await loadValkkaFS(rec.dirname, { readOnly: true });
+      const rows = fs.blockTable.timeOrder().map((b) => fs.blockTable.mstime1(b));
+      await fs.close();
+      expect(new Set(rows).size).toBeLessThan(rows.length);
+      const { result } = await exportAndCheck(rec, clip, T0 + 90 * FRAME, T0 + 200 * FRAME);
+      expect(result.framesInFile).toBe(200 - 50 + 1);
+    });
+  });
+});
+
 describe.skipIf(why)('while recording goes on', () => {
   it('exports up to the live edge', async () => {
     const clip = loadClip('h264-baseline-gop1s.h264');
