@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// @valkka/manager benchmark (node bench/manager.mjs [--seeks 16] [--seconds 15]):
+// @valkka/manager benchmark (node bench/manager.mjs [--seeks 8] [--seconds 10]):
 //  1. seek latency for 1, 4 and 16 streams (from seek() until every stream was sent its frame at the target), p50/p95,
 //     warm and (as root) with the page cache dropped, against ffmpeg extracting the same frames from MP4 copies
 //     (`ffmpeg -ss T -i copy.mp4 -frames:v 1`, one process per stream, in parallel) in the same run;
@@ -21,8 +21,8 @@ const arg = (name, fallback) => {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? Number(process.argv[i + 1]) : fallback;
 };
-const SEEKS = arg('seeks', 16);
-const PLAY_SECONDS = arg('seconds', 15);
+const SEEKS = arg('seeks', 8);
+const PLAY_SECONDS = arg('seconds', 10);
 const FIXTURES = join(here, '..', '..', 'threads', 'test', 'fixtures');
 const CLIP = join(FIXTURES, 'h264-baseline-gop1s.h264');
 const CLIP_MP4 = join(FIXTURES, 'h264-baseline-gop1s.mp4');
@@ -76,7 +76,7 @@ async function seekBench(dirs, mp4s) {
     await manager.seek(T0 + 1000); // threads up, tables read
     const row = { streams: n };
     for (const cache of root ? ['warm', 'dropped'] : ['warm']) {
-      const count = cache === 'warm' ? offsets.length : Math.min(5, offsets.length); // dropping caches disturbs the machine: a few
+      const count = cache === 'warm' ? offsets.length : Math.min(3, offsets.length); // dropping caches disturbs the machine: a few
       const ours = [];
       const peer = [];
       for (const offset of offsets.slice(0, count)) {
@@ -154,10 +154,12 @@ async function playBench(dirs, base) {
   late.length = 0;
   const delay = monitorEventLoopDelay({ resolution: 1 });
   delay.enable();
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   for (const { manager } of managers) await manager.play();
   await new Promise((resolve) => setTimeout(resolve, PLAY_SECONDS * 1000));
   const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
   delay.disable();
   const rss = process.memoryUsage().rss;
   const frames = counts.reduce((a, c) => a + c.frames, 0);
@@ -178,6 +180,9 @@ async function playBench(dirs, base) {
     rssPerManagerMB: round((rss - rssBase) / 4 / 2 ** 20),
     rssProcessMB: round(rss / 2 ** 20),
     workersPerManager: 2,
+    /** CPU of the whole process (4 players, the recorder, 16 sources) per second of wall time: 1 = one core. */
+    processCpuCores: round((cpu.user + cpu.system) / 1e6 / seconds, 2),
+    loadAverage: round((await import('node:os')).loadavg()[0], 1),
   };
   for (const s of sources) s.stop();
   for (const { manager, filesystems } of managers) {
@@ -205,7 +210,7 @@ try {
     await copyFile(mp4, copy);
     mp4s.push(copy);
   }
-  const seek = await seekBench(dirs, mp4s);
+  const seek = process.argv.includes('--play-only') ? [] : await seekBench(dirs, mp4s);
   const play = await playBench(dirs, base);
   console.log('\nseek latency, ms (seek() until every stream was sent its frame at the target) vs ffmpeg -ss T -i copy.mp4 -frames:v 1, one process per stream');
   console.table(

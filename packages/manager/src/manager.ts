@@ -544,9 +544,10 @@ export class ValkkaFSManager extends EventEmitter<ManagerEvents> {
     });
     this.cacher.on('skip', (e: { from: number; to: number }) => this.emit('skip', e));
     this.cacher.on('log', (m: string) => this.emit('log', `cacher: ${m}`));
-    this.cacher.on('error', (err: Error) => this.emit('log', `cacher thread died: ${err.message}`));
+    // A dead thread plays nothing more: say so, and let waiting seeks resolve (with what was shown).
+    this.cacher.on('error', (err: Error) => this.threadDied('cacher', err));
     this.reader.on('log', (m) => this.emit('log', `reader: ${m}`));
-    this.reader.on('error', (err) => this.emit('log', `reader thread died: ${err.message}`));
+    this.reader.on('error', (err) => this.threadDied('reader', err));
     this.reader.on('fsError', (e) => {
       const g = this.groups[e.key];
       if (!g) return;
@@ -558,6 +559,12 @@ export class ValkkaFSManager extends EventEmitter<ManagerEvents> {
         this.emit('fsError', { valkkafs: g.valkkafs, error, block: e.block });
       }
     });
+  }
+
+  private threadDied(which: string, err: Error): void {
+    this.emit('log', `${which} thread died: ${err.message}`);
+    for (const r of this.requests.values()) r.resolve();
+    this.requests.clear();
   }
 
   /** A filesystem that cannot be used any more: reported once; its streams are no longer read. */
