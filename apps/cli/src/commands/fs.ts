@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { CliError, emit, setExitCode } from '../output.js';
 import { progressBar } from '../progress.js';
 import { formatBytes, formatTime, parseBytes, parseInteger } from '../units.js';
+import { parseDuration, retentionLines } from './retention.js';
 
 interface JsonOption {
   json?: boolean;
@@ -20,14 +21,16 @@ export function registerFsCommands(program: Command): void {
     .option('--partition-uuid <uuid>', 'use the whole GPT partition with this PARTUUID (type Linux swap) instead of a dumpfile')
     .option('--multi', 'ValkkaMultiFS: several streams in one filesystem (default: ValkkaSingleFS, one stream)')
     .option('--force', 'replace a filesystem that holds recordings (they are erased)')
+    .option('--max-age <duration>', 'wipe video older than this (e.g. 72h, 30d); default: the ring alone decides')
     .option('--json', 'print JSON for scripts')
     .addHelpText('after', '\nExamples:\n  valkka init ./data/cam1 --blocksize 1MiB --blocks 1024\n  valkka init ./data/all --multi --blocksize 4MiB --partition-uuid 37c591e3-b33b-4548-a1eb-81add9da8a58')
-    .action(async (dir: string, o: JsonOption & { blocksize: string; blocks?: string; size?: string; partitionUuid?: string; multi?: boolean; force?: boolean }) => {
+    .action(async (dir: string, o: JsonOption & { blocksize: string; blocks?: string; size?: string; partitionUuid?: string; multi?: boolean; force?: boolean; maxAge?: string }) => {
       if (o.blocks !== undefined && o.size !== undefined) throw new CliError('give --blocks or --size, not both');
       if (o.blocks === undefined && o.size === undefined && o.partitionUuid === undefined) {
         throw new CliError('give --blocks N or --size BYTES (how large the ring is)');
       }
       const blocksize = parseBlocksize(o.blocksize);
+      const maxAge = o.maxAge === undefined ? undefined : parseDuration(o.maxAge, '--max-age');
       const options = {
         dirname: dir,
         blocksize,
@@ -41,6 +44,7 @@ export function registerFsCommands(program: Command): void {
       }
       const fs = o.multi ? await ValkkaMultiFS.newFromDirectory(options) : await ValkkaSingleFS.newFromDirectory(options);
       try {
+        if (maxAge !== undefined) await fs.setMaxAge(maxAge);
         const d = await fs.describe();
         emit(o.json ?? false, d, () =>
           `created ${d.variant} ValkkaFS in ${dir}: ${d.nBlocks} blocks of ${formatBytes(d.blocksize)} = ${formatBytes(d.capacityBytes)} on ${d.dumpfile}`,
@@ -58,7 +62,8 @@ export function registerFsCommands(program: Command): void {
     .action(async (dir: string, o: JsonOption) => {
       await withReader(dir, async (fs) => {
         const d = await fs.describe();
-        emit(o.json ?? false, d, () => {
+        const r = await fs.retentionSummary();
+        emit(o.json ?? false, { ...d, retention: r }, () => {
           const lines = [
             `${d.dirname}: ${d.variant} ValkkaFS, format ${d.format} v${d.formatVersion}, id ${d.fsId}`,
             `dumpfile       ${d.dumpfile}${d.partitionUuid ? ` (PARTUUID ${d.partitionUuid})` : ''}`,
@@ -70,6 +75,7 @@ export function registerFsCommands(program: Command): void {
             lines.push(`stream ${s.streamId}: ${s.frames} frames, ${s.keyFrames} key frames, ${s.ranges.length} recorded range(s)`);
             for (const [a, b] of s.ranges) lines.push(`    ${formatTime(a)} .. ${formatTime(b)}`);
           }
+          if (!fs.isLegacy) lines.push(...retentionLines(r, d.nBlocks));
           return lines.join('\n');
         });
       });

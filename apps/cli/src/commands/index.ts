@@ -3,6 +3,7 @@ import { registerExport } from './export.js';
 import { registerFsCommands } from './fs.js';
 import { registerPartitions } from './partitions.js';
 import { registerRecord } from './record.js';
+import { registerRetention } from './retention.js';
 import { registerServe } from './serve.js';
 
 /** Every subcommand, each from its own module. */
@@ -12,4 +13,5 @@ export function registerCommands(program: Command): void {
   registerRecord(program);
   registerExport(program);
   registerServe(program);
+  registerRetention(program);
 }
