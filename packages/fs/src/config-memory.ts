@@ -11,7 +11,7 @@ import { isVideoCodec } from './codec/nal.js';
 import { configPrefix } from './ingest.js';
 import { type Geometry, readBlockFromDevice, readSummary } from './reader.js';
 import type { StreamIndex } from './stream-index.js';
-import type { OpenBlock } from './writer.js';
+import type { OpenBlock } from './open-block.js';
 
 /** Streams silent for longer than this before the newest frame are not looked for. */
 const LOOKBACK_MS = 60_000;

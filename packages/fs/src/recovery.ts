@@ -10,9 +10,10 @@ import type { BlockDevice } from '@valkka/blockdev';
 import type { Row, Variant } from './block-stats.js';
 import type { BlockFile } from './blockfile.js';
 import { BLOCK_HEADER_SIZE, alignDown, decodeBlockHeader, seqSeed } from './format.js';
+import type { Frame } from './frame.js';
+import { type OpenBlock, newOpenBlock } from './open-block.js';
 import { inspectBlock, mendBlock } from './seal.js';
 import type { StreamIndex } from './stream-index.js';
-import { type OpenBlock, type ResumePoint, newOpenBlock } from './writer.js';
 
 export interface RecoveryContext {
   device: BlockDevice;
@@ -24,6 +25,17 @@ export interface RecoveryContext {
   nBlocks: number;
   /** The block the writer enters after `block` (skipping protected ones); default the next in ring order. */
   nextBlock?: (block: number) => number;
+}
+
+/** Where the writer resumes, as recovery found it. */
+export interface ResumePoint {
+  open: OpenBlock;
+  /** Final row of the block before `open` (the original's prev_row, for its fallbacks). */
+  previousRow: Row;
+  /** current_block in valkkafs.json now. */
+  jsonBlock: number;
+  /** Stored key frames whose parameter sets the writer remembers, per stream (config-memory.ts). */
+  configFrames?: readonly Frame[];
 }
 
 export interface RecoveryReport {

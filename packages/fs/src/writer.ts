@@ -13,24 +13,22 @@
  * chain; while sealed blocks are written the next one fills another buffer (three in all), and
  * the frame path never waits for I/O unless every buffer is taken.
  */
-import { BlockStats, type Row } from './block-stats.js';
+import type { BlockStats, Row } from './block-stats.js';
 import { FrameTooLargeError, StreamMismatchError, ValkkaFSError } from './errors.js';
 import {
   BLOCK_HEADER_SIZE,
-  FORMAT_VERSION,
   RECORD_HEADER_SIZE,
   alignDown,
   alignUp,
-  encodeBlockHeader,
   encodeFrameRecord,
   encodeSummary,
   recordSize,
-  seqSeed,
   tailReserve,
 } from './format.js';
 import type { Frame } from './frame.js';
 import { FrameIngest, validateFrame } from './ingest.js';
-import type { RecoveryContext } from './recovery.js';
+import { type OpenBlock, newOpenBlock } from './open-block.js';
+import type { RecoveryContext, ResumePoint } from './recovery.js';
 import { nextBlockAfter } from './retention/policy.js';
 
 export interface BlockEvent {
@@ -72,37 +70,6 @@ export interface SingleStream {
   id: number | undefined;
   /** Persists the id in valkkafs.json (atomically); runs on the writer's I/O chain. */
   save(id: number): Promise<void>;
-}
-
-/** The block being written (or being sealed) and its buffer. */
-export interface OpenBlock {
-  block: number;
-  seq: number;
-  seed: number;
-  buf: Buffer;
-  /** Bytes of buf in use: header + records. */
-  filled: number;
-  /** Bytes of the block known to be durable on the device. */
-  durable: number;
-  stats: BlockStats;
-  sealed: boolean;
-  /** The row last written to the blockfile for this block. */
-  rowOnDisk: Row;
-  /** The job writing the sealed block. */
-  done?: Promise<void>;
-  /** Set when sealed: the block's final row and the original's message. */
-  final?: { row: Row; msg: '' | 'frame' | 'keyframe' };
-}
-
-/** Where the writer resumes, as recovery found it. */
-export interface ResumePoint {
-  open: OpenBlock;
-  /** Final row of the block before `open` (the original's prev_row, for its fallbacks). */
-  previousRow: Row;
-  /** current_block in valkkafs.json now. */
-  jsonBlock: number;
-  /** Stored key frames whose parameter sets the writer remembers, per stream (config-memory.ts). */
-  configFrames?: readonly Frame[];
 }
 
 export interface WriterOptions {
@@ -457,11 +424,3 @@ export class RingWriter {
   }
 }
 
-/**
- * A block buffer starting with the block header. The rest is not cleared (it may hold an older
- * block): every write of the buffer zeroes what follows the records first.
- */
-export function newOpenBlock(ctx: Pick<RingContext, 'fsId' | 'variant' | 'blocksize' | 'nBlocks'>, buf: Buffer, block: number, seq: number): OpenBlock {
-  encodeBlockHeader(buf, { version: FORMAT_VERSION, block, fsId: ctx.fsId, seq, blocksize: ctx.blocksize, nBlocks: ctx.nBlocks });
-  return { block, seq, seed: seqSeed(seq), buf, filled: BLOCK_HEADER_SIZE, durable: 0, stats: new BlockStats(ctx.variant), sealed: false, rowOnDisk: [0, 0] };
-}
