@@ -1,7 +1,7 @@
 // Memory of `valkka record --fast`: the largest resident set for sources of 10, 100 and 250 MB (goal: flat, under
 // 200 MB), and the resident set over a long simulated looping recording (goal: flat). Peer in the same run:
 // `ffmpeg -c copy` remuxing the same source (what Frigate and Shinobi run per camera), measured the same way.
-// Usage: node bench/record-rss.mjs [--sizes 10,100,250] [--loop-hours 6]
+// Usage: node bench/record-rss.mjs [--sizes 10,100,250] [--loop-hours 12]
 import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
@@ -16,7 +16,7 @@ const arg = (name, fallback) => {
   return i > 0 ? process.argv[i + 1] : fallback;
 };
 const SIZES = arg('sizes', '10,100,250').split(',').map(Number);
-const LOOP_HOURS = Number(arg('loop-hours', '6'));
+const LOOP_HOURS = Number(arg('loop-hours', '12'));
 
 /** Runs a command, sampling its resident set (VmRSS) every 100 ms; resolves with the peak (VmHWM) and the samples. */
 function measured(command, args) {
