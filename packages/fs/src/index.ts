@@ -27,9 +27,8 @@ export {
   loadValkkaFS,
   type NewFromDirectoryOptions,
   type LoadOptions,
-  type FsDescription,
-  type DumpedRecord,
 } from './valkkafs.js';
+export type { FsDescription, DumpedBlock, DumpedRecord } from './inspect.js';
 export { MAX_BLOCKS } from './metadata.js';
 export { recordingsAt, type ExistingRecordings } from './init-guard.js';
 export { check, type CheckOptions, type CheckProblem, type CheckProblemCode, type CheckReport, type DroppedData, type RepairAction } from './check.js';

@@ -23,6 +23,7 @@ import { LegacyError } from './legacy/errors.js';
 import { type LegacyDirectory, openLegacyDirectory } from './legacy/directory.js';
 import { BLOCKFILE_NAME, DUMPFILE_NAME, JSON_NAME, type LegacyMetadata, MAX_BLOCKS, type Metadata, fsIdBytes, newMetadata, readMetadata, writeMetadata } from './metadata.js';
 import { type BlockContents, type Geometry, parseBlock, readBlockFromDevice, readSummary } from './reader.js';
+import { type DumpedBlock, type FsDescription, type FsFacts, describeBlocks, dumpBlockContents } from './inspect.js';
 import { lastConfigFrames } from './config-memory.js';
 import { type RecoveryReport, recover } from './recovery.js';
 import type { BlockTable } from './block-table.js';
@@ -65,38 +66,6 @@ export interface LoadOptions {
   device?: BlockDevice;
   /** The clock the maximum age is measured with (ms since the epoch; default Date.now). */
   clock?: () => number;
-}
-
-export interface DumpedRecord {
-  offset: number;
-  streamId: number;
-  subsession: number;
-  timestamp: number;
-  mediaType: number;
-  codec: number;
-  flags: number;
-  key: boolean;
-  config: boolean;
-  length: number;
-}
-
-export interface FsDescription {
-  /** 'libvalkka' for a directory written by the original (formatVersion 0). */
-  format: 'valkkafs-ts' | 'libvalkka';
-  formatVersion: number;
-  variant: Variant;
-  dirname: string;
-  dumpfile: string;
-  partitionUuid: string | null;
-  fsId: string;
-  blocksize: number;
-  nBlocks: number;
-  capacityBytes: number;
-  maxFramePayload: number;
-  currentBlock: number;
-  usedBlocks: number;
-  timeRange: [number, number] | null;
-  streams: Array<{ streamId: number; frames: number; keyFrames: number; ranges: Array<[number, number]> }>;
 }
 
 type Events = { block: [BlockEvent] };
@@ -214,7 +183,7 @@ export abstract class ValkkaFS extends EventEmitter<Events> {
 
   // ---------- the block table and search ----------
 
-  /** The live table (search.ts BlockTable); do not modify. */
+  /** The live table (block-table.ts); do not modify. */
   get blockTable(): BlockTable {
     return this.legacy ? this.legacy.table : this.blockfile!.table;
   }
@@ -364,53 +333,18 @@ export abstract class ValkkaFS extends EventEmitter<Events> {
     return contents;
   }
 
-  /** Records of block n, without payloads (for `valkka dump-block`). */
-  async dumpBlock(n: number): Promise<{ index: number; seq: number; sealed: boolean; end: number; records: DumpedRecord[]; summary: StreamSummary[] | null }> {
-    const c = await this.readBlock(n);
-    return {
-      index: c.index,
-      seq: c.seq,
-      sealed: c.sealed,
-      end: c.end,
-      summary: c.summary ?? null,
-      records: c.frames.map((f) => ({
-        offset: f.offset,
-        streamId: f.streamId,
-        subsession: f.subsession,
-        timestamp: f.timestamp,
-        mediaType: f.mediaType,
-        codec: f.codec,
-        flags: f.flags,
-        key: (f.flags & 1) !== 0,
-        config: (f.flags & 2) !== 0,
-        length: f.payload.length,
-      })),
-    };
+  /** Records of block n, without payloads (for `valkka dump-block`; inspect.ts). */
+  async dumpBlock(n: number): Promise<DumpedBlock> {
+    return dumpBlockContents(await this.readBlock(n));
   }
 
   /**
-   * Format, geometry, time range and streams with their recorded ranges (for `valkka info`). One pass
-   * over the used blocks in time order; summaries not already known are read and dropped, so memory
-   * stays bounded by the streams and their ranges whatever the size of the ring.
+   * Format, geometry, time range and streams with their recorded ranges (for `valkka info`; inspect.ts).
+   * One pass over the used blocks in time order; summaries not already known are read and dropped, so
+   * memory stays bounded by the streams and their ranges whatever the size of the ring.
    */
-  async describe(options: { maxGapMs?: number } = {}): Promise<FsDescription> {
-    const maxGap = options.maxGapMs ?? 5000;
-    const streams = new Map<number, { frames: number; keyFrames: number; ranges: Array<[number, number]> }>();
-    const table = this.blockTable;
-    // A writer's table changes while this awaits: walk a copy of its order. A reader's stands still.
-    const order = this.writer ? table.timeOrder() : undefined;
-    const used = order ? order.length : table.usedCount;
-    for (let k = 0; k < used; k++) {
-      const block = order ? order[k]! : table.rowAt(k);
-      for (const s of await this.summaryFor(block)) {
-        let acc = streams.get(s.streamId);
-        if (!acc) streams.set(s.streamId, (acc = { frames: 0, keyFrames: 0, ranges: [] }));
-        acc.frames += s.frames;
-        acc.keyFrames += s.keyFrames;
-        if (s.firstTs <= s.lastTs) addSpan(acc.ranges, s.firstTs, s.lastTs, maxGap);
-      }
-    }
-    return {
+  describe(options: { maxGapMs?: number } = {}): Promise<FsDescription> {
+    const facts = (): FsFacts => ({
       format: this.legacy ? 'libvalkka' : 'valkkafs-ts',
       formatVersion: this.legacy ? 0 : FORMAT_VERSION,
       variant: this.variant,
@@ -423,12 +357,18 @@ export abstract class ValkkaFS extends EventEmitter<Events> {
       capacityBytes: this.blocksize * this.nBlocks,
       maxFramePayload: this.maxFramePayload,
       currentBlock: this.currentBlock,
-      usedBlocks: used,
       timeRange: this.getTimeRange() ?? null,
-      streams: [...streams]
-        .sort(([a], [b]) => a - b)
-        .map(([streamId, acc]) => ({ streamId, frames: acc.frames, keyFrames: acc.keyFrames, ranges: mergeRanges(acc.ranges, maxGap) })),
-    };
+    });
+    return describeBlocks(this.summariesInTimeOrder(), facts, options.maxGapMs);
+  }
+
+  /** The per-stream summary of every used block, in time order. */
+  private async *summariesInTimeOrder(): AsyncGenerator<StreamSummary[]> {
+    const table = this.blockTable;
+    // A writer's table changes while this awaits: walk a copy of its order. A reader's stands still.
+    const order = this.writer ? table.timeOrder() : undefined;
+    const used = order ? order.length : table.usedCount;
+    for (let k = 0; k < used; k++) yield await this.summaryFor(order ? order[k]! : table.rowAt(k));
   }
 
   /** A block's per-stream summary for one pass: kept when this handle keeps it anyway, else read and dropped. */
@@ -662,22 +602,6 @@ export abstract class ValkkaFS extends EventEmitter<Events> {
     }
   }
 
-}
-
-/** Joins [first, last] to the last range when they are at most maxGap apart (blocks come in time order). */
-function addSpan(ranges: Array<[number, number]>, first: number, last: number, maxGap: number): void {
-  const prev = ranges[ranges.length - 1];
-  if (prev && first - prev[1] <= maxGap && prev[0] - last <= maxGap) {
-    prev[0] = Math.min(prev[0], first);
-    prev[1] = Math.max(prev[1], last);
-  } else ranges.push([first, last]);
-}
-
-/** Ranges sorted and merged where at most maxGap apart (spans out of order, after a clock jump). */
-function mergeRanges(ranges: Array<[number, number]>, maxGap: number): Array<[number, number]> {
-  const out: Array<[number, number]> = [];
-  for (const [first, last] of ranges.sort((a, b) => a[0] - b[0])) addSpan(out, first, last, maxGap);
-  return out;
 }
 
 /** The requested blocksize, rounded down to 4096, or a clear refusal (before anything is touched). */
