@@ -394,6 +394,7 @@ export class ValkkaFSManager extends EventEmitter<ManagerEvents> {
 
   private async seekTo(t: number, thenPlay: boolean): Promise<SeekResult> {
     this.target = t;
+    this.reversed = false; // a seek positions the cacher afresh
     this.setState('seek');
     await this.cacher.seek(t);
     // Only the blocks that show t (each stream's key frame up to t): a seek reads little; play loads the rest.
@@ -403,6 +404,7 @@ export class ValkkaFSManager extends EventEmitter<ManagerEvents> {
       this.setState('stop');
       if (thenPlay) {
         await this.cacher.play();
+        this.reversed = this.clock.timeline().rate < 0;
         this.setState('play');
       }
     }
