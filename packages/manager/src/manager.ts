@@ -70,6 +70,9 @@ export class ValkkaFSManager extends EventEmitter<ManagerEvents> {
   private readonly newestShown = new Map<number, number>();
   private readonly oldestShown = new Map<number, number>();
   private readonly reportedBlocks = new Set<string>();
+  /** Seeks run one at a time; one overtaken by a later seek while it waited is skipped (scrubbing). */
+  private seeking: Promise<void> = Promise.resolve();
+  private seeks = 0;
   private timers: NodeJS.Timeout[] = [];
   private pumping: Promise<void> | undefined;
   private timeCallback: ((mstime: number | null) => void) | undefined;
@@ -223,7 +226,17 @@ export class ValkkaFSManager extends EventEmitter<ManagerEvents> {
     this.requireStarted();
     if (!Number.isFinite(t)) throw new TypeError(`seek: time must be a finite number of ms, got ${t}`);
     this.following = false;
-    return this.seekTo(t, this.state === 'play');
+    const mine = ++this.seeks;
+    const previous = this.seeking;
+    let done!: () => void;
+    this.seeking = new Promise<void>((resolve) => (done = resolve));
+    try {
+      await previous;
+      if (mine !== this.seeks) return { ...this.resultOf(t), superseded: true };
+      return await this.seekTo(t, this.state === 'play');
+    } finally {
+      done();
+    }
   }
 
   /** Plays from the current position, at `rate` if given (1/8..32, or -1/8..-8 backwards: whole GOPs in reverse). */

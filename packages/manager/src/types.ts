@@ -47,6 +47,8 @@ export type PlayState = 'none' | 'seek' | 'stop' | 'play';
 /** What a seek showed: per mapped (played) stream, the timestamp of the frame shown at the target, or null (no data). */
 export interface SeekResult {
   time: number;
+  /** A later seek came while this one waited for the one before: it was skipped (nothing of it was shown). */
+  superseded?: boolean;
   streams: Array<{ valkkafs: ValkkaFS; id: number; timestamp: number | null }>;
 }
 

@@ -229,6 +229,16 @@ describe.skipIf(why)('ValkkaFSManager end to end: four cameras, two Single and o
     expect(back.filter((ts) => ts === 18_000).length).toBe(3);
   });
 
+  it('a burst of seeks (scrubbing): those overtaken resolve as superseded, the last shows its exact frames', async () => {
+    const targets = [10_000, 11_000, 12_000, 13_000, 14_040].map((o) => T0 + o);
+    const results = await Promise.all(targets.map((t) => manager.seek(t)));
+    expect(results.slice(1, -1).map((r) => r.superseded)).toEqual([true, true, true]); // the first ran at once
+    const last = results[results.length - 1]!;
+    expect(last.superseded).toBeUndefined();
+    for (const s of last.streams) expect(s.timestamp, `stream ${s.id}`).toBe(expectedAt(truth.get(s.id)!, last.time, HOLE_MS)?.timestamp ?? null);
+    expect(manager.getCurrentTime()).toBe(T0 + 14_040);
+  });
+
   it('recorded ranges per stream and global over a window: every recorded frame lies in its stream ranges, the global range is their union', async () => {
     const window: [number, number] = [T0 + 3000, T0 + 30_000];
     const { streams, global } = await manager.recordedRanges(window);
