@@ -12,7 +12,7 @@ export function packageTestConfig(packageDir, extra = {}) {
   return {
     test: {
       include: ['test/**/*.test.ts', 'src/**/*.test.ts'],
-      testTimeout: 60_000,
+      testTimeout: 120_000, // generous: suites share 2 cores with another package's tests in CI
       hookTimeout: 120_000,
       reporters: ['default', 'json'],
       outputFile: { json: resolve(outputDir, `${name}.json`) },
