@@ -35,6 +35,7 @@ import { RetentionKeeper } from './retention/keeper.js';
 import { expiredBlocks, nextBlockAfter } from './retention/policy.js';
 import { type Protection, readProtections } from './retention/store.js';
 import { wipeBlocks } from './retention/wipe.js';
+import { expiredAhead } from './retention/ahead.js';
 import * as retention from './retention/api.js';
 
 /**
@@ -91,6 +92,8 @@ export abstract class ValkkaFS extends EventEmitter<Events> {
   private keeper: RetentionKeeper | undefined;
   private saveMeta: ((patch: Partial<Metadata>) => Promise<void>) | undefined;
   private retentionTimer: NodeJS.Timeout | undefined;
+  /** Writer handles: the first expiry round (on open) has run. */
+  private expiredOnce = false;
   /** Reader handles: blocks hidden because their video expired (not yet wiped by a writer). */
   private hiddenExpired = new Set<number>();
 
@@ -423,9 +426,14 @@ export abstract class ValkkaFS extends EventEmitter<Events> {
     const maxAge = this.meta.max_age_ms;
     if (maxAge === undefined) return [];
     const cutoff = this.now() - maxAge;
+    const firstRound = !this.expiredOnce;
     const wiped = await writer.afterFlush(async (busy) => {
       const held = this.keeper?.held();
-      const gone = expiredBlocks(this.blockTable, cutoff, (b) => busy.has(b) || held?.has(b) === true);
+      const keep = (b: number): boolean => busy.has(b) || held?.has(b) === true;
+      const gone = expiredBlocks(this.blockTable, cutoff, keep);
+      // The first round also looks at the blocks whose rows were zeroed ahead before this writer opened.
+      if (firstRound) gone.push(...(await expiredAhead(this.device!, this.geometry, this.blockTable, writer.currentBlock, cutoff, keep)));
+      this.expiredOnce = true;
       await wipeBlocks({ device: this.device!, blockfile: this.blockfile!, index: this.index, blocksize: this.blocksize }, gone);
       return gone;
     });

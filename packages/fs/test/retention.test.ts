@@ -2,7 +2,7 @@
 // else is the newest video that fits; the maximum age wipes expired blocks on the device (bytes
 // checked), hides them from every API, and a restart does not bring them back; the cap refuses
 // protections beyond it; a libValkka directory refuses both.
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
@@ -261,6 +261,44 @@ describe('maximum age', () => {
       await fs.close();
       expect((await check(dir, { device: dev })).problems).toEqual([]);
     });
+  });
+});
+
+describe('maximum age and rows zeroed ahead', () => {
+  it('opening (and check --repair) also wipes the expired blocks whose rows the writer zeroed ahead', async () => {
+    for (const how of ['open', 'repair'] as const) {
+      await withTempDir(async (dir) => {
+        const n = 64; // four rows zeroed ahead at a time
+        const dev = memoryDevice(BS * n);
+        let now = 70_000_000;
+        const clock = () => now;
+        let fs: ValkkaFS = await ValkkaMultiFS.newFromDirectory({ dirname: dir, blocksize: BS, nBlocks: n, device: dev, clock });
+        await fs.setMaxAge(60_000);
+        let t = now;
+        for (let i = 0; i < 500; i++) await fs.write(plainFrame(1, (t += 20), 1500)); // wraps
+        await fs.close();
+        // The state a writer leaves (FORMAT.md §3): the rows of the 4 blocks after the newest zeroed, their
+        // bytes intact (made here on a closed filesystem, so it does not depend on where the writer stopped).
+        const current = JSON.parse(readFileSync(join(dir, 'valkkafs.json'), 'utf8')).current_block as number;
+        const ahead = [1, 2, 3, 4].map((d) => (current + d) % n);
+        const rows = readFileSync(join(dir, 'blockfile'));
+        for (const b of ahead) rows.fill(0, b * 16, b * 16 + 16);
+        writeFileSync(join(dir, 'blockfile'), rows);
+        for (const b of ahead) expect(blockBytes(dev, b).some((x) => x !== 0), `block ${b} holds video`).toBe(true);
+        now = t + 3_600_000;
+        if (how === 'repair') {
+          const r = await check(dir, { device: dev, repair: true, now: clock });
+          expect(r.ok).toBe(true);
+          const json = JSON.parse(readFileSync(join(dir, 'valkkafs.json'), 'utf8'));
+          for (let b = 0; b < n; b++) if (b !== json.current_block) expect(blockBytes(dev, b).every((x) => x === 0), `block ${b}`).toBe(true);
+        } else {
+          fs = await ValkkaMultiFS.loadFromDirectory(dir, { device: dev, clock });
+          for (let b = 0; b < n; b++) if (b !== fs.currentBlock) expect(blockBytes(dev, b).every((x) => x === 0), `block ${b}`).toBe(true);
+          await fs.close();
+        }
+        expect((await check(dir, { device: dev })).problems).toEqual([]);
+      });
+    }
   });
 });
 
