@@ -122,7 +122,7 @@ function buildGrid(): void {
     const cam = cameras.find((c) => c.id === id)!;
     let tile = tiles.get(id);
     if (!tile) {
-      tile = new Tile(id, cam.name, () => toggleMaximize(id));
+      tile = new Tile(id, cam.name, () => toggleMaximize(id), () => ({ now: clock.now(), rate: clock.rate }));
       tiles.set(id, tile);
     }
     grid.append(tile.el);

@@ -61,6 +61,8 @@ export class Tile {
     readonly camera: number,
     readonly name: string,
     onMaximize: () => void,
+    /** The shared clock: stream time now and the rate. */
+    private readonly clock: () => { now: number; rate: number },
   ) {
     this.el = document.createElement('div');
     this.el.className = 'tile';
@@ -186,6 +188,9 @@ export class Tile {
     while (i > 0 && this.buffer[i - 1]!.timestamp > picture.timestamp) i--;
     this.buffer.splice(i, 0, picture);
     while (this.buffer.length > MAX_BUFFERED) this.buffer.shift()!.close();
+    // Stopped (a seek or a step): show the target as soon as it is decoded, not at the next animation frame.
+    const { now, rate } = this.clock();
+    if (rate === 0) this.present(now, 0);
   }
 
   /** Shows the picture due at `now`; pictures passed for good are released. */
