@@ -15,7 +15,7 @@ import {
 import type { Command } from 'commander';
 import { CliError, emit } from '../output.js';
 import { isLiveRecord, type LiveRecordOptions, runLiveRecord } from './record-live.js';
-import { formatBytes, parseInteger } from '../units.js';
+import { formatBytes, parseInteger, parseSeconds } from '../units.js';
 
 interface RecordOptions {
   source: string;
@@ -262,12 +262,6 @@ function codecOf(name: string | undefined): 'h264' | 'h265' | undefined {
   if (wanted === 'h264') return 'h264';
   if (wanted === 'h265' || wanted === 'hevc') return 'h265';
   throw new CliError(`--codec: '${name}' is not h264 or h265`);
-}
-
-function parseSeconds(text: string, what: string): number {
-  const s = Number(text);
-  if (!/^\s*\d+(\.\d+)?\s*$/.test(text) || !(s > 0) || s > 366 * 86400) throw new CliError(`${what}: '${text}' is not a number of seconds > 0`);
-  return s;
 }
 
 function causeOf(err: unknown): string {
