@@ -6,6 +6,7 @@
  *   GET /api/filesystems/:fs/blocks          the block table in time order (optionally within from..to)
  *   GET /api/ranges?from&to&resolution       recorded ranges per camera and for all, from the block summaries
  *   GET /api/still?camera&time               the key frame at or before time, as a binary frame message
+ * and, in their own modules: /api/export (export-route.ts) and /api/protections (protections.ts).
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
@@ -118,11 +119,12 @@ export function registerApi(app: FastifyInstance, ctx: ApiContext): void {
   });
 }
 
-function parse<T extends z.ZodType>(schema: T, value: unknown, reply: FastifyReply): z.infer<T> | undefined {
+/** The value checked by `schema`, or undefined after a 400 naming the parameter (`what`: the query or the body). */
+export function parse<T extends z.ZodType>(schema: T, value: unknown, reply: FastifyReply, what = 'query'): z.infer<T> | undefined {
   const r = schema.safeParse(value);
   if (r.success) return r.data;
   const issue = r.error.issues[0];
-  const where = issue?.path.length ? issue.path.join('.') : 'query';
+  const where = issue?.path.length ? issue.path.join('.') : what;
   const message = issue?.code === 'unrecognized_keys' ? `unknown parameter ${issue.keys.join(', ')}` : `${where}: ${issue?.message}`;
   void fail(reply, 400, 'EQUERY', message);
   return undefined;

@@ -10,7 +10,9 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { type Logger, pino } from 'pino';
 import { isLoopback, newToken, TOKEN_COOKIE, TokenCheck } from './auth.js';
 import { Catalog } from './catalog.js';
+import { registerExport } from './export-route.js';
 import { fail, registerApi } from './http-api.js';
+import { registerProtections } from './protections.js';
 import { formatMissing, type RecordConfig, Recorders } from './recorder.js';
 import { DEFAULT_LIMITS, SocketHub, type SocketLimits } from './socket.js';
 
@@ -78,6 +80,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     });
   }
   registerApi(app, { catalog, recorders, sessions: () => hub.stats(), startedAt: Date.now() });
+  const exporter = registerExport(app, catalog);
+  registerProtections(app, catalog);
   registerStatic(app);
   app.setNotFoundHandler((req, reply) => fail(reply, 404, 'ENOTFOUND', `no such path: ${req.method} ${req.url.split('?')[0]}`));
   app.setErrorHandler((err: Error & { statusCode?: number }, _req, reply) => {
@@ -101,6 +105,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   try {
     await app.listen({ host, port: options.port ?? 8080 });
   } catch (err) {
+    await exporter.close();
     await catalog.close();
     await recorders?.close();
     throw err;
@@ -118,6 +123,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       (closing ??= (async () => {
         await hub.close();
         await app.close();
+        // After the last response: exports in flight finish, then the cached files go.
+        await exporter.close();
         await recorders?.close();
         await catalog.close();
       })()),
