@@ -6,6 +6,7 @@
 import { basename } from 'node:path';
 import {
   Codec,
+  type Frame,
   type ParsedFrame,
   type ValkkaMultiFS,
   type ValkkaSingleFS,
@@ -203,12 +204,15 @@ export class Catalog {
 }
 
 /** A stored frame as a wire frame (codec configuration parsed from its parameter sets when it has them). */
-export function toWire(camera: number, generation: number, f: ParsedFrame, extraFlags: number): WireFrame {
+/** What the wire needs of a frame: on-disk (ParsedFrame) or played by the manager (SlotFrame). */
+type WireSource = Pick<Frame, 'codec' | 'flags' | 'timestamp' | 'payload'>;
+
+export function toWire(camera: number, generation: number, f: WireSource, extraFlags: number): WireFrame {
   const codec = f.codec === Codec.h264 ? CODEC_H264 : f.codec === Codec.h265 ? CODEC_H265 : CODEC_OTHER;
   return { camera, generation, timestamp: f.timestamp, flags: (isKeyFrame(f) ? 1 : 0) | extraFlags, codec, config: configOf(f), payload: f.payload };
 }
 
-function configOf(f: ParsedFrame): WireFrame['config'] {
+function configOf(f: WireSource): WireFrame['config'] {
   if (!isKeyFrame(f) || (f.codec !== Codec.h264 && f.codec !== Codec.h265)) return undefined;
   const { configNals } = classifyAccessUnit(f.codec, f.payload);
   const spsType = f.codec === Codec.h264 ? 7 : 33;

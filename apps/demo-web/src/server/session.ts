@@ -1,20 +1,19 @@
 /**
- * One browser tab's playback: the cameras it shows, one clock for all of them, and the frames each needs
- * next, sent a little ahead of the clock so the browser can present them by timestamp.
- *
- * This is the only module that drives playback. @valkka/manager (ValkkaFSManager) is meant to take its
- * place; until it is usable here, this session walks the rings itself through stream-cursor.ts, reading
- * whole blocks from the catalog's shared cache (see the README, "Not done").
+ * One browser tab's playback: a ValkkaFSManager (@valkka/manager) over the filesystems of the cameras the tab
+ * shows, one clock for all of them. The manager decides which frame goes out when; this session turns its
+ * output into the WebSocket protocol (protocol.ts): a seek's burst marked as preroll up to the exact frame,
+ * played frames as they come, and clock messages the browser runs its own copy of the clock from.
  */
-import type { ParsedFrame } from '@valkka/fs';
+import { isKeyFrame } from '@valkka/fs';
+import { ValkkaFSManager } from '@valkka/manager';
+import type { SetupFrame, SlotFrame } from '@valkka/threads';
 import { encodeFrame, FRAME_PREROLL, HOLE_MS, MIN_REVERSE_RATE, type ServerEvent } from '../protocol.js';
 import { type Camera, type Catalog, toWire } from './catalog.js';
-import { ForwardCursor, gopAt, ReverseCursor } from './stream-cursor.js';
 
 export interface SessionSink {
   json(event: ServerEvent): void;
   frame(bytes: Uint8Array): void;
-  /** True while the socket holds more unsent bytes than its budget: frames wait (the clock does not). */
+  /** True while the socket holds more unsent bytes than its budget: played frames are dropped up to the next key frame. */
   congested(): boolean;
 }
 
@@ -27,68 +26,68 @@ export class SessionError extends Error {
   }
 }
 
-/** How far ahead of the clock frames are sent (× the rate). */
-const LEAD_MS = 400;
-/** A stream this far behind the clock (× the rate) skips to the key frame at the clock. */
-const BEHIND_MS = 1000;
-/** Live playback stays this far behind the newest recorded frame (flush interval + the catalog's refresh). */
+/** Live playback stays this far behind the newest recorded frame (flush interval + table refresh + margin). */
 export const LIVE_DELAY_MS = 2500;
-const PUMP_MS = 20;
-/** Frames sent per camera per pump tick, at most (keeps one tab from monopolizing the event loop). */
-const FRAMES_PER_TICK = 64;
 const MAX_RATE = 32;
-
-interface Clock {
-  wall: number;
-  time: number;
-  rate: number;
-}
+/** While playing, the browser's copy of the clock is corrected this often. */
+const CLOCK_EVERY_MS = 1000;
 
 export class PlaybackSession {
   private cameras: Camera[] = [];
+  private manager: ValkkaFSManager | undefined;
   private generation = 0;
-  private clock: Clock = { wall: performance.now(), time: 0, rate: 0 };
+  /** Stream time while there is no manager or it is stopped; the rate while playing (0: stopped). */
+  private time = 0;
+  private rate = 0;
   private live = false;
   /** The rate play() uses when none is given (set by the rate command while stopped). */
   private preferredRate = 1;
-  private direction: 'forward' | 'reverse' = 'forward';
-  private forward = new Map<number, ForwardCursor>();
-  private reverse = new Map<number, ReverseCursor>();
-  /** Per camera: the newest frame sent (forward) or oldest (reverse) of this generation, and the span sent. */
-  private lastSent = new Map<number, number>();
+  /** During a seek: per camera, the frames sent since its `seek` marker (undefined until the marker). */
+  private burst: Map<number, SlotFrame[] | undefined> | undefined;
+  /** Frames are dropped (congestion, a step's lookup) for these cameras until their next key frame. */
+  private readonly waitKey = new Set<number>();
+  private discard = false;
   private sentSpan = new Map<number, [number, number]>();
   private spanReported = '';
   private work: Promise<unknown> = Promise.resolve();
-  private timer: NodeJS.Timeout | undefined;
-  private lastClockSent = 0;
-  private closed = false;
+  private readonly timer: NodeJS.Timeout;
+  private closing: Promise<void> | undefined;
 
   constructor(
     private readonly catalog: Catalog,
     private readonly sink: SessionSink,
     private readonly maxStreams: number,
   ) {
-    this.timer = setInterval(() => this.schedulePump(), PUMP_MS);
+    this.timer = setInterval(() => this.tick(), CLOCK_EVERY_MS);
   }
 
-  /** Runs commands one at a time, in order, never alongside a pump tick. */
+  /** Runs commands one at a time, in order. */
   run<T>(command: () => Promise<T>): Promise<T> {
-    const next = this.work.then(command);
+    const next = this.work.then(() => {
+      if (this.closing) throw new SessionError('ECLOSED', 'the session is closed');
+      return command();
+    });
     this.work = next.catch(() => undefined);
     return next;
   }
 
-  close(): void {
-    this.closed = true;
-    clearInterval(this.timer);
+  /** Stops playback and the manager's threads (after the command under way). */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      clearInterval(this.timer);
+      await this.work;
+      await this.manager?.close();
+      this.manager = undefined;
+    })();
+    return this.closing;
   }
 
   now(): number {
-    return this.clock.time + (performance.now() - this.clock.wall) * this.clock.rate;
+    return this.manager && this.rate !== 0 ? this.manager.clock.streamTime() : this.time;
   }
 
   get state(): { generation: number; time: number; rate: number; live: boolean; cameras: number[] } {
-    return { generation: this.generation, time: this.now(), rate: this.clock.rate, live: this.live, cameras: this.cameras.map((c) => c.id) };
+    return { generation: this.generation, time: this.now(), rate: this.rate, live: this.live, cameras: this.cameras.map((c) => c.id) };
   }
 
   // ---------- commands ----------
@@ -100,55 +99,70 @@ export class PlaybackSession {
       if (!c) throw new SessionError('ECAMERA', `there is no camera ${id} (cameras are 0..${this.catalog.cameras.length - 1})`);
       return c;
     });
+    const t = this.now() || this.defaultTime(cameras);
+    await this.stopManager();
     this.cameras = [...new Set(cameras)];
-    await this.seek(this.now() || this.defaultTime());
+    if (this.cameras.length > 0) this.manager = await this.startManager(this.cameras);
+    await this.seek(t);
   }
 
   async seek(t: number): Promise<void> {
     this.generation++;
     this.live = false;
-    this.setClock(t, 0);
-    this.direction = 'forward';
-    this.forward.clear();
-    this.reverse.clear();
-    this.lastSent.clear();
     this.sentSpan.clear();
-    const shown: Array<{ camera: number; timestamp: number | null }> = [];
-    for (const camera of this.cameras) {
-      const { frames } = await gopAt(this.catalog, camera, t);
-      const last = frames.at(-1);
-      if (last && t - last.timestamp <= HOLE_MS) {
-        for (const f of frames) this.send(camera, f, f === last ? 0 : FRAME_PREROLL);
-        shown.push({ camera: camera.id, timestamp: last.timestamp });
-      } else shown.push({ camera: camera.id, timestamp: null });
-      this.forward.set(camera.id, new ForwardCursor(this.catalog, camera, t));
+    this.waitKey.clear();
+    const manager = this.manager;
+    if (manager && this.rate !== 0) await manager.stop();
+    this.rate = 0;
+    this.time = t;
+    const shown: Array<{ camera: number; timestamp: number | null }> = this.cameras.map((c) => ({ camera: c.id, timestamp: null }));
+    if (manager) {
+      this.burst = new Map();
+      try {
+        const result = await manager.seek(t);
+        for (const [i, camera] of this.cameras.entries()) {
+          const ts = result.streams.find((s) => s.valkkafs === camera.fs && s.id === camera.streamId)?.timestamp ?? null;
+          const frames = (this.burst.get(camera.id) ?? []).filter((f) => f.timestamp <= t);
+          if (ts === null || frames.at(-1)?.timestamp !== ts) continue;
+          for (const f of frames) this.send(camera, f, f === frames.at(-1) ? 0 : FRAME_PREROLL);
+          shown[i]!.timestamp = ts;
+        }
+      } finally {
+        this.burst = undefined;
+      }
     }
     this.sink.json({ type: 'seeked', generation: this.generation, time: t, shown });
+    this.reportSpan();
     this.sendClock();
   }
 
   async play(rate = this.preferredRate): Promise<void> {
     checkRate(rate);
     const t = this.now();
-    if (rate < 0) {
+    // A new direction is a new run of frames for the browser's decoders: a new generation.
+    if (rate < 0 && !(this.rate < 0)) {
       this.generation++;
-      this.direction = 'reverse';
-      this.forward.clear();
-      this.reverse = new Map(this.cameras.map((c) => [c.id, new ReverseCursor(this.catalog, c, t)]));
-      this.lastSent.clear();
       this.sentSpan.clear();
-    } else if (this.direction === 'reverse') {
-      await this.seek(t);
-    }
+      // The new run starts with the GOP that holds the frame at t, that frame included (the manager would
+      // leave out the frame at its position as already shown): position it just after t.
+      if (this.manager) {
+        if (this.rate > 0) await this.manager.stop();
+        this.rate = 0;
+        await this.quietly(this.manager, (m) => m.seek(t + 0.5));
+      }
+    } else if (rate > 0 && this.rate < 0) await this.seek(t);
     this.live = false;
     this.preferredRate = rate;
-    this.setClock(t, rate);
+    if (this.manager) {
+      this.rate = rate; // before: the first frames come out while play() is still resolving
+      await this.manager.play({ rate });
+    }
     this.sendClock();
   }
 
   async setRate(rate: number): Promise<void> {
     checkRate(rate);
-    if (this.clock.rate === 0) {
+    if (this.rate === 0) {
       this.preferredRate = rate;
       this.sendClock();
     } else await this.play(rate);
@@ -156,124 +170,117 @@ export class PlaybackSession {
 
   async stop(): Promise<void> {
     this.live = false;
-    this.setClock(this.now(), 0);
+    if (this.manager && this.rate !== 0) {
+      await this.manager.stop();
+      this.time = this.manager.clock.streamTime();
+    }
+    this.rate = 0;
     this.sendClock();
   }
 
-  /** One frame forward or back: to the nearest frame of any camera after (before) the clock. */
+  /** One frame forward or back: the manager finds the nearest frame of any camera, then that instant is sought. */
   async step(direction: 1 | -1): Promise<void> {
-    const t = this.now();
-    let target: number | undefined;
-    for (const camera of this.cameras) {
-      if (direction > 0) {
-        const next = (await gopAt(this.catalog, camera, t)).next?.timestamp;
-        if (next !== undefined && (target === undefined || next < target)) target = next;
-      } else {
-        const prev = (await gopAt(this.catalog, camera, Math.ceil(t) - 1)).frames.at(-1)?.timestamp;
-        if (prev !== undefined && (target === undefined || prev > target)) target = prev;
-      }
-    }
-    if (target === undefined) throw new SessionError('ENOFRAME', `no recorded frame ${direction > 0 ? 'after' : 'before'} ${new Date(t).toISOString()}`);
+    const manager = this.manager;
+    if (!manager) throw new SessionError('ENOFRAME', 'no cameras are open');
+    await this.stop();
+    const from = this.time;
+    // The step's own frame is shown again by the seek below, with its GOP.
+    await this.quietly(manager, async (m) => {
+      await m.seek(from);
+      await m.step(direction);
+    });
+    const target = manager.clock.streamTime();
+    if (target === from) throw new SessionError('ENOFRAME', `no recorded frame ${direction > 0 ? 'after' : 'before'} ${new Date(from).toISOString()}`);
     await this.seek(target);
   }
 
   /** Follows the newest recorded frame, LIVE_DELAY_MS behind it. */
   async goLive(): Promise<void> {
-    const newest = Math.max(...this.cameras.map((c) => c.fs.getTimeRange()?.[1] ?? -Infinity));
-    if (!Number.isFinite(newest)) throw new SessionError('ENODATA', 'nothing is recorded yet');
+    const manager = this.manager;
+    const newest = manager ? (await manager.update(), manager.getTimeRange()?.[1]) : undefined;
+    if (!manager || newest === undefined) throw new SessionError('ENODATA', 'nothing is recorded yet');
     await this.seek(Math.max(newest - LIVE_DELAY_MS, Date.now() - LIVE_DELAY_MS));
+    await this.play(1);
     this.live = true;
-    this.setClock(this.clock.time, 1);
     this.sendClock();
   }
 
-  // ---------- the pump ----------
+  // ---------- the manager ----------
 
-  private schedulePump(): void {
-    if (this.closed || this.clock.rate === 0) return;
-    void this.run(() => this.pump()).catch((err: Error) => this.sink.json({ type: 'error', code: 'EPLAY', message: err.message }));
+  private async startManager(cameras: Camera[]): Promise<ValkkaFSManager> {
+    const filesystems = [...new Set(cameras.map((c) => c.fs))];
+    // Frames from 8x up are key frames only (the browser decodes every frame it is sent up to 4x).
+    const manager = new ValkkaFSManager(filesystems, { holeMs: HOLE_MS, keyFramesOnlyFrom: 8, budgetBytes: 16 << 20, name: 'demo-web' });
+    manager.on('skip', () => this.sendClock());
+    manager.on('fsError', ({ valkkafs, error }) => this.sink.json({ type: 'error', code: 'EFS', message: `${valkkafs.dirname}: ${error.message}` }));
+    for (const [slot, camera] of cameras.entries()) {
+      await manager.map({
+        valkkafs: camera.fs,
+        id: camera.streamId,
+        readSlot: slot,
+        output: { frame: (f) => this.onFrame(camera, f), setup: (s) => this.onSetup(camera, s) },
+      });
+    }
+    try {
+      await manager.start();
+    } catch (err) {
+      await manager.close().catch(() => undefined);
+      throw err;
+    }
+    return manager;
   }
 
-  private async pump(): Promise<void> {
-    if (this.clock.rate === 0) return;
-    const now = this.now();
-    const rate = this.clock.rate;
-    const pending: number[] = [];
-    for (const camera of this.cameras) {
-      const next = rate > 0 ? await this.pumpForward(camera, now, rate) : await this.pumpReverse(camera, now, rate);
-      if (next === 'congested') return;
-      if (next !== undefined) pending.push(next);
+  /** Runs manager calls whose output the browser does not get. */
+  private async quietly(manager: ValkkaFSManager, calls: (m: ValkkaFSManager) => Promise<unknown>): Promise<void> {
+    this.discard = true;
+    try {
+      await calls(manager);
+      await manager.sync();
+    } finally {
+      this.discard = false;
     }
-    this.reportSpan();
-    if (performance.now() - this.lastClockSent > 2000) this.sendClock();
-    if (this.live || !this.everyCameraInHole(now)) return;
-    // Every camera is in a hole: jump to the next recorded frame, or stop where the recording ends.
-    if (pending.length === 0) {
-      this.setClock(now, 0);
-      this.sendClock();
+  }
+
+  private async stopManager(): Promise<void> {
+    const manager = this.manager;
+    this.manager = undefined;
+    this.rate = 0;
+    await manager?.close();
+  }
+
+  private onSetup(camera: Camera, s: SetupFrame): void {
+    if (this.burst && s.type === 'stream_state' && s.state === 'seek') this.burst.set(camera.id, []);
+  }
+
+  private onFrame(camera: Camera, f: SlotFrame): void {
+    if (this.discard || this.closing) return;
+    if (this.burst) {
+      this.burst.get(camera.id)?.push(f);
       return;
     }
-    const to = rate > 0 ? Math.min(...pending) : Math.max(...pending);
-    this.setClock(to - Math.sign(rate) * 100, rate);
-    this.sendClock();
-  }
-
-  /** Sends what is due before the horizon; returns the timestamp of the next frame not sent yet. */
-  private async pumpForward(camera: Camera, now: number, rate: number): Promise<number | 'congested' | undefined> {
-    const cursor = this.forward.get(camera.id);
-    if (!cursor) return undefined;
-    const horizon = now + LEAD_MS * Math.max(1, rate);
-    const keyOnly = rate > 4;
-    for (let n = 0; n < FRAMES_PER_TICK; n++) {
-      if (this.sink.congested()) return 'congested';
-      const f = await cursor.peek(keyOnly);
-      if (!f) return undefined;
-      if (f.timestamp < now - BEHIND_MS * Math.max(1, rate)) {
-        // Fell behind (a slow client or a busy server): go on from the key frame at the clock.
-        const key = (await gopAt(this.catalog, camera, now)).frames[0];
-        if (key && key.timestamp > f.timestamp) {
-          cursor.restartAt(key);
-          continue;
-        }
-      }
-      if (f.timestamp > horizon) return f.timestamp;
-      this.send(camera, f, 0);
-      cursor.take(f);
+    if (this.rate === 0) return;
+    // A slow client: drop this camera's frames until a key frame it can decode from again.
+    if (this.sink.congested()) {
+      this.waitKey.add(camera.id);
+      return;
     }
-    return undefined;
-  }
-
-  private async pumpReverse(camera: Camera, now: number, rate: number): Promise<number | 'congested' | undefined> {
-    const cursor = this.reverse.get(camera.id);
-    if (!cursor) return undefined;
-    const horizon = now + LEAD_MS * Math.min(-1, rate);
-    for (let n = 0; n < 4; n++) {
-      if (this.sink.congested()) return 'congested';
-      const gop = await cursor.peek();
-      if (!gop) return undefined;
-      const end = gop.at(-1)!.timestamp;
-      if (end < horizon) return end;
-      // Above 4x back only key frames: decoding whole GOPs backwards cannot keep up.
-      for (const f of rate < -4 ? gop.slice(0, 1) : gop) this.send(camera, f, 0);
-      cursor.take(gop);
+    if (this.waitKey.has(camera.id)) {
+      if (!isKeyFrame(f)) return;
+      this.waitKey.delete(camera.id);
     }
-    return undefined;
-  }
-
-  private everyCameraInHole(now: number): boolean {
-    return this.cameras.every((c) => {
-      const last = this.lastSent.get(c.id);
-      return last === undefined || Math.abs(now - last) > HOLE_MS;
-    });
+    this.send(camera, f, 0);
   }
 
   // ---------- output ----------
 
-  private send(camera: Camera, f: ParsedFrame, flags: number): void {
+  private tick(): void {
+    if (this.rate === 0 || !this.manager) return;
+    this.reportSpan();
+    this.sendClock();
+  }
+
+  private send(camera: Camera, f: SlotFrame, flags: number): void {
     this.sink.frame(encodeFrame(toWire(camera.id, this.generation, f, flags)));
-    const forward = this.direction === 'forward';
-    const last = this.lastSent.get(camera.id);
-    if (last === undefined || (forward ? f.timestamp > last : f.timestamp < last)) this.lastSent.set(camera.id, f.timestamp);
     const span = this.sentSpan.get(camera.id);
     if (!span) this.sentSpan.set(camera.id, [f.timestamp, f.timestamp]);
     else {
@@ -290,17 +297,12 @@ export class PlaybackSession {
     this.sink.json({ type: 'cached', ranges });
   }
 
-  private setClock(time: number, rate: number): void {
-    this.clock = { wall: performance.now(), time, rate };
-  }
-
   private sendClock(): void {
-    this.lastClockSent = performance.now();
-    this.sink.json({ type: 'clock', generation: this.generation, time: this.now(), rate: this.clock.rate, live: this.live });
+    this.sink.json({ type: 'clock', generation: this.generation, time: this.now(), rate: this.rate, live: this.live });
   }
 
-  private defaultTime(): number {
-    const ends = this.cameras.map((c) => c.fs.getTimeRange()?.[1]).filter((t): t is number => t !== undefined);
+  private defaultTime(cameras: Camera[]): number {
+    const ends = cameras.map((c) => c.fs.getTimeRange()?.[1]).filter((t): t is number => t !== undefined);
     return ends.length > 0 ? Math.max(...ends) : Date.now();
   }
 }

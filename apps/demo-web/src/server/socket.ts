@@ -134,7 +134,7 @@ export class SocketHub {
         });
     });
     ws.on('close', () => {
-      session.close();
+      void session.close().catch((err: Error) => log.warn({ err: err.message }, 'closing the playback manager failed'));
       this.sessions.delete(ws);
       log.info('session closed');
     });
@@ -144,10 +144,11 @@ export class SocketHub {
   /** Closes every socket (server shutdown). */
   async close(): Promise<void> {
     this.unsubscribe();
-    for (const [ws, session] of this.sessions) {
-      session.close();
+    const closing = [...this.sessions].map(([ws, session]) => {
       ws.close(1001, 'server shutting down');
-    }
+      return session.close().catch((err: Error) => this.log.warn({ err: err.message }, 'closing a playback manager failed'));
+    });
+    await Promise.all(closing);
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
     for (const ws of this.sessions.keys()) ws.terminate();
   }
