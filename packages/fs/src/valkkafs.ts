@@ -1,7 +1,8 @@
 /**
  * ValkkaSingleFS and ValkkaMultiFS: one directory (valkkafs.json, blockfile, dumpfile or a
  * partition) holding a ring of blocks. A handle is either the single writer (lock held,
- * recovery run on open) or a reader (no lock, follows the writer through refresh()).
+ * recovery run on open) or a reader (no lock, follows the writer through refresh()). Blocks are
+ * read through a store (block-store.ts): this format's ring, or a libValkka directory opened read-only.
  */
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
@@ -12,17 +13,18 @@ import { type BlockDevice, FileDevice } from '@valkka/blockdev';
 
 import { BlockFile } from './blockfile.js';
 import { type Variant, statsOfFrames } from './block-stats.js';
+import type { BlockStore } from './block-store.js';
 import { openDevice, openPartition, wrapDevice } from './device.js';
-import { BlockExpiredError, ValkkaFSError, ValkkaFSLoadError } from './errors.js';
-import { checkReadable, checkRegular, ioError } from './files.js';
+import { ValkkaFSError, ValkkaFSLoadError } from './errors.js';
+import { checkRegular, ioError } from './files.js';
 import { FORMAT_VERSION, MAX_BLOCKSIZE, type StreamSummary, encodeBlockHeader, roundBlocksize } from './format.js';
 import { verifyIdentity } from './identity.js';
 import type { Frame } from './frame.js';
 import { type DirectoryLock, lockDirectory } from './lock.js';
-import { LegacyError } from './legacy/errors.js';
-import { type LegacyDirectory, openLegacyDirectory } from './legacy/directory.js';
-import { BLOCKFILE_NAME, DUMPFILE_NAME, JSON_NAME, type LegacyMetadata, MAX_BLOCKS, type Metadata, fsIdBytes, newMetadata, readMetadata, writeMetadata } from './metadata.js';
-import { type BlockContents, type Geometry, parseBlock, readBlockFromDevice, readSummary } from './reader.js';
+import { openLegacyStore } from './legacy/legacy-store.js';
+import { BLOCKFILE_NAME, DUMPFILE_NAME, JSON_NAME, MAX_BLOCKS, type Metadata, fsIdBytes, newMetadata, readMetadata, writeMetadata } from './metadata.js';
+import type { BlockContents } from './reader.js';
+import { RingStore } from './ring-store.js';
 import { type DumpedBlock, type FsDescription, type FsFacts, describeBlocks, dumpBlockContents } from './inspect.js';
 import { lastConfigFrames } from './config-memory.js';
 import { type RecoveryReport, recover } from './recovery.js';
@@ -77,7 +79,6 @@ export abstract class ValkkaFS extends EventEmitter<Events> {
   recovery: RecoveryReport | undefined;
   private blockCallback: ((event: BlockEvent) => void) | undefined;
   private closed = false;
-  private readonly geometry: Geometry;
   private indexComplete = false;
   /** Summary of the block another process is writing, as of the last loadStreamIndex(). */
   private othersOpenBlock: { block: number; streams: StreamSummary[] } | undefined;
@@ -97,37 +98,34 @@ export abstract class ValkkaFS extends EventEmitter<Events> {
   /** Reader handles: blocks hidden because their video expired (not yet wiped by a writer). */
   private hiddenExpired = new Set<number>();
 
+  private readonly writer: RingWriter | undefined;
+
   /** @internal use newFromDirectory / loadFromDirectory */
   constructor(
     readonly dirname: string,
-    private meta: Metadata,
-    /** The device of the dumpfile or partition (undefined for a libValkka directory). */
-    readonly device: BlockDevice | undefined,
-    private blockfile: BlockFile | undefined,
-    private readonly writer: RingWriter | undefined,
-    private readonly lock: DirectoryLock | undefined,
+    /** Where the blocks are read: this format's ring, or a libValkka directory (read-only). */
+    private readonly store: BlockStore,
     private readonly index: StreamIndex,
-    /** Set when the directory was written by libValkka: read-only through the legacy reader. */
-    private readonly legacy?: LegacyDirectory,
+    /** The writer handle's side: its ring writer, the ring it writes and the directory's lock. */
+    private readonly writing?: Writing,
   ) {
     super();
-    this.geometry = { fsId: fsIdBytes(meta), blocksize: meta.blocksize, nBlocks: meta.n_blocks };
+    this.writer = writing?.writer;
   }
 
   abstract get variant(): Variant;
 
   /** True for a directory written by libValkka (opened read-only). */
   get isLegacy(): boolean {
-    return this.legacy !== undefined;
+    return this.store.format === 'libvalkka';
   }
 
-
   get blocksize(): number {
-    return this.meta.blocksize;
+    return this.store.blocksize;
   }
 
   get nBlocks(): number {
-    return this.meta.n_blocks;
+    return this.store.nBlocks;
   }
 
   get readOnly(): boolean {
@@ -136,16 +134,21 @@ export abstract class ValkkaFS extends EventEmitter<Events> {
 
   /** The block being written now (the original's current_block). */
   get currentBlock(): number {
-    return this.writer ? this.writer.currentBlock : this.meta.current_block;
+    return this.store.currentBlock;
   }
 
   /** ValkkaSingleFS: the stream it holds (the first one written); undefined while empty, and for a MultiFS. */
   get streamId(): number | undefined {
-    return this.meta.stream_id;
+    return this.store.metadata()?.stream_id;
   }
 
   get fsId(): string {
-    return this.meta.fs_id;
+    return this.store.fsId;
+  }
+
+  /** The device of the dumpfile or partition (undefined for a libValkka directory). */
+  get device(): BlockDevice | undefined {
+    return this.store.device;
   }
 
   /** Largest frame payload that fits into one block. */
@@ -159,7 +162,7 @@ export abstract class ValkkaFS extends EventEmitter<Events> {
   write(frame: Frame): Promise<void> {
     // Not async: the writer's promise is returned as is (the frame path is hot).
     try {
-      return this.requireWriter().write(frame);
+      return this.requireWriting().writer.write(frame);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -167,7 +170,7 @@ export abstract class ValkkaFS extends EventEmitter<Events> {
 
   /** Makes everything written durable now (the writer also does it every flush interval). */
   async flush(): Promise<void> {
-    return this.requireWriter().flush();
+    return this.requireWriting().writer.flush();
   }
 
   async close(): Promise<void> {
@@ -177,10 +180,8 @@ export abstract class ValkkaFS extends EventEmitter<Events> {
     try {
       await this.writer?.close();
     } finally {
-      await this.blockfile?.close().catch(() => undefined);
-      if (this.ownsDevice) await this.device?.close().catch(() => undefined);
-      await this.legacy?.close().catch(() => undefined);
-      await this.lock?.release().catch(() => undefined);
+      await this.store.close(this.ownsDevice);
+      await this.writing?.lock?.release().catch(() => undefined);
     }
   }
 
@@ -188,7 +189,7 @@ export abstract class ValkkaFS extends EventEmitter<Events> {
 
   /** The live table (block-table.ts); do not modify. */
   get blockTable(): BlockTable {
-    return this.legacy ? this.legacy.table : this.blockfile!.table;
+    return this.store.table;
   }
 
   /** A copy of the table rows, [mstime1, mstime2] per block, as the original's numpy array. */
@@ -199,23 +200,8 @@ export abstract class ValkkaFS extends EventEmitter<Events> {
 
   /** Reader handles: re-reads valkkafs.json and the blockfile to follow the writer (live edge). */
   async refresh(): Promise<void> {
-    if (this.writer || this.legacy || !this.blockfile) return;
-    const loaded = await readMetadata(this.dirname);
-    if (loaded.kind !== 'ours' || loaded.meta.fs_id !== this.meta.fs_id) {
-      throw new ValkkaFSLoadError('EMETADATA', `${this.dirname}: the filesystem was replaced while open`);
-    }
-    const table = await this.blockfile.reread(loaded.meta.current_block);
-    const before = this.blockTable;
-    for (let i = 0; i < table.n; i++) {
-      const [a, b] = table.get(i);
-      const [c, d] = before.get(i);
-      if (a !== c || b !== d) {
-        before.set(i, a, b);
-        this.index.forget(i);
-      }
-    }
-    before.setCurrentBlock(loaded.meta.current_block);
-    this.meta = loaded.meta;
+    if (this.writer) return;
+    for (const block of await this.store.refresh()) this.index.forget(block);
     await this.hideExpired();
   }
 
@@ -281,7 +267,7 @@ export abstract class ValkkaFS extends EventEmitter<Events> {
     if (this.writer && block === this.writer.currentBlock) return this.writer.openStats.summary();
     const known = this.index.get(block);
     if (known) return known.streams;
-    if (this.othersOpenBlock?.block === block && block === this.meta.current_block) return this.othersOpenBlock.streams;
+    if (this.othersOpenBlock?.block === block && block === this.currentBlock) return this.othersOpenBlock.streams;
     return [];
   }
 
@@ -296,15 +282,13 @@ export abstract class ValkkaFS extends EventEmitter<Events> {
   private async loadSummaries(blocks: readonly number[]): Promise<void> {
     for (const block of blocks) {
       if (this.index.has(block) || (this.writer && block === this.writer.currentBlock)) continue;
-      const s = this.device && (await readSummary(this.device, this.geometry, block));
+      const s = await this.store.readSummary(block);
       if (s) this.index.set(block, s);
-      else if (this.legacy || (!this.writer && block === this.meta.current_block)) {
-        // A libValkka block, or another process's open block (no summary yet): scan its frames.
+      else if (!this.writer && block === this.currentBlock) {
+        // Another process's open block (no summary yet): scan its frames.
         const c = await this.readBlock(block).catch(() => undefined);
         if (!c) continue;
-        const streams = statsOfFrames(this.variant, c.frames).summary();
-        if (this.legacy) this.index.set(block, { seq: c.seq, streams });
-        else this.othersOpenBlock = { block, streams }; // it grows: not kept in the index
+        this.othersOpenBlock = { block, streams: statsOfFrames(this.variant, c.frames).summary() }; // it grows: not kept in the index
       }
     }
   }
@@ -321,19 +305,8 @@ export abstract class ValkkaFS extends EventEmitter<Events> {
     if (!Number.isInteger(index) || index < 0 || index >= this.nBlocks) {
       throw new ValkkaFSError('EBLOCKINDEX', `block ${index} is outside 0..${this.nBlocks - 1}`);
     }
-    const { expectedSeq } = options;
-    if (this.legacy) return readLegacyBlock(this.legacy, index);
-    if (this.hiddenExpired.has(index)) throw new ValkkaFSError('EEXPIRED', `${this.dirname}: block ${index} holds video older than the maximum age (${this.meta.max_age_ms} ms)`);
-    const snap = this.writer?.snapshot(index);
-    if (snap) {
-      if (expectedSeq !== undefined && snap.seq !== expectedSeq) throw new BlockExpiredError(index, expectedSeq, snap.seq);
-      return parseBlock(snap.bytes, index, this.geometry, snap.sealed);
-    }
-    const contents = await readBlockFromDevice(this.device!, this.geometry, index, expectedSeq);
-    // Entered by this process's writer while we read: its old contents are no longer the block's.
-    const now = this.writer?.snapshot(index);
-    if (now && now.seq !== contents.seq) throw new BlockExpiredError(index, contents.seq, now.seq);
-    return contents;
+    if (this.hiddenExpired.has(index)) throw new ValkkaFSError('EEXPIRED', `${this.dirname}: block ${index} holds video older than the maximum age (${this.store.metadata()?.max_age_ms} ms)`);
+    return this.store.readBlock(index, options.expectedSeq);
   }
 
   /** Records of block n, without payloads (for `valkka dump-block`; inspect.ts). */
@@ -348,13 +321,13 @@ export abstract class ValkkaFS extends EventEmitter<Events> {
    */
   describe(options: { maxGapMs?: number } = {}): Promise<FsDescription> {
     const facts = (): FsFacts => ({
-      format: this.legacy ? 'libvalkka' : 'valkkafs-ts',
-      formatVersion: this.legacy ? 0 : FORMAT_VERSION,
+      format: this.store.format,
+      formatVersion: this.store.formatVersion,
       variant: this.variant,
       dirname: this.dirname,
-      dumpfile: this.meta.dumpfile,
-      partitionUuid: this.meta.partition_uuid,
-      fsId: this.meta.fs_id,
+      dumpfile: this.store.dumpfile,
+      partitionUuid: this.store.partitionUuid,
+      fsId: this.store.fsId,
       blocksize: this.blocksize,
       nBlocks: this.nBlocks,
       capacityBytes: this.blocksize * this.nBlocks,
@@ -376,12 +349,11 @@ export abstract class ValkkaFS extends EventEmitter<Events> {
 
   /** A block's per-stream summary for one pass: kept when this handle keeps it anyway, else read and dropped. */
   private async summaryFor(block: number): Promise<StreamSummary[]> {
-    const kept = this.legacy || this.index.has(block) || block === (this.writer ? this.writer.currentBlock : this.meta.current_block);
-    if (kept) {
+    if (this.index.has(block) || block === this.currentBlock) {
       await this.loadSummaries([block]);
       return this.spansOfBlock(block);
     }
-    const s = this.device && (await readSummary(this.device, this.geometry, block).catch(() => undefined));
+    const s = await this.store.readSummary(block).catch(() => undefined);
     return s?.streams ?? [];
   }
 
@@ -422,8 +394,8 @@ export abstract class ValkkaFS extends EventEmitter<Events> {
    * does it every few seconds); resolves to the blocks wiped.
    */
   async expireNow(): Promise<number[]> {
-    const writer = this.requireWriter();
-    const maxAge = this.meta.max_age_ms;
+    const { writer, ring } = this.requireWriting();
+    const maxAge = ring.metadata().max_age_ms;
     if (maxAge === undefined) return [];
     const cutoff = this.now() - maxAge;
     const firstRound = !this.expiredOnce;
@@ -432,9 +404,9 @@ export abstract class ValkkaFS extends EventEmitter<Events> {
       const keep = (b: number): boolean => busy.has(b) || held?.has(b) === true;
       const gone = expiredBlocks(this.blockTable, cutoff, keep);
       // The first round also looks at the blocks whose rows were zeroed ahead before this writer opened.
-      if (firstRound) gone.push(...(await expiredAhead(this.device!, this.geometry, this.blockTable, writer.currentBlock, cutoff, keep)));
+      if (firstRound) gone.push(...(await expiredAhead(ring.device, ring.geometry, this.blockTable, writer.currentBlock, cutoff, keep)));
       this.expiredOnce = true;
-      await wipeBlocks({ device: this.device!, blockfile: this.blockfile!, index: this.index, blocksize: this.blocksize }, gone);
+      await wipeBlocks({ device: ring.device, blockfile: ring.blockfile, index: this.index, blocksize: this.blocksize }, gone);
       return gone;
     });
     return wiped ?? [];
@@ -448,7 +420,7 @@ export abstract class ValkkaFS extends EventEmitter<Events> {
       nBlocks: this.nBlocks,
       isLegacy: this.isLegacy,
       blockTable: this.blockTable,
-      metadata: () => (this.legacy ? undefined : this.meta),
+      metadata: () => this.store.metadata(),
       now: () => this.now(),
       keeper: this.keeper,
       writer: this.writer,
@@ -478,10 +450,11 @@ export abstract class ValkkaFS extends EventEmitter<Events> {
 
   /** Reader handles: rows of expired video are hidden until a writer wipes them. */
   private async hideExpired(): Promise<void> {
-    if (this.writer || this.legacy || this.meta.max_age_ms === undefined) return;
+    const meta = this.store.metadata();
+    if (this.writer || meta?.max_age_ms === undefined) return;
     // A protections file that cannot be read hides nothing: protected video must never disappear.
     const protections = await readProtections(this.dirname).catch(() => undefined);
-    if (protections) this.hiddenExpired = retention.hideExpired(this.blockTable, this.meta, protections, this.now());
+    if (protections) this.hiddenExpired = retention.hideExpired(this.blockTable, meta, protections, this.now());
   }
 
   // ---------- callbacks ----------
@@ -497,10 +470,10 @@ export abstract class ValkkaFS extends EventEmitter<Events> {
     this.emit('block', event);
   }
 
-  private requireWriter(): RingWriter {
+  private requireWriting(): Writing {
     if (this.closed) throw new ValkkaFSError('ECLOSED', `${this.dirname}: the filesystem is closed`);
-    if (!this.writer) throw new ValkkaFSError('EREADONLY', `${this.dirname}: opened read-only`);
-    return this.writer;
+    if (!this.writing) throw new ValkkaFSError('EREADONLY', `${this.dirname}: opened read-only`);
+    return this.writing;
   }
 
   // ---------- opening ----------
@@ -577,7 +550,11 @@ export abstract class ValkkaFS extends EventEmitter<Events> {
 
   protected static async load<T extends ValkkaFS>(this: FsClass<T>, dirname: string, options: LoadOptions = {}): Promise<T> {
     const loaded = await readMetadata(dirname);
-    if (loaded.kind === 'legacy') return openLegacy(this, dirname, loaded.meta);
+    if (loaded.kind === 'legacy') {
+      const fs = new this(dirname, await openLegacyStore(dirname, loaded.meta, this.variant), new StreamIndex(loaded.meta.n_blocks));
+      fs.ownsDevice = false;
+      return fs;
+    }
     const meta = loaded.meta;
     if (meta.variant !== this.variant) {
       throw new ValkkaFSLoadError('EMETADATA', `${dirname}: holds a ${meta.variant} filesystem, not a ${this.variant} one`);
@@ -594,7 +571,7 @@ export abstract class ValkkaFS extends EventEmitter<Events> {
       await verifyIdentity(dirname, meta, device, !options.device && !meta.partition_uuid);
       blockfile = await BlockFile.open(blockfilePath, meta.n_blocks, meta.current_block, { write: !readOnly });
       const fs = readOnly
-        ? new this(dirname, meta, device, blockfile, undefined, undefined, new StreamIndex(meta.n_blocks))
+        ? new this(dirname, new RingStore(dirname, meta, device, blockfile), new StreamIndex(meta.n_blocks))
         : await openWriter(this, dirname, meta, device, blockfile, lock, options.flushIntervalMs, options.clock);
       fs.ownsDevice = !options.device;
       if (readOnly) {
@@ -695,7 +672,8 @@ async function openWriter<T extends ValkkaFS>(
     resume,
     flushIntervalMs === undefined ? {} : { flushIntervalMs },
   );
-  fs = new ctor(dirname, meta, device, blockfile, writer, lock, index);
+  const ring = new RingStore(dirname, meta, device, blockfile, writer);
+  fs = new ctor(dirname, ring, index, { writer, ring, lock });
   fs.recovery = report;
   if (clock) fs.now = clock;
   const saveMeta = (patch: Partial<Metadata>): Promise<void> =>
@@ -723,18 +701,16 @@ const RETENTION_POLL_MS = 1000;
 const EXPIRY_TICKS = 5;
 
 type FsClass<T extends ValkkaFS> = {
-  new (
-    dirname: string,
-    meta: Metadata,
-    device: BlockDevice | undefined,
-    blockfile: BlockFile | undefined,
-    writer: RingWriter | undefined,
-    lock: DirectoryLock | undefined,
-    index: StreamIndex,
-    legacy?: LegacyDirectory,
-  ): T;
+  new (dirname: string, store: BlockStore, index: StreamIndex, writing?: Writing): T;
   readonly variant: Variant;
 };
+
+/** A writer handle's side: only this format's ring is written. */
+interface Writing {
+  writer: RingWriter;
+  ring: RingStore;
+  lock: DirectoryLock | undefined;
+}
 
 /** One camera per filesystem; mstime1 = the block's first key frame. */
 export class ValkkaSingleFS extends ValkkaFS {
@@ -769,43 +745,4 @@ export async function loadValkkaFS(dirname: string, options?: LoadOptions): Prom
   const loaded = await readMetadata(dirname);
   if (loaded.kind === 'ours' && loaded.meta.variant === 'multi') return ValkkaMultiFS.loadFromDirectory(dirname, options);
   return ValkkaSingleFS.loadFromDirectory(dirname, options);
-}
-
-/** A libValkka directory, read-only through the legacy reader; its frames come out as access units. */
-async function openLegacy<T extends ValkkaFS>(ctor: FsClass<T>, dirname: string, json: LegacyMetadata): Promise<T> {
-  let legacy: LegacyDirectory;
-  await checkReadable(join(dirname, BLOCKFILE_NAME), BLOCKFILE_NAME, false);
-  const partition = json.partition_uuid !== null;
-  const dumpfile = partition ? json.dumpfile : join(dirname, DUMPFILE_NAME);
-  if (dumpfile) await checkReadable(dumpfile, DUMPFILE_NAME, partition);
-  try {
-    legacy = await openLegacyDirectory(dirname);
-  } catch (err) {
-    if (err instanceof LegacyError) {
-      throw new ValkkaFSLoadError(err.code === 'ENOENT' ? 'ENOTFOUND' : 'EMETADATA', `${dirname}: libValkka directory: ${err.message}`, { cause: err });
-    }
-    throw err;
-  }
-  const meta: Metadata = {
-    ...json,
-    dumpfile: legacy.dumpfile,
-    current_block: legacy.currentBlock,
-    format: 'valkkafs-ts',
-    format_version: FORMAT_VERSION,
-    fs_id: '0'.repeat(32),
-    variant: ctor.variant,
-  };
-  const fs = new ctor(dirname, meta, undefined, undefined, undefined, undefined, new StreamIndex(legacy.nBlocks), legacy);
-  fs.ownsDevice = false;
-  return fs;
-}
-
-async function readLegacyBlock(legacy: LegacyDirectory, index: number): Promise<BlockContents> {
-  try {
-    const { frames } = await legacy.readAccessUnits(index);
-    return { index, seq: 0, sealed: index !== legacy.currentBlock, frames: frames.map((f) => ({ ...f, offset: -1 })), end: 0, summary: undefined };
-  } catch (err) {
-    if (err instanceof LegacyError) throw new ValkkaFSError('EBLOCKHEADER', `${legacy.dirname}: block ${index}: ${err.message}`, { cause: err });
-    throw err;
-  }
 }
