@@ -274,8 +274,16 @@ export class PlaybackSession {
   // ---------- output ----------
 
   private tick(): void {
-    if (this.rate === 0 || !this.manager) return;
+    const manager = this.manager;
+    if (this.rate === 0 || !manager) return;
     this.reportSpan();
+    // Past the end of the recording (or before its start, backwards) the clock stops, as the browser's does.
+    const range = manager.getTimeRange();
+    const now = this.now();
+    if (!this.live && range && (this.rate > 0 ? now > range[1] + HOLE_MS : now < range[0] - HOLE_MS)) {
+      void this.run(() => this.stop()).catch(() => undefined);
+      return;
+    }
     this.sendClock();
   }
 
