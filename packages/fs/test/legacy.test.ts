@@ -240,7 +240,7 @@ describe.skipIf(why)('legacy directory from real H.264', () => {
       expect(Buffer.from(f.payload).equals(Buffer.from(expected))).toBe(true);
       expect((f.flags & FrameFlags.key) !== 0).toBe(u.key);
     });
-    // The original's seek point is the SPS record: col0 of every block is a key frame's time.
+    // The original's seek point is the SPS record: mstime1 of every block is a key frame's time.
     for (const b of fs.table.timeOrder()) {
       const first = (await fs.readAccessUnits(b)).frames.find((f) => f.flags & FrameFlags.key);
       if (first) expect(fs.table.get(b)[0]).toBe(first.timestamp);

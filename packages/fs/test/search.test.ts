@@ -36,7 +36,7 @@ describe('§12.3 #14 notebook vectors', () => {
     for (const t of tablesOf([[99, 10], [0, 0], [41, 45], [55, 66], [77, 88]])) {
       expect(getInd(t, [31, 42])).toEqual([2, 3]);
       expect(getIndNeigh(t, 1, 55)).toEqual([2, 3, 4]);
-      // col1 < col0 in row 0: the upper end is the max of col1, as in the original.
+      // mstime2 < mstime1 in row 0: the upper end is the max of mstime2, as in the original.
       expect(getTimeRange(t)).toEqual([41, 88]);
     }
   });
@@ -109,7 +109,7 @@ describe('§12.3 #16 Single wrapped table of §12.2 #11', () => {
 });
 
 describe('search details', () => {
-  it('ties on col0 (a block without key frame copies its predecessor) come in ring order', () => {
+  it('ties on mstime1 (a block without key frame copies its predecessor) come in ring order', () => {
     // Ring starts after current block 1: rows 2,3,4,0 hold 10,20,20,20 (row 0 is the newest).
     const t = BlockTable.fromRows([[20, 29], [0, 0], [10, 19], [20, 21], [20, 25]], 1);
     expect(t.timeOrder()).toEqual([2, 3, 4, 0]);
@@ -163,7 +163,7 @@ describe('search details', () => {
     expect(BlockTable.fromBlockfile(bytes.subarray(0, 20), 3, 1).table.timeOrder()).toEqual([]);
   });
 
-  it('a clock that jumps back: blocks are found by col0, as the original found them', () => {
+  it('a clock that jumps back: blocks are found by mstime1, as the original found them', () => {
     // Ring order 2,3,4,0 but the clock jumped back between rows 3 and 4.
     const t = BlockTable.fromRows([[1500, 1600], [0, 0], [1000, 1100], [2000, 2100], [1200, 1300]], 1);
     expect(t.timeOrder()).toEqual([2, 4, 0, 3]);
@@ -206,7 +206,7 @@ interface RingSpec {
   rows: Rows;
 }
 
-/** A ring table: col0 non-decreasing in ring order (ties allowed), random holes, any wrap point. */
+/** A ring table: mstime1 non-decreasing in ring order (ties allowed), random holes, any wrap point. */
 const monotoneRing: fc.Arbitrary<RingSpec> = fc
   .record({
     n: fc.integer({ min: 1, max: 40 }),
@@ -268,7 +268,7 @@ describe('property: indexed search == linear reference', () => {
   it('while a writer fills the ring (incremental index) and rows are edited at random', () => {
     const op = fc.oneof(
       fc.record({ kind: fc.constant('close' as const), dt: fc.oneof(fc.constant(0), fc.integer({ min: -3, max: 40 })), len: fc.integer({ min: 0, max: 30 }), zeroFirst: fc.boolean() }),
-      fc.record({ kind: fc.constant('set' as const), row: fc.nat(), c0: fc.integer({ min: -1, max: 60 }).map((v) => v * 15), c1: fc.integer({ min: 0, max: 900 }) }),
+      fc.record({ kind: fc.constant('set' as const), row: fc.nat(), mstime1: fc.integer({ min: -1, max: 60 }).map((v) => v * 15), mstime2: fc.integer({ min: 0, max: 900 }) }),
       fc.record({ kind: fc.constant('move' as const), to: fc.nat() }),
       fc.record({ kind: fc.constant('query' as const), t0: fc.integer({ min: 0, max: 900 }), span: fc.integer({ min: 0, max: 300 }), n: fc.integer({ min: 0, max: 3 }), time: fc.integer({ min: 1, max: 900 }) }),
     );
@@ -286,7 +286,7 @@ describe('property: indexed search == linear reference', () => {
             t.set(cur, Math.max(1, clock), Math.max(1, clock) + o.len);
             t.setCurrentBlock(next);
             t.set(next, 0, 0);
-          } else if (o.kind === 'set') t.set(o.row % n, o.c0, o.c1);
+          } else if (o.kind === 'set') t.set(o.row % n, o.mstime1, o.mstime2);
           else if (o.kind === 'move') t.setCurrentBlock(o.to % n);
           else {
             expectSameAsReference(t, o);

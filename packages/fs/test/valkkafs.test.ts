@@ -314,7 +314,7 @@ describe('I/O errors', () => {
 });
 
 describe('the original book-keeping scenarios (§12.1)', () => {
-  it('T1 table persistence: row 1 col 1 = 22 is the int64 at offset 24 of a 160-byte blockfile, and survives reopen', async () => {
+  it('T1 table persistence: row 1 mstime2 = 22 is the int64 at offset 24 of a 160-byte blockfile, and survives reopen', async () => {
     await withTempDir(async (dir) => {
       const path = join(dir, 'blockfile');
       const bf = await BlockFile.create(path, 10);
