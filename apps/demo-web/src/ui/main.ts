@@ -11,8 +11,8 @@ const token = new URLSearchParams(location.search).get('token');
 const withToken = (path: string): string => (token ? `${path}${path.includes('?') ? '&' : '?'}token=${encodeURIComponent(token)}` : path);
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 
-async function api<T>(path: string): Promise<T> {
-  const res = await fetch(withToken(path));
+async function api<T>(path: string, init?: RequestInit): Promise<T> {
+  const res = await fetch(withToken(path), init);
   if (!res.ok) throw new Error(((await res.json().catch(() => ({}))) as { error?: { message?: string } }).error?.message ?? `${path}: HTTP ${res.status}`);
   return (await res.json()) as T;
 }
@@ -34,6 +34,7 @@ const timeline = new Timeline($<HTMLCanvasElement>('timeline'), {
   scrub: (t) => scrub(t),
   viewChanged: () => scheduleRanges(),
   hover: (t, camera, x) => hover(t, camera, x),
+  select: (range) => selectRange(range),
 });
 const calendar = new Calendar({
   ranges: async (from, to) => (await api<{ all: Array<[number, number]> }>(`/api/ranges?from=${from}&to=${to}&resolution=3600000`)).all,
@@ -213,12 +214,161 @@ function updateTransport(): void {
 
 const fmtRate = (r: number): string => (r < 1 ? `1/${Math.round(1 / r)}×` : `${r}×`);
 
-function toast(message: string): void {
+function toast(message: string, ok = false): void {
   const el = $('toast');
   el.textContent = message;
+  el.classList.toggle('ok', ok);
   el.hidden = false;
   clearTimeout(Number(el.dataset.timer));
   el.dataset.timer = String(setTimeout(() => (el.hidden = true), 3500));
+}
+
+// ---------- selection: clip download and protection ----------
+
+let selection: [number, number] | undefined;
+
+/** In and out points (keys I and O) set the selection's ends at the clock's instant. */
+function setPoint(end: 0 | 1): void {
+  const t = Math.round(clock.now());
+  if (t <= 0) return;
+  const [a, b] = selection ?? [t, t];
+  const next: [number, number] = end === 0 ? [t, Math.max(t, b)] : [Math.min(a, t), t];
+  timeline.setSelection(next);
+  selectRange(next);
+}
+
+function selectRange(range: [number, number] | undefined): void {
+  selection = range;
+  // Hidden without leaving the layout: the timeline must not move under a drag.
+  $('selection').classList.toggle('off', !range);
+  $('clips').hidden = true;
+  if (!range) return;
+  const fmt = (t: number): string => new Date(t).toLocaleTimeString(undefined, { hour12: false });
+  $('sel-text').textContent = `${fmt(range[0])} – ${fmt(range[1])} (${duration(range[1] - range[0])})`;
+}
+
+const duration = (ms: number): string => (ms < 60_000 ? `${(ms / 1000).toFixed(1)} s` : ms < 3_600_000 ? `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s` : `${(ms / 3_600_000).toFixed(1)} h`);
+
+/** The cameras the actions apply to: the ones in view (the maximized one alone). */
+const viewCameras = (): CameraInfo[] => shownCameras().map((id) => cameras.find((c) => c.id === id)!);
+
+/** The export's `stream`: a camera's name (the file is named after it) unless another camera has the same. */
+const streamOf = (c: CameraInfo): string => (cameras.filter((o) => o.name === c.name).length === 1 ? c.name : String(c.id));
+
+/** One download link per camera in view (each an <a download> of /api/export). */
+function showClips(): void {
+  const popup = $('clips');
+  if (!selection || !popup.hidden) {
+    popup.hidden = true;
+    return;
+  }
+  const [from, to] = selection;
+  const head = document.createElement('h3');
+  head.textContent = `MP4 of ${new Date(from).toLocaleString(undefined, { hour12: false })} + ${duration(to - from)}`;
+  const items = viewCameras().map((c) => {
+    const row = document.createElement('div');
+    row.className = 'item';
+    const a = document.createElement('a');
+    a.href = withToken(`/api/export?stream=${encodeURIComponent(streamOf(c))}&from=${from}&to=${to}`);
+    a.setAttribute('download', ''); // the server names the file (camera and times)
+    a.textContent = `⤓ ${c.name}`;
+    a.dataset.camera = String(c.id);
+    const note = document.createElement('span');
+    note.className = 'when';
+    note.textContent = c.codec ?? '';
+    row.append(a, note);
+    return row;
+  });
+  popup.replaceChildren(head, ...items);
+  popup.hidden = false;
+}
+
+/** Protects the selection on the filesystem of each camera in view (a protection holds a whole filesystem's range). */
+async function protectSelection(): Promise<void> {
+  if (!selection) return;
+  const note = window.prompt('Protect the selected range: a note (why it is kept)', '');
+  if (note === null) return;
+  const [from, to] = [selection[0], Math.min(selection[1], Date.now() - 1000)];
+  const done: string[] = [];
+  const seen = new Set<string>();
+  for (const c of viewCameras()) {
+    if (seen.has(c.fs)) continue;
+    seen.add(c.fs);
+    try {
+      await api('/api/protections', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ camera: c.id, from, to, note: note.slice(0, 500) }) });
+      done.push(c.name);
+    } catch (err) {
+      toast(`${c.name}: ${(err as Error).message}`);
+      await loadProtections();
+      return;
+    }
+  }
+  toast(`protected: ${done.join(', ')}`, true);
+  await loadProtections();
+}
+
+interface ProtectionList {
+  filesystems: Array<{ fs: number; dirname: string; cameras: number[]; protections: Array<{ id: number; from: number; to: number; note: string; blocks: number }> }>;
+}
+let protections: ProtectionList['filesystems'] = [];
+
+async function loadProtections(): Promise<void> {
+  const r = await api<ProtectionList>('/api/protections').catch(() => undefined);
+  if (!r) return;
+  protections = r.filesystems;
+  const byCamera = new Map<number, Array<[number, number]>>();
+  for (const fs of r.filesystems) {
+    for (const id of fs.cameras) byCamera.set(id, fs.protections.map((p) => [p.from, p.to]));
+  }
+  timeline.setProtected(byCamera);
+  if (!$('protected-list').hidden) showProtections(true);
+}
+
+/** The protected ranges, each with a button to go there and one to release it. */
+function showProtections(refresh = false): void {
+  const popup = $('protected-list');
+  if (!refresh && !popup.hidden) {
+    popup.hidden = true;
+    return;
+  }
+  const head = document.createElement('h3');
+  head.textContent = 'Protected ranges';
+  const items = protections.flatMap((fs) =>
+    fs.protections.map((p) => {
+      const row = document.createElement('div');
+      row.className = 'item';
+      const what = document.createElement('span');
+      const names = fs.cameras.map((id) => cameras.find((c) => c.id === id)?.name ?? String(id)).join(', ');
+      what.innerHTML = '<span class="band"></span>';
+      what.append(`${names}: ${new Date(p.from).toLocaleString(undefined, { hour12: false })} + ${duration(p.to - p.from)}${p.note ? ` — ${p.note}` : ''}`);
+      const go = document.createElement('button');
+      go.textContent = 'go';
+      go.addEventListener('click', () => {
+        const pad = Math.max(5000, (p.to - p.from) * 0.2);
+        timeline.setView(p.from - pad, p.to + pad);
+        seek(p.from);
+      });
+      const release = document.createElement('button');
+      release.textContent = 'release';
+      release.addEventListener('click', () => {
+        if (!window.confirm(`Release this protection of ${names}? Its video returns to the ring and will be overwritten.`)) return;
+        void api(`/api/protections/${fs.fs}/${p.id}`, { method: 'DELETE' }).then(
+          () => loadProtections(),
+          (err: Error) => toast(err.message),
+        );
+      });
+      row.append(what, go, release);
+      return row;
+    }),
+  );
+  if (items.length === 0) {
+    const none = document.createElement('div');
+    none.className = 'when';
+    none.textContent = 'none: select a range (shift+drag the timeline) and press protect';
+    items.push(none);
+  }
+  popup.replaceChildren(head, ...items);
+  popup.hidden = false;
 }
 
 // ---------- ranges and thumbnails ----------
@@ -308,6 +458,13 @@ function wire(): void {
   $('zoom-in').addEventListener('click', () => zoom(0.5));
   $('zoom-out').addEventListener('click', () => zoom(2));
   $('date').addEventListener('click', () => calendar.toggle(clock.now() || Date.now()));
+  $('clip').addEventListener('click', () => showClips());
+  $('protect').addEventListener('click', () => void protectSelection());
+  $('protections').addEventListener('click', () => showProtections());
+  $('clear-sel').addEventListener('click', () => {
+    timeline.setSelection(undefined);
+    selectRange(undefined);
+  });
 
   document.addEventListener('keydown', (e) => {
     if (e.target instanceof HTMLInputElement || e.target instanceof HTMLSelectElement) return;
@@ -347,6 +504,16 @@ function wire(): void {
       case 'Escape':
         if (maximized !== undefined) toggleMaximize(maximized);
         calendar.el.hidden = true;
+        $('clips').hidden = true;
+        $('protected-list').hidden = true;
+        break;
+      case 'i':
+      case 'I':
+        setPoint(0);
+        break;
+      case 'o':
+      case 'O':
+        setPoint(1);
         break;
       case '+':
         zoom(0.5);
@@ -375,6 +542,8 @@ async function startPage(): Promise<void> {
   const start = timeRange ? Math.max(timeRange[0], end - 10 * 60_000) : end - 10 * 60_000;
   timeline.setView(start - (end - start) * 0.05, end + (end - start) * 0.05);
   setInterval(() => void loadRanges(), 3000);
+  void loadProtections();
+  setInterval(() => void loadProtections(), 5000);
   setInterval(() => void api<{ timeRange: [number, number] | null }>('/api/cameras').then((r) => (globalRange = r.timeRange ?? globalRange), () => undefined), 5000);
   requestAnimationFrame(frameLoop);
 }
@@ -392,6 +561,12 @@ async function startPage(): Promise<void> {
     buildGrid();
   },
   connected: () => connection.open,
+  rowTop: (camera: number) => timeline.rowTop(camera),
+  selection: () => selection,
+  select: (from: number, to: number) => {
+    timeline.setSelection([from, to]);
+    selectRange([from, to]);
+  },
 };
 
 void startPage().catch((err: Error) => toast(`cannot load the cameras: ${err.message}`));

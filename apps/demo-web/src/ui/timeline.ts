@@ -1,8 +1,9 @@
 /**
  * The timeline: a canvas with a time ruler, one row for all cameras and one per camera holding their
- * recorded ranges, the span sent to this tab (cached), the play head and the hovered instant.
+ * recorded ranges, the protected ranges (an amber band along the row's top), the span sent to this tab
+ * (cached), the selected range, the play head and the hovered instant.
  * Wheel zooms (seconds to weeks) around the pointer, shift+wheel or dragging the ruler pans, dragging
- * a row scrubs, a click seeks.
+ * a row scrubs, shift+dragging a row selects a range (shift+click clears it), a click seeks.
  */
 
 export interface TimelineHandlers {
@@ -10,6 +11,8 @@ export interface TimelineHandlers {
   scrub(t: number): void;
   viewChanged(from: number, to: number): void;
   hover(t: number | undefined, camera: number | 'all' | undefined, x: number): void;
+  /** The selected range changed (undefined: cleared). */
+  select(range: [number, number] | undefined): void;
 }
 
 const RULER = 24;
@@ -17,6 +20,9 @@ const ALL_ROW = 18;
 const ROW = 14;
 const GAP = 3;
 const LABEL_W = 92;
+/** Height of the protected band along the top of a row. */
+const BAND = 3;
+export const PROTECTED_COLOR = '#e0b341';
 const MIN_SPAN = 2_000;
 const MAX_SPAN = 62 * 86_400_000;
 const STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800].map((s) => s * 1000);
@@ -28,9 +34,11 @@ export class Timeline {
   private ranges = new Map<number, Array<[number, number]>>();
   private all: Array<[number, number]> = [];
   private cached = new Map<number, [number, number]>();
+  private protectedRanges = new Map<number, Array<[number, number]>>();
+  private selection: [number, number] | undefined;
   private playhead: number | undefined;
   private hoverX: number | undefined;
-  private drag: { x: number; kind: 'pan' | 'scrub'; from: number; moved: boolean } | undefined;
+  private drag: { x: number; kind: 'pan' | 'scrub' | 'select'; from: number; anchor: number; moved: boolean } | undefined;
   private readonly ctx: CanvasRenderingContext2D;
   private pending = false;
 
@@ -74,6 +82,23 @@ export class Timeline {
   setCached(cached: Map<number, [number, number]>): void {
     this.cached = cached;
     this.redraw();
+  }
+
+  /** Protected ranges per camera. */
+  setProtected(ranges: Map<number, Array<[number, number]>>): void {
+    this.protectedRanges = ranges;
+    this.redraw();
+  }
+
+  setSelection(range: [number, number] | undefined): void {
+    this.selection = range;
+    this.redraw();
+  }
+
+  /** Top of a camera's row in CSS pixels (the band is its first BAND pixels), or undefined. */
+  rowTop(camera: number): number | undefined {
+    const i = this.cameras.findIndex((c) => c.id === camera);
+    return i < 0 ? undefined : RULER + ALL_ROW + GAP + i * (ROW + GAP);
   }
 
   setPlayhead(t: number | undefined): void {
@@ -138,7 +163,9 @@ export class Timeline {
     if (e.button !== 0) return;
     this.canvas.setPointerCapture(e.pointerId);
     const row = this.rowAt(e.offsetY);
-    this.drag = { x: e.offsetX, kind: row === 'ruler' || e.offsetX < LABEL_W ? 'pan' : 'scrub', from: this.from, moved: false };
+    const onRuler = row === 'ruler' || e.offsetX < LABEL_W;
+    const kind = onRuler ? 'pan' : e.shiftKey ? 'select' : 'scrub';
+    this.drag = { x: e.offsetX, kind, from: this.from, anchor: this.timeAt(e.offsetX), moved: false };
   }
 
   private move(e: PointerEvent): void {
@@ -152,6 +179,10 @@ export class Timeline {
         this.from = Math.round(d.from + shift);
         this.to = this.from + span;
         this.handlers.viewChanged(this.from, this.to);
+      } else if (d.moved && d.kind === 'select') {
+        const t = this.timeAt(Math.max(LABEL_W, e.offsetX));
+        this.selection = [Math.round(Math.min(d.anchor, t)), Math.round(Math.max(d.anchor, t))];
+        this.handlers.select(this.selection);
       } else if (d.moved) this.handlers.scrub(this.timeAt(Math.max(LABEL_W, e.offsetX)));
     }
     const row = this.rowAt(e.offsetY);
@@ -162,6 +193,15 @@ export class Timeline {
   private up(e: PointerEvent): void {
     const d = this.drag;
     this.drag = undefined;
+    if (d?.kind === 'select') {
+      // A shift+click without a drag clears the selection.
+      if (!d.moved) {
+        this.selection = undefined;
+        this.handlers.select(undefined);
+        this.redraw();
+      }
+      return;
+    }
     if (!d || e.offsetX < LABEL_W) return;
     if (d.kind === 'scrub' || !d.moved) this.handlers.seek(this.timeAt(e.offsetX));
   }
@@ -190,12 +230,13 @@ export class Timeline {
     this.drawRuler(w);
 
     let y = RULER;
-    this.drawRow('All cameras', y, ALL_ROW, this.all, '#4f8cff', undefined);
+    this.drawRow('All cameras', y, ALL_ROW, this.all, '#4f8cff', undefined, [...this.protectedRanges.values()].flat());
     y += ALL_ROW + GAP;
     for (const cam of this.cameras) {
-      this.drawRow(cam.name, y, ROW, this.ranges.get(cam.id) ?? [], '#34b27d', this.cached.get(cam.id));
+      this.drawRow(cam.name, y, ROW, this.ranges.get(cam.id) ?? [], '#34b27d', this.cached.get(cam.id), this.protectedRanges.get(cam.id) ?? []);
       y += ROW + GAP;
     }
+    if (this.selection) this.drawSelection(this.selection, h);
 
     if (this.hoverX !== undefined) {
       c.fillStyle = 'rgba(255,255,255,0.35)';
@@ -213,7 +254,27 @@ export class Timeline {
     }
   }
 
-  private drawRow(label: string, y: number, height: number, ranges: Array<[number, number]>, color: string, cached: [number, number] | undefined): void {
+  private drawSelection([a, b]: [number, number], h: number): void {
+    if (b < this.from || a > this.to) return;
+    const c = this.ctx;
+    const x0 = Math.max(LABEL_W, this.xOf(a));
+    const x1 = Math.min(this.canvas.clientWidth, this.xOf(b));
+    c.fillStyle = 'rgba(79,140,255,0.22)';
+    c.fillRect(x0, RULER, Math.max(1, x1 - x0), h - RULER);
+    c.fillStyle = '#4f8cff';
+    if (a >= this.from) c.fillRect(Math.round(x0), RULER, 1, h - RULER);
+    if (b <= this.to) c.fillRect(Math.round(x1), RULER, 1, h - RULER);
+  }
+
+  private drawRow(
+    label: string,
+    y: number,
+    height: number,
+    ranges: Array<[number, number]>,
+    color: string,
+    cached: [number, number] | undefined,
+    protectedRanges: Array<[number, number]>,
+  ): void {
     const c = this.ctx;
     const w = this.canvas.clientWidth;
     c.fillStyle = '#161a21';
@@ -224,6 +285,13 @@ export class Timeline {
       const x0 = Math.max(LABEL_W, this.xOf(a));
       const x1 = Math.min(w, this.xOf(b));
       c.fillRect(x0, y + 2, Math.max(1, x1 - x0), height - 4);
+    }
+    c.fillStyle = PROTECTED_COLOR;
+    for (const [a, b] of protectedRanges) {
+      if (b < this.from || a > this.to) continue;
+      const x0 = Math.max(LABEL_W, this.xOf(a));
+      const x1 = Math.min(w, this.xOf(b));
+      c.fillRect(x0, y, Math.max(2, x1 - x0), BAND);
     }
     if (cached) {
       const x0 = Math.max(LABEL_W, this.xOf(cached[0]));
