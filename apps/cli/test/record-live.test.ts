@@ -69,7 +69,7 @@ describe.skipIf(why)('valkka record from RTSP cameras', () => {
       }),
     );
     const r = await valkka('record', '--config', config, '--duration', '2.5');
-    expect(r.code).toBe(0);
+    expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/front: \d+ frames/);
     expect(r.stdout + r.stderr).not.toContain(SECRET);
     expect((await framesById(dirs.b)).get(1)).toBeGreaterThan(25);

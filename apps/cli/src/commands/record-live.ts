@@ -47,6 +47,9 @@ export interface LiveSummary {
   interrupted: boolean;
 }
 
+/** How many 5xx answers in a row a camera may give at the start before the command gives up on it. */
+const UNAVAILABLE_TRIES = 3;
+
 const rtspUrl = z.string().refine(
   (text) => {
     try {
@@ -182,10 +185,20 @@ async function run(plans: CameraPlan[], workers: number | undefined, durationMs:
       for (const p of plans.filter((x) => x.dir === dir)) await writer.setSlotId(p.slot, p.id);
     }
     // Each camera's first attempt decides: one that cannot be reached or refuses the credentials stops the command.
+    // A camera that answers 5xx (busy, media not ready) gets a few more attempts before it counts as failed.
     const first = new Map<string, CameraEvent>();
+    const unavailable = new Map<string, number>();
+    const decides = (e: CameraEvent): boolean => {
+      if (e.state === 'playing') return true;
+      if (e.state !== 'waiting') return false;
+      if (e.error?.code !== 'ERR_LIVE_UNAVAILABLE') return true;
+      const tries = (unavailable.get(e.name) ?? 0) + 1;
+      unavailable.set(e.name, tries);
+      return tries >= UNAVAILABLE_TRIES;
+    };
     for (const { thread } of lives) {
       thread.on('camera', (e) => {
-        if (!first.has(e.name) && (e.state === 'playing' || e.state === 'waiting')) first.set(e.name, e);
+        if (!first.has(e.name) && decides(e)) first.set(e.name, e);
         if (!json && !process.stderr.isTTY && first.has(e.name)) process.stderr.write(`${e.name}: ${e.state}${e.error ? `: ${e.error.message}` : ''}\n`);
       });
       await thread.start();

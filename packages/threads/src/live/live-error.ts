@@ -7,6 +7,7 @@ export type LiveErrorCode =
   | 'ERR_LIVE_TIMEOUT' // a step got no answer in time, or the camera stopped sending
   | 'ERR_LIVE_AUTH' // credentials missing or refused
   | 'ERR_LIVE_STATUS' // the camera answered a request with an error status
+  | 'ERR_LIVE_UNAVAILABLE' // the camera answered 5xx: busy or not ready, worth another try
   | 'ERR_LIVE_PROTOCOL' // malformed RTSP, SDP, RTP or RTCP from the camera
   | 'ERR_LIVE_TOO_LARGE' // a length or count beyond our bounds
   | 'ERR_LIVE_MEDIA' // no H.264/H.265 video track we can play

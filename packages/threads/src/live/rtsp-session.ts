@@ -248,7 +248,7 @@ export class RtspSession {
   private keepAlive(): void {
     this.request(this.keepAliveMethod, this.url.href, {}).catch((err: LiveError) => {
       // Some cameras list GET_PARAMETER but refuse it: OPTIONS from then on.
-      if (err.code === 'ERR_LIVE_STATUS' && this.keepAliveMethod !== 'OPTIONS') this.keepAliveMethod = 'OPTIONS';
+      if ((err.code === 'ERR_LIVE_STATUS' || err.code === 'ERR_LIVE_UNAVAILABLE') && this.keepAliveMethod !== 'OPTIONS') this.keepAliveMethod = 'OPTIONS';
       else this.fail(err);
     });
   }
@@ -274,7 +274,8 @@ export class RtspSession {
       }
       // A camera that does not know OPTIONS still plays.
       if (response.status >= 300 && !(method === 'OPTIONS' && response.status === 501)) {
-        throw new LiveError('ERR_LIVE_STATUS', `${this.url.href}: ${method} answered ${response.status} ${printable(response.reason)}`);
+        const code = response.status >= 500 ? 'ERR_LIVE_UNAVAILABLE' : 'ERR_LIVE_STATUS';
+        throw new LiveError(code, `${this.url.href}: ${method} answered ${response.status} ${printable(response.reason)}`);
       }
       return response;
     }
