@@ -5,7 +5,9 @@
  * (opened with O_NONBLOCK, so a FIFO that appears in between cannot hang the open either).
  */
 import { constants, type Stats } from 'node:fs';
-import { type FileHandle, lstat, open, stat } from 'node:fs/promises';
+import { type FileHandle, lstat, open, readFile, stat } from 'node:fs/promises';
+
+import type { z } from 'zod';
 
 import { ValkkaFSError, ValkkaFSLoadError } from './errors.js';
 
@@ -75,6 +77,38 @@ export async function openRegular(path: string, what: string, write: boolean): P
     throw err;
   }
   return fh;
+}
+
+/**
+ * Reads and parses one of the directory's json files (regular, at most maxBytes) and validates it:
+ * every failure is an EMETADATA error that names the file and what is wrong with it.
+ */
+export async function readJsonFile<T>(path: string, what: string, maxBytes: number, schema: (raw: unknown) => z.ZodType<T>): Promise<T> {
+  let text: string;
+  const fh = await openRegular(path, what, false);
+  try {
+    const { size } = await fh.stat();
+    if (size > maxBytes) throw new ValkkaFSLoadError('EMETADATA', `${path}: ${size} bytes, larger than a ${what} can be (${maxBytes})`);
+    text = await readFile(fh, 'utf8');
+  } catch (err) {
+    if (err instanceof ValkkaFSLoadError) throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new ValkkaFSLoadError('EMETADATA', `${path}: cannot read (${code ?? String(err)})`, { cause: err });
+  } finally {
+    await fh.close();
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new ValkkaFSLoadError('EMETADATA', `${path}: not valid JSON (${(err as Error).message})`, { cause: err });
+  }
+  const parsed = schema(raw).safeParse(raw);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+    throw new ValkkaFSLoadError('EMETADATA', `${path}: invalid ${what} (${issues})`);
+  }
+  return parsed.data;
 }
 
 /** An I/O error that names the file and the system's code (ENOSPC, EIO, EACCES...). */

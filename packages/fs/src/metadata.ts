@@ -2,14 +2,14 @@
  * valkkafs.json: the original's keys (same order, same meaning) plus what our format needs.
  * Parsed with zod; replaced atomically (write tmp, fsync, rename, fsync the directory).
  */
-import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { open, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { z } from 'zod';
 
 import type { Variant } from './block-stats.js';
 import { ValkkaFSLoadError } from './errors.js';
-import { checkRegular, ioError, isNoSpace, openRegular } from './files.js';
+import { checkRegular, ioError, isNoSpace, openRegular, readJsonFile } from './files.js';
 import { FORMAT_VERSION, FS_ID_SIZE, GRAIN, MAX_BLOCKSIZE } from './format.js';
 
 export const JSON_NAME = 'valkkafs.json';
@@ -91,33 +91,13 @@ export type LoadedJson = { kind: 'ours'; meta: Metadata } | { kind: 'legacy'; me
 
 /** Reads and validates <dirname>/valkkafs.json; a json without format_version is a libValkka one. */
 export async function readMetadata(dirname: string): Promise<LoadedJson> {
-  const path = join(dirname, JSON_NAME);
-  let text: string;
-  const fh = await openRegular(path, JSON_NAME, false);
-  try {
-    const { size } = await fh.stat();
-    if (size > MAX_JSON_BYTES) throw new ValkkaFSLoadError('EMETADATA', `${path}: ${size} bytes, larger than a valkkafs.json can be (${MAX_JSON_BYTES})`);
-    text = await readFile(fh, 'utf8');
-  } catch (err) {
-    if (err instanceof ValkkaFSLoadError) throw err;
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new ValkkaFSLoadError('EMETADATA', `${path}: cannot read (${code ?? String(err)})`, { cause: err });
-  } finally {
-    await fh.close();
-  }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (err) {
-    throw new ValkkaFSLoadError('EMETADATA', `${path}: not valid JSON (${(err as Error).message})`, { cause: err });
-  }
-  const isLegacy = typeof raw === 'object' && raw !== null && !('format_version' in raw);
-  const parsed = isLegacy ? legacyMetadataSchema.safeParse(raw) : metadataSchema.safeParse(raw);
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
-    throw new ValkkaFSLoadError('EMETADATA', `${path}: invalid ${isLegacy ? 'libValkka ' : ''}valkkafs.json (${issues})`);
-  }
-  return isLegacy ? { kind: 'legacy', meta: parsed.data as LegacyMetadata } : { kind: 'ours', meta: parsed.data as Metadata };
+  const isLegacy = (raw: unknown): boolean => typeof raw === 'object' && raw !== null && !('format_version' in raw);
+  let legacy = false;
+  const meta = await readJsonFile<Metadata | LegacyMetadata>(join(dirname, JSON_NAME), JSON_NAME, MAX_JSON_BYTES, (raw) => {
+    legacy = isLegacy(raw);
+    return legacy ? legacyMetadataSchema : metadataSchema;
+  });
+  return legacy ? { kind: 'legacy', meta: meta as LegacyMetadata } : { kind: 'ours', meta: meta as Metadata };
 }
 
 /**

@@ -4,13 +4,12 @@
  * atomically like valkkafs.json, so a crash leaves the old list or the new one, never a mix.
  */
 import { stat } from 'node:fs/promises';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { z } from 'zod';
 
 import { ValkkaFSLoadError } from '../errors.js';
-import { openRegular } from '../files.js';
+import { readJsonFile } from '../files.js';
 import { replaceFile } from '../metadata.js';
 
 export const PROTECTIONS_NAME = 'protections.json';
@@ -43,38 +42,19 @@ export type Protection = z.infer<typeof protectionSchema>;
 /** The protections of `dirname`; none when the file does not exist. */
 export async function readProtections(dirname: string): Promise<Protection[]> {
   const path = join(dirname, PROTECTIONS_NAME);
-  let text: string;
-  let fh;
+  let file: z.infer<typeof fileSchema>;
   try {
-    fh = await openRegular(path, PROTECTIONS_NAME, false);
+    file = await readJsonFile(path, PROTECTIONS_NAME, MAX_BYTES, () => fileSchema);
   } catch (err) {
     if ((err as { code?: string }).code === 'ENOTFOUND') return [];
     throw err;
   }
-  try {
-    const { size } = await fh.stat();
-    if (size > MAX_BYTES) throw new ValkkaFSLoadError('EMETADATA', `${path}: ${size} bytes, larger than a ${PROTECTIONS_NAME} can be (${MAX_BYTES})`);
-    text = await readFile(fh, 'utf8');
-  } finally {
-    await fh.close();
-  }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (err) {
-    throw new ValkkaFSLoadError('EMETADATA', `${path}: not valid JSON (${(err as Error).message})`, { cause: err });
-  }
-  const parsed = fileSchema.safeParse(raw);
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
-    throw new ValkkaFSLoadError('EMETADATA', `${path}: invalid ${PROTECTIONS_NAME} (${issues})`);
-  }
   const ids = new Set<number>();
-  for (const p of parsed.data.protections) {
+  for (const p of file.protections) {
     if (ids.has(p.id)) throw new ValkkaFSLoadError('EMETADATA', `${path}: protection id ${p.id} appears twice`);
     ids.add(p.id);
   }
-  return parsed.data.protections;
+  return file.protections;
 }
 
 export async function writeProtections(dirname: string, protections: readonly Protection[]): Promise<void> {
