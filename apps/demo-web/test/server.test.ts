@@ -159,7 +159,7 @@ describe('WebSocket playback', () => {
     const frames = await c.until(() => {
       const f = c.frames.filter((x) => x.generation === gen);
       return f.length >= 75 ? f : undefined;
-    }, 10_000, 'three GOPs backwards');
+    }, 30_000, 'three GOPs backwards'); // reverse play paces three seconds of video; a loaded CI needs room
     // GOP 2.000..2.960 (up to the position), then 1.000..1.960, then 0..0.960: each in decode order.
     expect(frames.slice(0, 75).map((f) => f.timestamp - START)).toEqual([
       ...Array.from({ length: 25 }, (_, i) => 2000 + i * 40),
