@@ -99,7 +99,8 @@ export class PlaybackSession {
       if (!c) throw new SessionError('ECAMERA', `there is no camera ${id} (cameras are 0..${this.catalog.cameras.length - 1})`);
       return c;
     });
-    const t = this.now() || this.defaultTime(cameras);
+    // A tab that opens before it knows its cameras must not pin the clock to 'now': start at the newest recording.
+    const t = this.now() || this.defaultTime(cameras.length > 0 ? cameras : this.catalog.cameras);
     await this.stopManager();
     this.cameras = [...new Set(cameras)];
     if (this.cameras.length > 0) this.manager = await this.startManager(this.cameras);
