@@ -1,6 +1,5 @@
-import { open } from 'node:fs/promises';
 import { AccessUnitSplitter, type VideoCodec } from '@valkka/fs';
-import { annexBCodec, type ClipUnit, type LoadClipOptions, nalsOf, openMp4Track, UnitFinisher } from './media-clip.js';
+import { annexBCodec, type ClipUnit, type LoadClipOptions, nalsOf, openMediaFile, openMp4Track, UnitFinisher } from './media-clip.js';
 import { SourceError } from './source-error.js';
 
 /** What a source needs to know of a clip before playing it. */
@@ -122,12 +121,7 @@ export class ClipFeed implements UnitCursor {
 
 /** Opens the file for one pass; `chunk` is the feed's read buffer, shared by its passes (a short clip loops often). */
 async function openPass(path: string, options: LoadClipOptions, chunk: Uint8Array): Promise<{ info: ClipInfo; pass: Pass }> {
-  let file;
-  try {
-    file = await open(path, 'r');
-  } catch (err) {
-    throw new SourceError('ERR_SOURCE_OPEN', `cannot open media file ${path}: ${(err as Error).message}`, { cause: err });
-  }
+  const file = await openMediaFile(path);
   try {
     const head = new Uint8Array(64);
     const { bytesRead } = await file.read(head, 0, head.length, 0);

@@ -1,4 +1,4 @@
-import { open } from 'node:fs/promises';
+import { type FileHandle, open } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { AccessUnitSplitter, Codec, ConfigTracker, findNalUnits, isVcl, joinAnnexB, nalType, type VideoCodec } from '@valkka/fs';
 import { parseDecoderRecord, splitLengthPrefixed } from './avcc.js';
@@ -49,13 +49,17 @@ export async function loadClip(path: string, options: LoadClipOptions = {}): Pro
   return clip;
 }
 
-async function readBounded(path: string, maxBytes: number): Promise<Uint8Array> {
-  let file;
+/** Opens a media file for reading; failure is ERR_SOURCE_OPEN naming the file. */
+export async function openMediaFile(path: string): Promise<FileHandle> {
   try {
-    file = await open(path, 'r');
+    return await open(path, 'r');
   } catch (err) {
     throw new SourceError('ERR_SOURCE_OPEN', `cannot open media file ${path}: ${(err as Error).message}`, { cause: err });
   }
+}
+
+async function readBounded(path: string, maxBytes: number): Promise<Uint8Array> {
+  const file = await openMediaFile(path);
   try {
     const { size } = await file.stat();
     if (size > maxBytes) throw new SourceError('ERR_SOURCE_TOO_LARGE', `${path}: ${size} bytes is more than the ${maxBytes} allowed for a clip`);
