@@ -10,7 +10,7 @@ PNPM_VERSION=10.34.8
 DEBIAN_DEMO=(ffmpeg)
 DEBIAN_TEST=(ffmpeg gdisk fdisk util-linux fio python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-rtsp
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
-  gstreamer1.0-plugins-ugly chromium)
+  gstreamer1.0-plugins-ugly chromium nats-server)
 
 log() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 
