@@ -27,8 +27,11 @@ export interface BlockStore {
   readonly device: BlockDevice | undefined;
   /** This format's valkkafs.json; undefined for a libValkka directory (no stream id, no retention settings). */
   metadata(): Metadata | undefined;
-  /** Frames of a block, checked; BlockExpiredError when its seq is not `expectedSeq` (where seqs exist). */
-  readBlock(index: number, expectedSeq?: number): Promise<BlockContents>;
+  /**
+   * Frames of a block, checked; BlockExpiredError when its seq is not `expectedSeq` (where seqs exist).
+   * A device read goes into `buffer` when given (the libValkka store reads its own way and ignores it).
+   */
+  readBlock(index: number, expectedSeq?: number, buffer?: Buffer): Promise<BlockContents>;
   /** A block's per-stream summary, or undefined when it has none to give (unsealed, damaged). */
   readSummary(block: number): Promise<BlockSummary | undefined>;
   /** Re-reads the directory to follow a writer elsewhere; the rows that changed. */

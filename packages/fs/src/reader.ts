@@ -36,10 +36,11 @@ export function parseBlock(bytes: Buffer, index: number, geometry: Geometry, ful
 
 /**
  * Reads block `index` from the device. `expectedSeq` (from the table or an earlier read) makes a
- * block that has moved on since then an expired block.
+ * block that has moved on since then an expired block. `buffer` (blocksize bytes from
+ * device.allocBuffer) is read into instead of a new one: the frames' payloads then point into it.
  */
-export async function readBlockFromDevice(device: BlockDevice, geometry: Geometry, index: number, expectedSeq?: number): Promise<BlockContents> {
-  const buf = device.allocBuffer(geometry.blocksize);
+export async function readBlockFromDevice(device: BlockDevice, geometry: Geometry, index: number, expectedSeq?: number, buffer?: Buffer): Promise<BlockContents> {
+  const buf = buffer ?? device.allocBuffer(geometry.blocksize);
   await device.read(index * geometry.blocksize, buf);
   let contents: BlockContents;
   try {

@@ -63,13 +63,13 @@ export class RingStore implements BlockStore {
     return this.meta;
   }
 
-  async readBlock(index: number, expectedSeq?: number): Promise<BlockContents> {
+  async readBlock(index: number, expectedSeq?: number, buffer?: Buffer): Promise<BlockContents> {
     const snap = this.writer?.snapshot(index);
     if (snap) {
       if (expectedSeq !== undefined && snap.seq !== expectedSeq) throw new BlockExpiredError(index, expectedSeq, snap.seq);
       return parseBlock(snap.bytes, index, this.geometry, snap.sealed);
     }
-    const contents = await readBlockFromDevice(this.device, this.geometry, index, expectedSeq);
+    const contents = await readBlockFromDevice(this.device, this.geometry, index, expectedSeq, buffer);
     // Entered by this process's writer while we read: its old contents are no longer the block's.
     const now = this.writer?.snapshot(index);
     if (now && now.seq !== contents.seq) throw new BlockExpiredError(index, contents.seq, now.seq);

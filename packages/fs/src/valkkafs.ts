@@ -298,15 +298,20 @@ export abstract class ValkkaFS extends EventEmitter<Events> {
   /**
    * Frames of block `index` (whole block, checked). The open block is read up to the last frame
    * written (this process's writer) or flushed (another process's). Throws BlockExpiredError when
-   * the block is reused during the read or its seq differs from `expectedSeq`.
+   * the block is reused during the read or its seq differs from `expectedSeq`. `buffer` (blocksize
+   * bytes from `device.allocBuffer`) saves a new buffer per read for a reader going through many
+   * blocks: the payloads then point into it, so it must not be reused while they are needed.
    */
-  async readBlock(index: number, options: { expectedSeq?: number } = {}): Promise<BlockContents> {
+  async readBlock(index: number, options: { expectedSeq?: number; buffer?: Buffer } = {}): Promise<BlockContents> {
     if (this.closed) throw new ValkkaFSError('ECLOSED', `${this.dirname}: the filesystem is closed`);
     if (!Number.isInteger(index) || index < 0 || index >= this.nBlocks) {
       throw new ValkkaFSError('EBLOCKINDEX', `block ${index} is outside 0..${this.nBlocks - 1}`);
     }
+    if (options.buffer && options.buffer.length !== this.blocksize) {
+      throw new ValkkaFSError('EARGUMENT', `readBlock: a buffer of ${options.buffer.length} bytes, the blocksize is ${this.blocksize}`);
+    }
     if (this.hiddenExpired.has(index)) throw new ValkkaFSError('EEXPIRED', `${this.dirname}: block ${index} holds video older than the maximum age (${this.store.metadata()?.max_age_ms} ms)`);
-    return this.store.readBlock(index, options.expectedSeq);
+    return this.store.readBlock(index, options.expectedSeq, options.buffer);
   }
 
   /** Records of block n, without payloads (for `valkka dump-block`; inspect.ts). */

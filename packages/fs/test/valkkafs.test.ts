@@ -138,6 +138,28 @@ describe('writing and reading', () => {
     });
   });
 
+  it("reads into the caller's buffer when given one: same frames, payloads inside it; a wrong size is EARGUMENT", async () => {
+    await withTempDir(async (dir) => {
+      const fs = await ValkkaSingleFS.newFromDirectory({ dirname: dir, blocksize: 8192, nBlocks: 10 });
+      const frames = Array.from({ length: 20 }, (_, i) => h264Frame(7, 1000 * (i + 1), 1024, i % 5 === 0));
+      for (const f of frames) await fs.write(f);
+      await fs.close();
+      const again = await ValkkaSingleFS.loadFromDirectory(dir, { readOnly: true });
+      const buffer = again.device!.allocBuffer(again.blocksize);
+      const read = [];
+      for (const b of again.getInd([0, 1e9])) {
+        const fresh = (await again.readBlock(b)).frames;
+        const into = (await again.readBlock(b, { buffer })).frames;
+        expect(into.map(pick)).toEqual(fresh.map(pick));
+        for (const f of into) expect(f.payload.buffer).toBe(buffer.buffer);
+        read.push(...into.map(pick));
+      }
+      expect(read).toEqual(frames.map(pick));
+      await expect(again.readBlock(0, { buffer: Buffer.alloc(4096) })).rejects.toMatchObject({ code: 'EARGUMENT', message: /a buffer of 4096 bytes, the blocksize is 8192/ });
+      await again.close();
+    });
+  });
+
   it('a reader in another handle sees the open block after each flush', async () => {
     await withTempDir(async (dir) => {
       const dev = memoryDevice(8192 * 4);
