@@ -177,19 +177,27 @@ interface Probe {
   height: number;
   profile: string;
   level: number;
+  pixFmt: string;
 }
+
+/** chroma_format_idc and bit depth of an ffmpeg pixel format (the formats these clips use). */
+const PIX_FMTS: Record<string, { chroma: number; depth: number }> = {
+  yuv420p: { chroma: 1, depth: 8 },
+  yuv444p: { chroma: 3, depth: 8 },
+  yuv420p10le: { chroma: 1, depth: 10 },
+};
 
 function probe(file: string): Probe {
   const streams = JSON.parse(
-    execFileSync('ffprobe', ['-v', 'error', '-count_frames', '-show_entries', 'stream=nb_read_frames,width,height,profile,level', '-of', 'json', file], { encoding: 'utf8' }),
-  ) as { streams: Array<{ nb_read_frames: string; width: number; height: number; profile: string; level: number }> };
+    execFileSync('ffprobe', ['-v', 'error', '-count_frames', '-show_entries', 'stream=nb_read_frames,width,height,profile,level,pix_fmt', '-of', 'json', file], { encoding: 'utf8' }),
+  ) as { streams: Array<{ nb_read_frames: string; width: number; height: number; profile: string; level: number; pix_fmt: string }> };
   const s = streams.streams[0];
   if (!s) throw new Error(`ffprobe found no stream in ${file}`);
   const keys = execFileSync('ffprobe', ['-v', 'error', '-show_entries', 'frame=key_frame', '-of', 'csv=p=0', file], { encoding: 'utf8' })
     .split('\n')
     .filter((l) => l.trim() !== '')
     .map((l) => l.startsWith('1'));
-  return { frames: Number(s.nb_read_frames), keys, width: s.width, height: s.height, profile: s.profile, level: s.level };
+  return { frames: Number(s.nb_read_frames), keys, width: s.width, height: s.height, profile: s.profile, level: s.level, pixFmt: s.pix_fmt };
 }
 
 describe.skipIf(why)('access units of real streams match ffprobe', () => {
@@ -301,6 +309,8 @@ describe.skipIf(why)('access units of real streams match ffprobe', () => {
       expect(sps.levelIdc, clip.name).toBe(p.level);
       const profiles: Record<string, number> = { 'Constrained Baseline': 66, Baseline: 66, Main: 77, High: 100, 'High 4:4:4 Predictive': 244 };
       expect(sps.profileIdc, clip.name).toBe(profiles[p.profile]);
+      const fmt = PIX_FMTS[p.pixFmt];
+      expect([sps.chromaFormatIdc, sps.bitDepthLuma, sps.bitDepthChroma], `${clip.name} ${p.pixFmt}`).toEqual([fmt?.chroma, fmt?.depth, fmt?.depth]);
       expect(sps.codecString, clip.name).toMatch(/^avc1\.[0-9A-F]{6}$/);
       expect(sps.codecString.slice(5, 7), clip.name).toBe(sps.profileIdc.toString(16).toUpperCase().padStart(2, '0'));
     }),
@@ -316,6 +326,9 @@ describe.skipIf(why)('access units of real streams match ffprobe', () => {
       expect([sps.width, sps.height], clip.name).toEqual([p.width, p.height]);
       expect(sps.levelIdc, clip.name).toBe(p.level);
       expect(sps.profileIdc, clip.name).toBe({ Main: 1, 'Main 10': 2, Rext: 4 }[p.profile]);
+      const fmt = PIX_FMTS[p.pixFmt];
+      expect([sps.chromaFormatIdc, sps.bitDepthLuma, sps.bitDepthChroma], `${clip.name} ${p.pixFmt}`).toEqual([fmt?.chroma, fmt?.depth, fmt?.depth]);
+      expect([sps.maxSubLayers, sps.temporalIdNesting], clip.name).toEqual([1, 1]);
       expect(sps.codecString, clip.name).toMatch(new RegExp(`^hev1\\.${sps.profileIdc}\\.[0-9A-F]+\\.L${p.level}(\\.[0-9A-F]{2})*$`));
     }),
   );

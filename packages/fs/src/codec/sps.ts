@@ -11,6 +11,9 @@ export interface H264SpsInfo {
   levelIdc: number;
   spsId: number;
   chromaFormatIdc: number;
+  /** Bits per sample (8 unless a high profile says otherwise). */
+  bitDepthLuma: number;
+  bitDepthChroma: number;
   /** Displayed size, cropping applied. */
   width: number;
   height: number;
@@ -90,12 +93,14 @@ export function parseH264Sps(nal: Uint8Array): H264SpsInfo {
   const spsId = r.ue();
   let chromaFormatIdc = 1;
   let separateColourPlanes = false;
+  let bitDepthLuma = 8;
+  let bitDepthChroma = 8;
   if (HIGH_PROFILES.has(profileIdc)) {
     chromaFormatIdc = r.ue();
     if (chromaFormatIdc > 3) throw new CodecError('ESPS', `H.264 SPS: chroma_format_idc ${chromaFormatIdc} > 3`);
     if (chromaFormatIdc === 3) separateColourPlanes = r.u(1) === 1;
-    r.ue(); // bit_depth_luma_minus8
-    r.ue(); // bit_depth_chroma_minus8
+    bitDepthLuma = 8 + r.ue();
+    bitDepthChroma = 8 + r.ue();
     r.u(1); // qpprime_y_zero_transform_bypass_flag
     if (r.u(1) === 1) {
       for (let i = 0; i < (chromaFormatIdc === 3 ? 12 : 8); i++) {
@@ -132,7 +137,7 @@ export function parseH264Sps(nal: Uint8Array): H264SpsInfo {
   const width = widthMbs * 16 - cropUnitX * (left + right);
   const height = (2 - frameMbsOnly) * heightMapUnits * 16 - cropUnitY * (top + bottom);
   if (width <= 0 || height <= 0) throw new CodecError('ESPS', `H.264 SPS: cropping leaves no picture (${width}x${height})`);
-  return { profileIdc, constraintFlags, levelIdc, spsId, chromaFormatIdc, width, height, codecString: avc1CodecString(profileIdc, constraintFlags, levelIdc) };
+  return { profileIdc, constraintFlags, levelIdc, spsId, chromaFormatIdc, bitDepthLuma, bitDepthChroma, width, height, codecString: avc1CodecString(profileIdc, constraintFlags, levelIdc) };
 }
 
 export interface H265SpsInfo {
@@ -144,7 +149,12 @@ export interface H265SpsInfo {
   /** The 6 bytes of general constraint flags. */
   constraintBytes: number[];
   levelIdc: number;
+  /** sps_max_sub_layers_minus1 + 1, and sps_temporal_id_nesting_flag. */
+  maxSubLayers: number;
+  temporalIdNesting: number;
   chromaFormatIdc: number;
+  bitDepthLuma: number;
+  bitDepthChroma: number;
   /** Displayed size, conformance window applied. */
   width: number;
   height: number;
@@ -160,7 +170,7 @@ export function parseH265Sps(nal: Uint8Array): H265SpsInfo {
   const r = new BitReader(unescapeRbsp(nal.subarray(2)), 'H.265 SPS');
   r.u(4); // sps_video_parameter_set_id
   const maxSubLayersMinus1 = r.u(3);
-  r.u(1); // sps_temporal_id_nesting_flag
+  const temporalIdNesting = r.u(1);
   // profile_tier_level(1, maxSubLayersMinus1)
   const profileSpace = r.u(2);
   const tierFlag = r.u(1);
@@ -183,13 +193,16 @@ export function parseH265Sps(nal: Uint8Array): H265SpsInfo {
   let window = [0, 0, 0, 0];
   if (r.u(1) === 1) window = [r.ue(), r.ue(), r.ue(), r.ue()];
   const [left = 0, right = 0, top = 0, bottom = 0] = window;
+  const bitDepthLuma = 8 + r.ue();
+  const bitDepthChroma = 8 + r.ue();
   const chroma = separateColourPlanes ? 0 : chromaFormatIdc;
   const subWidthC = chroma === 1 || chroma === 2 ? 2 : 1;
   const subHeightC = chroma === 1 ? 2 : 1;
   const width = picWidth - subWidthC * (left + right);
   const height = picHeight - subHeightC * (top + bottom);
   if (width <= 0 || height <= 0) throw new CodecError('ESPS', `H.265 SPS: conformance window leaves no picture (${width}x${height})`);
-  const info = { profileSpace, tierFlag, profileIdc, compatibilityFlags, constraintBytes, levelIdc, chromaFormatIdc, width, height };
+  const maxSubLayers = maxSubLayersMinus1 + 1;
+  const info = { profileSpace, tierFlag, profileIdc, compatibilityFlags, constraintBytes, levelIdc, maxSubLayers, temporalIdNesting, chromaFormatIdc, bitDepthLuma, bitDepthChroma, width, height };
   return { ...info, codecString: hev1CodecString(info) };
 }
 
