@@ -15,7 +15,15 @@ export {
   roundBlocksize,
   type StreamSummary,
   type ParsedFrame,
+  type BlockHeader,
+  encodeBlockHeader,
+  decodeBlockHeader,
 } from './format.js';
+// Raw block bytes, for code that moves whole blocks between machines (@valkka/fleet).
+export { parseBlock, readSeq, type Geometry } from './reader.js';
+export { selfDescribedHeader } from './identity.js';
+export { MIRROR_NAME, isMirror, type MirrorModule, type MirrorSpec } from './mirror.js';
+export { BLOCKFILE_NAME, JSON_NAME, MAX_BLOCKS, type Metadata, newMetadata, writeMetadata } from './metadata.js';
 export type { Row, Variant } from './block-stats.js';
 export type { BlockEvent } from './writer.js';
 export type { BlockContents } from './reader.js';
@@ -29,7 +37,6 @@ export {
   type LoadOptions,
 } from './valkkafs.js';
 export type { FsDescription, DumpedBlock, DumpedRecord } from './inspect.js';
-export { MAX_BLOCKS } from './metadata.js';
 export { recordingsAt, type ExistingRecordings } from './init-guard.js';
 export { check, type CheckOptions, type CheckProblem, type CheckProblemCode, type CheckReport, type DroppedData, type RepairAction } from './check.js';
 export * as retention from './retention/index.js';

@@ -51,6 +51,16 @@ const m = await import('@valkka/manager');
 if (typeof m !== 'object') throw new Error('no module');
 console.log('smoke ok');
 `,
+  '@valkka/fleet': `
+import { parseEntry, parseBlockQuery } from '@valkka/fleet';
+import { createMirrorDevice } from '@valkka/fleet/mirror-device';
+const entry = { node: 'n1', url: 'http://127.0.0.1:8080', heartbeatAt: 2, startedAt: 1, filesystems: [] };
+if (typeof parseEntry(Buffer.from(JSON.stringify(entry)), 'node.n1') === 'string') throw new Error('valid entry refused');
+if (typeof parseEntry(Buffer.from('{"node":"x"}'), 'node.x') !== 'string') throw new Error('hostile entry accepted');
+if (parseBlockQuery(new URLSearchParams('fsId=' + '0'.repeat(32) + '&block=3')).block !== 3) throw new Error('query');
+if (typeof createMirrorDevice !== 'function') throw new Error('no mirror device');
+console.log('smoke ok');
+`,
   '@valkka/cli': `
 import { execFileSync } from 'node:child_process';
 const run = (...a) => execFileSync('npx', ['--no-install', 'valkka', ...a], { encoding: 'utf8' });

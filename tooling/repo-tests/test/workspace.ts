@@ -5,9 +5,9 @@ export const repoRoot = resolve(import.meta.dirname, '../../..');
 
 /**
  * The stack, bottom first: a package may import only from layers below its own. Packages of one
- * layer (threads and export, both on fs) stay independent of each other.
+ * layer (threads and export, both on fs; manager and fleet) stay independent of each other.
  */
-export const LAYERS = [['@valkka/native'], ['@valkka/blockdev'], ['@valkka/fs'], ['@valkka/threads', '@valkka/export'], ['@valkka/manager']] as const;
+export const LAYERS = [['@valkka/native'], ['@valkka/blockdev'], ['@valkka/fs'], ['@valkka/threads', '@valkka/export'], ['@valkka/manager', '@valkka/fleet']] as const;
 /** Every library, bottom first. */
 export const LIBRARIES: readonly string[] = LAYERS.flat();
 export const APPS_LAYER = LAYERS.length;

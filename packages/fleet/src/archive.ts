@@ -1,0 +1,224 @@
+/**
+ * The archive: a JetStream object store bucket (valkka_archive) holding sealed blocks verbatim. One
+ * object per block, named <fsId>/<seq as 16 hex digits>; the store adds its SHA-256 digest, and the
+ * object's metadata says where the block was (block, n_blocks, blocksize), what it holds
+ * (mstime1, mstime2, streams) and the filesystem's variant. Reads are verified twice: the digest, and
+ * the block's own header, record and seal checksums.
+ */
+import { createHash } from 'node:crypto';
+
+import { type ObjectInfo, type ObjectStore, Objm, StorageType } from '@nats-io/obj';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { parseBlock, selfDescribedHeader } from '@valkka/fs';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+
+import { FleetError } from './errors.js';
+
+export const ARCHIVE_BUCKET = 'valkka_archive';
+
+export interface ArchiveOptions {
+  /** Default min(3, cluster size). */
+  replicas?: number;
+  /** The bucket's size limit (oldest objects go first); default none. */
+  maxBytes?: number;
+  /** Objects older than this are removed by the server; default none. */
+  maxAgeMs?: number;
+}
+
+/** What the archive knows of one archived block (its object's metadata, checked). */
+export interface ArchivedBlock {
+  fsId: string;
+  seq: number;
+  /** Where it was in its ring, and that ring's geometry. */
+  block: number;
+  nBlocks: number;
+  blocksize: number;
+  variant: 'single' | 'multi';
+  mstime1: number;
+  mstime2: number;
+  /** [stream id, first ms, last ms] of each stream in the block. */
+  streams: Array<[number, number, number]>;
+  /** The store's digest, "SHA-256=<base64url>". */
+  digest: string;
+  size: number;
+}
+
+const int = z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+const metaSchema = z.object({
+  fsId: z.string().regex(/^[0-9a-f]{32}$/),
+  seq: int.min(1),
+  block: int,
+  nBlocks: int.min(2),
+  blocksize: int.min(4096),
+  variant: z.enum(['single', 'multi']),
+  mstime1: int,
+  mstime2: int,
+  streams: z.string().transform((s, ctx) => {
+    try {
+      return z.array(z.tuple([int, int, int])).max(4096).parse(JSON.parse(s));
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'streams is not a list of [id, t0, t1]' });
+      return z.NEVER;
+    }
+  }),
+});
+
+export const objectName = (fsId: string, seq: number): string => `${fsId}/${seq.toString(16).padStart(16, '0')}`;
+
+/** The ArchivedBlock an object describes, or why it does not. */
+export function archivedBlockOf(info: ObjectInfo): ArchivedBlock | string {
+  const parsed = metaSchema.safeParse(info.metadata ?? {});
+  if (!parsed.success) return parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+  const m = parsed.data;
+  if (info.name !== objectName(m.fsId, m.seq)) return `name ${info.name} does not match its metadata (fs ${m.fsId}, seq ${m.seq})`;
+  if (info.size !== m.blocksize) return `${info.size} bytes, its blocksize is ${m.blocksize}`;
+  return { ...m, digest: info.digest, size: info.size };
+}
+
+/** "SHA-256=<base64url>" of bytes, as the object store writes digests. */
+export const digestOf = (bytes: Uint8Array): string => `SHA-256=${createHash('sha256').update(bytes).digest('base64url')}`;
+
+/**
+ * Checks archived bytes against what the archive says of them: digest, header (valid, same fs id, seq,
+ * block and geometry) and every record and the seal. Throws ECORRUPT naming the object and the reason.
+ */
+export function verifyArchived(bytes: Buffer, a: ArchivedBlock): void {
+  const name = objectName(a.fsId, a.seq);
+  const bad = (why: string): never => {
+    throw new FleetError('ECORRUPT', `archive object ${name}: ${why}; refusing it`);
+  };
+  if (bytes.length !== a.blocksize) bad(`${bytes.length} bytes, expected ${a.blocksize}`);
+  if (a.digest.replace(/=+$/, '') !== digestOf(bytes)) bad('SHA-256 digest mismatch');
+  const h = selfDescribedHeader(bytes);
+  if (typeof h === 'string') bad(`block header: ${h}`);
+  const header = h as Exclude<typeof h, string>;
+  if (Buffer.from(header.fsId).toString('hex') !== a.fsId || header.seq !== a.seq || header.block !== a.block || header.nBlocks !== a.nBlocks || header.blocksize !== a.blocksize) {
+    bad(`block header (fs ${Buffer.from(header.fsId).toString('hex')}, block ${header.block}, seq ${header.seq}) differs from the object's metadata`);
+  }
+  let sealed = false;
+  let frames = 0;
+  try {
+    const c = parseBlock(bytes, a.block, { fsId: header.fsId, blocksize: a.blocksize, nBlocks: a.nBlocks }, true);
+    sealed = c.sealed;
+    frames = c.frames.length;
+  } catch (err) {
+    bad((err as Error).message);
+  }
+  if (!sealed) bad(`no valid seal (records or summary fail their checksums after ${frames} frames)`);
+}
+
+export class Archive {
+  private store_: Promise<ObjectStore> | undefined;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly options: Omit<ArchiveOptions, 'replicas'> & { log: Logger; replicas: number | (() => number) },
+  ) {}
+
+  /** The bucket, created on first use (again after a failure: NATS may have been down). */
+  store(): Promise<ObjectStore> {
+    if (!this.store_) {
+      const objm = new Objm(this.nc);
+      const { maxBytes, maxAgeMs } = this.options;
+      const replicas = typeof this.options.replicas === 'function' ? this.options.replicas() : this.options.replicas;
+      const opts = {
+        replicas,
+        storage: StorageType.File,
+        ...(maxBytes ? { max_bytes: maxBytes } : {}),
+        ...(maxAgeMs ? { ttl: maxAgeMs * 1_000_000 } : {}),
+        description: 'ValkkaFS sealed blocks, verbatim',
+      };
+      this.store_ = objm.create(ARCHIVE_BUCKET, opts).catch(async (err: unknown) => {
+        if (/already in use|exists/i.test(String((err as Error).message))) return objm.open(ARCHIVE_BUCKET);
+        throw err;
+      });
+      this.store_.catch(() => (this.store_ = undefined));
+    }
+    return this.store_;
+  }
+
+  private async reachable(what: string): Promise<ObjectStore> {
+    try {
+      return await this.store();
+    } catch (err) {
+      throw new FleetError('ENATS', `archive ${ARCHIVE_BUCKET}: ${what}: unreachable (${(err as Error).message})`, { cause: err });
+    }
+  }
+
+  /** Every archived block of every filesystem, by fsId, each list sorted by seq. Objects with bad metadata are skipped and counted. */
+  async listAll(): Promise<{ byFs: Map<string, ArchivedBlock[]>; skipped: number }> {
+    const os = await this.reachable('list');
+    let infos: ObjectInfo[];
+    try {
+      infos = await os.list();
+    } catch (err) {
+      throw new FleetError('ENATS', `archive ${ARCHIVE_BUCKET}: list failed (${(err as Error).message})`, { cause: err });
+    }
+    const byFs = new Map<string, ArchivedBlock[]>();
+    let skipped = 0;
+    for (const info of infos) {
+      if (info.deleted) continue;
+      const a = archivedBlockOf(info);
+      if (typeof a === 'string') {
+        skipped++;
+        this.options.log.warn({ object: info.name, reason: a }, 'fleet: archive object skipped');
+        continue;
+      }
+      let list = byFs.get(a.fsId);
+      if (!list) byFs.set(a.fsId, (list = []));
+      list.push(a);
+    }
+    for (const list of byFs.values()) list.sort((x, y) => x.seq - y.seq);
+    return { byFs, skipped };
+  }
+
+  /** The archived blocks of one filesystem, sorted by seq. */
+  async list(fsId: string): Promise<ArchivedBlock[]> {
+    return (await this.listAll()).byFs.get(fsId) ?? [];
+  }
+
+  /** One archived block's bytes, verified (digest, header, records, seal); ECORRUPT when they fail, ENOTFOUND when absent. */
+  async read(fsId: string, seq: number): Promise<{ block: ArchivedBlock; bytes: Buffer }> {
+    const name = objectName(fsId, seq);
+    const os = await this.reachable(`read ${name}`);
+    const info = await os.info(name).catch((err: unknown) => {
+      throw new FleetError('ENATS', `archive object ${name}: ${(err as Error).message}`, { cause: err });
+    });
+    if (!info || info.deleted) throw new FleetError('ENOTFOUND', `archive object ${name} does not exist`);
+    const a = archivedBlockOf(info);
+    if (typeof a === 'string') throw new FleetError('ECORRUPT', `archive object ${name}: ${a}`);
+    let data: Uint8Array | null;
+    try {
+      data = await os.getBlob(name);
+    } catch (err) {
+      const msg = (err as Error).message;
+      // The client checks the digest itself and fails the read when it differs.
+      if (/digest|sha/i.test(msg)) throw new FleetError('ECORRUPT', `archive object ${name}: ${msg}; refusing it`, { cause: err });
+      throw new FleetError('ENATS', `archive object ${name}: ${msg}`, { cause: err });
+    }
+    if (!data) throw new FleetError('ENOTFOUND', `archive object ${name} does not exist`);
+    const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    verifyArchived(bytes, a);
+    return { block: a, bytes };
+  }
+
+  /** Stores one sealed block (the caller verified it); resolves when the cluster acknowledged it. */
+  async put(a: Omit<ArchivedBlock, 'digest' | 'size'>, bytes: Uint8Array): Promise<ArchivedBlock> {
+    const os = await this.reachable('put');
+    const name = objectName(a.fsId, a.seq);
+    const metadata: Record<string, string> = {
+      fsId: a.fsId,
+      seq: String(a.seq),
+      block: String(a.block),
+      nBlocks: String(a.nBlocks),
+      blocksize: String(a.blocksize),
+      variant: a.variant,
+      mstime1: String(a.mstime1),
+      mstime2: String(a.mstime2),
+      streams: JSON.stringify(a.streams),
+    };
+    const info = await os.putBlob({ name, description: `block ${a.block} seq ${a.seq} [${a.mstime1}, ${a.mstime2}]`, metadata }, bytes, { timeout: 30_000 });
+    return { ...a, digest: info.digest, size: info.size };
+  }
+}

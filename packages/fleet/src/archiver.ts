@@ -1,0 +1,217 @@
+/**
+ * The Archiver copies every sealed block of one filesystem into the archive, once. It follows the
+ * directory read-only (its own reader handle, refreshed every poll), remembers what is archived in
+ * the object store itself (listed on start: a restarted archiver catches up), uploads one block at a
+ * time (protected blocks first, then the oldest: the next to be overwritten), and waits while NATS is
+ * down. A block overwritten by the ring before it was archived is counted as missed and logged.
+ */
+import { EventEmitter } from 'node:events';
+
+import { type ValkkaFS, type Geometry, loadValkkaFS, parseBlock, readSeq } from '@valkka/fs';
+import type { Logger } from 'pino';
+
+import type { Archive, ArchivedBlock } from './archive.js';
+
+export interface ArchiverOptions {
+  /** The filesystem's directory (opened read-only here; the recorder keeps writing it). */
+  dirname: string;
+  archive: Archive;
+  log: Logger;
+  /** How often the ring is looked at (default 1000 ms). */
+  pollMs?: number;
+}
+
+export interface ArchiverStats {
+  uploaded: number;
+  /** Sealed blocks overwritten by the ring before they could be archived. */
+  missed: number;
+  /** Sealed blocks waiting for upload. */
+  pending: number;
+  /** Blocks that did not verify (damaged on the recorder's disk): never uploaded. */
+  refused: number;
+  /** Why the last upload or listing failed (NATS down...), cleared by the next success. */
+  lastError: string | undefined;
+}
+
+interface Pending {
+  block: number;
+  seq: number;
+}
+
+type Events = { uploaded: [ArchivedBlock]; missed: [Pending]; refused: [Pending & { reason: string }] };
+
+export class Archiver extends EventEmitter<Events> {
+  readonly stats: ArchiverStats = { uploaded: 0, missed: 0, pending: 0, refused: 0, lastError: undefined };
+  private readonly archived = new Set<number>();
+  private listed = false;
+  /** Per block: its row and seq when last looked at. */
+  private readonly seen = new Map<number, { row: string; seq: number | undefined }>();
+  private readonly pending = new Map<number, Pending>();
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private stopped = false;
+  private readonly geometry: Geometry;
+  private readonly pollMs: number;
+  private failures = 0;
+  private idleWaiters: Array<() => void> = [];
+
+  private constructor(
+    readonly fs: ValkkaFS,
+    private readonly options: ArchiverOptions,
+  ) {
+    super();
+    this.pollMs = options.pollMs ?? 1000;
+    this.geometry = { fsId: Buffer.from(fs.fsId, 'hex'), blocksize: fs.blocksize, nBlocks: fs.nBlocks };
+  }
+
+  /** Opens the directory read-only and starts following it. */
+  static async start(options: ArchiverOptions): Promise<Archiver> {
+    const fs = await loadValkkaFS(options.dirname, { readOnly: true });
+    if (fs.isLegacy || !fs.device) {
+      await fs.close();
+      throw new Error(`${options.dirname}: a libValkka directory is not archived (its blocks carry no checksums to keep)`);
+    }
+    const a = new Archiver(fs, options);
+    a.schedule(0);
+    return a;
+  }
+
+  get fsId(): string {
+    return this.fs.fsId;
+  }
+
+  private schedule(ms: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.running = this.round().finally(() => {
+        this.running = undefined;
+        // Back off while NATS is down (at most 5 s), poll quickly when there is more to do.
+        const delay = this.failures > 0 ? Math.min(5000, this.pollMs * this.failures) : this.pending.size > 0 ? 0 : this.pollMs;
+        this.schedule(delay);
+      });
+    }, ms);
+  }
+
+  /** One round: look at the ring, then upload what is pending (one block at a time). */
+  private async round(): Promise<void> {
+    try {
+      await this.look();
+      if (!this.listed) await this.listArchived();
+      for (;;) {
+        const next = await this.next();
+        if (!next || this.stopped) break;
+        await this.upload(next);
+      }
+      this.failures = 0;
+      this.stats.lastError = undefined;
+      if (this.pending.size === 0) for (const w of this.idleWaiters.splice(0)) w();
+    } catch (err) {
+      const msg = (err as Error).message;
+      if (this.failures++ === 0 || this.stats.lastError !== msg) this.options.log.warn({ fsId: this.fsId, err: msg }, 'fleet: archive waits (uploads resume when NATS answers)');
+      this.stats.lastError = msg;
+    }
+    this.stats.pending = this.pending.size;
+  }
+
+  /** What the archive already holds of this filesystem (after a restart: everything before). */
+  private async listArchived(): Promise<void> {
+    for (const a of await this.options.archive.list(this.fsId)) this.archived.add(a.seq);
+    this.listed = true;
+    for (const [seq] of this.pending) if (this.archived.has(seq)) this.pending.delete(seq);
+  }
+
+  /** Follows the writer: every used block that is not the open one is sealed; its seq is read once per row change. */
+  private async look(): Promise<void> {
+    await this.fs.refresh();
+    const current = this.fs.currentBlock;
+    const table = this.fs.getBlockTable();
+    for (let block = 0; block < table.length; block++) {
+      const [m1, m2] = table[block]!;
+      const row = `${m1},${m2}`;
+      const before = this.seen.get(block);
+      if (before && before.row === row && before.seq !== undefined) continue;
+      const used = m1 !== 0 || m2 !== 0;
+      const seq = used && block !== current ? await readSeq(this.fs.device!, this.geometry, block) : undefined;
+      if (block === current && used) continue; // the open block: looked at again once sealed
+      this.seen.set(block, { row, seq });
+      if (seq !== undefined && !this.archived.has(seq)) this.pending.set(seq, { block, seq });
+    }
+  }
+
+  /** Protected blocks first, then the oldest. Pending blocks the ring has moved past are missed. */
+  private async next(): Promise<Pending | undefined> {
+    if (this.pending.size === 0) return undefined;
+    const protections = await this.fs.listProtections().catch(() => []);
+    const table = this.fs.blockTable;
+    const isProtected = (p: Pending): boolean => {
+      const [m1, m2] = table.get(p.block);
+      return protections.some((x) => m2 >= x.from && m1 <= x.to);
+    };
+    let best: Pending | undefined;
+    let bestProtected = false;
+    for (const p of this.pending.values()) {
+      const prot = isProtected(p);
+      if (!best || (prot && !bestProtected) || (prot === bestProtected && p.seq < best.seq)) {
+        best = p;
+        bestProtected = prot;
+      }
+    }
+    return best;
+  }
+
+  /** Reads, verifies and uploads one block; a block that changed under us is missed, one that fails its checksums refused. */
+  private async upload(p: Pending): Promise<void> {
+    const { device } = this.fs;
+    const { blocksize } = this.geometry;
+    const bytes = device!.allocBuffer(blocksize);
+    await device!.read(p.block * blocksize, bytes);
+    let reason: string | undefined;
+    let contents: ReturnType<typeof parseBlock> | undefined;
+    try {
+      contents = parseBlock(bytes, p.block, this.geometry, true);
+    } catch (err) {
+      reason = (err as Error).message;
+    }
+    const seqNow = await readSeq(device!, this.geometry, p.block);
+    if (seqNow !== p.seq || (contents && contents.seq !== p.seq)) {
+      this.pending.delete(p.seq);
+      this.stats.missed++;
+      this.options.log.warn({ fsId: this.fsId, block: p.block, seq: p.seq }, 'fleet: block overwritten by the ring before it was archived (missed)');
+      this.emit('missed', p);
+      return;
+    }
+    if (!contents?.sealed) {
+      this.pending.delete(p.seq);
+      this.stats.refused++;
+      const why = reason ?? 'no valid seal';
+      this.options.log.error({ fsId: this.fsId, block: p.block, seq: p.seq, reason: why }, 'fleet: block does not verify; not archived');
+      this.emit('refused', { ...p, reason: why });
+      return;
+    }
+    const [mstime1, mstime2] = this.fs.blockTable.get(p.block);
+    const streams = (contents.summary ?? []).filter((s) => s.subsession === 0).map((s) => [s.streamId, s.firstTs, s.lastTs] as [number, number, number]);
+    const a = await this.options.archive.put(
+      { fsId: this.fsId, seq: p.seq, block: p.block, nBlocks: this.geometry.nBlocks, blocksize, variant: this.fs.variant, mstime1, mstime2, streams },
+      bytes,
+    );
+    this.archived.add(p.seq);
+    this.pending.delete(p.seq);
+    this.stats.uploaded++;
+    this.emit('uploaded', a);
+  }
+
+  /** Resolves once nothing is pending (tests; `valkka serve` on shutdown does not wait for it). */
+  idle(): Promise<void> {
+    if (this.listed && this.pending.size === 0 && !this.running) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Stops after the block in flight (its upload completes or fails); closes the reader handle. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.running;
+    for (const w of this.idleWaiters.splice(0)) w();
+    await this.fs.close();
+  }
+}

@@ -1,0 +1,135 @@
+/**
+ * The fleet catalog: a JetStream KV bucket, one key per node (node.<name>) holding its NodeEntry,
+ * rewritten every heartbeat. Entries are validated on read: a hostile or old one is skipped and
+ * counted, never trusted. A node that stops heartbeating stays listed, shown offline.
+ */
+import { type KV, Kvm } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { Logger } from 'pino';
+
+import { type FleetNode, type NodeEntry, nodeEntrySchema } from './entry.js';
+import { FleetError } from './errors.js';
+
+export const CATALOG_BUCKET = 'valkka_fleet';
+export const DEFAULT_HEARTBEAT_MS = 2000;
+/** Largest entry read back (the bucket's max value size too): a hostile value is not parsed. */
+export const MAX_ENTRY_BYTES = 4 * 2 ** 20;
+
+export interface CatalogOptions {
+  name: string;
+  log: Logger;
+  replicas: () => number;
+  heartbeatMs?: number;
+}
+
+export class Catalog {
+  readonly heartbeatMs: number;
+  /** Entries skipped by the last list() (invalid JSON, failing the schema, key and node name differing). */
+  skipped = 0;
+  /** Heartbeats that could not be written (NATS down); they resume by themselves. */
+  failedHeartbeats = 0;
+  private kv: Promise<KV> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly options: CatalogOptions,
+  ) {
+    this.heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
+  }
+
+  /** The bucket, created on first use (made again after a failure: NATS may have been down). */
+  private bucket(): Promise<KV> {
+    if (!this.kv) {
+      const kvm = new Kvm(this.nc);
+      const opts = { replicas: this.options.replicas(), history: 1, maxValueSize: MAX_ENTRY_BYTES };
+      this.kv = kvm.create(CATALOG_BUCKET, opts).catch(async (err: unknown) => {
+        // Made elsewhere with other settings (another replica count): use it as it is.
+        if (/already in use|exists/i.test(String((err as Error).message))) return kvm.open(CATALOG_BUCKET);
+        throw err;
+      });
+      this.kv.catch(() => (this.kv = undefined));
+    }
+    return this.kv;
+  }
+
+  /**
+   * Writes this node's entry now and then every heartbeatMs until stop() (or the connection closes).
+   * `make` is called each time: the ranges and cameras grow while it records.
+   */
+  announce(make: () => NodeEntry | Promise<NodeEntry>): void {
+    clearTimeout(this.timer);
+    this.stopped = false;
+    const beat = async (): Promise<void> => {
+      try {
+        await this.put(await make());
+        this.failedHeartbeats = 0;
+      } catch (err) {
+        if (this.failedHeartbeats++ === 0) this.options.log.warn({ err: (err as Error).message }, 'fleet: heartbeat not written (retrying every interval)');
+      }
+      if (!this.stopped && !this.nc.isClosed()) {
+        this.timer = setTimeout(() => void beat(), this.heartbeatMs);
+        this.timer.unref();
+      }
+    };
+    void beat();
+  }
+
+  /** Writes one entry (validated first: a node never publishes what others would skip). */
+  async put(entry: NodeEntry): Promise<void> {
+    const parsed = nodeEntrySchema.safeParse(entry);
+    if (!parsed.success) throw new FleetError('EARGUMENT', `catalog entry of ${this.options.name}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    if (parsed.data.node !== this.options.name) throw new FleetError('EARGUMENT', `catalog entry names node ${parsed.data.node}, this node is ${this.options.name}`);
+    const kv = await this.bucket();
+    await kv.put(`node.${this.options.name}`, JSON.stringify(parsed.data));
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+  }
+
+  /** Every node's entry, online when its last heartbeat (the server's time of the write) is younger than three intervals. */
+  async list(): Promise<FleetNode[]> {
+    let kv: KV;
+    try {
+      kv = await this.bucket();
+    } catch (err) {
+      throw new FleetError('ENATS', `fleet catalog ${CATALOG_BUCKET}: unreachable (${(err as Error).message})`, { cause: err });
+    }
+    const keys: string[] = [];
+    for await (const k of await kv.keys('node.>')) keys.push(k);
+    const nodes: FleetNode[] = [];
+    let skipped = 0;
+    const now = Date.now();
+    for (const key of keys.sort()) {
+      const e = await kv.get(key);
+      if (!e || e.operation !== 'PUT') continue;
+      const entry = parseEntry(e.value, key);
+      if (typeof entry === 'string') {
+        skipped++;
+        this.options.log.warn({ key, reason: entry }, 'fleet: catalog entry skipped');
+        continue;
+      }
+      nodes.push({ ...entry, online: now - e.created.getTime() < 3 * this.heartbeatMs });
+    }
+    this.skipped = skipped;
+    return nodes;
+  }
+}
+
+/** The entry of `key`, or why it is skipped. */
+export function parseEntry(value: Uint8Array, key: string): NodeEntry | string {
+  if (value.length > MAX_ENTRY_BYTES) return `${value.length} bytes, more than ${MAX_ENTRY_BYTES}`;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(Buffer.from(value).toString('utf8'));
+  } catch {
+    return 'not JSON';
+  }
+  const parsed = nodeEntrySchema.safeParse(raw);
+  if (!parsed.success) return parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+  if (`node.${parsed.data.node}` !== key) return `key ${key} holds node ${parsed.data.node}`;
+  return parsed.data;
+}
