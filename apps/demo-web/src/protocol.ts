@@ -111,4 +111,10 @@ export interface CameraInfo {
   codec: 'h264' | 'h265' | 'other' | null;
   timeRange: [number, number] | null;
   recording: boolean;
+  /** local: this server's filesystem; remote: another fleet node's, played through this server; archive: the fleet's archive of one. */
+  source: 'local' | 'remote' | 'archive';
+  /** The fleet node that records it (null outside a fleet). */
+  node: string | null;
+  /** False while its node is offline (an archive camera stays playable: always true). */
+  online: boolean;
 }

@@ -20,13 +20,35 @@ import { CODEC_H264, CODEC_H265, CODEC_OTHER, type CameraInfo, type WireFrame } 
 
 export type AnyFS = ValkkaSingleFS | ValkkaMultiFS;
 
+/** Where a camera's blocks come from: this node's own filesystem, a remote node's (through a mirror), or the archive. */
+export type CameraSource = CameraInfo['source'];
+
 export interface Camera {
   id: number;
   name: string;
   fs: AnyFS;
+  /** Index in `catalog.filesystems` (the local ones); -1 for a fleet camera (a mirror directory). */
   fsIndex: number;
   streamId: number;
   codec: CameraInfo['codec'];
+  source: CameraSource;
+  /** The fleet node that records it (undefined outside a fleet). */
+  node: string | undefined;
+}
+
+/** What the fleet watcher tells the catalog about a mirror directory it adds (see fleet.ts). */
+export interface MirrorInfo {
+  node: string;
+  source: 'remote' | 'archive';
+  /** Its streams as the origin announced them (names, codecs), instead of reading blocks to find them. */
+  streams: Array<{ streamId: number; name: string; codec: CameraInfo['codec'] }>;
+  /** Recorded ranges of a stream as the fleet knows them (the origin's, or the archived blocks'), for the timeline. */
+  ranges(streamId: number): Array<[number, number]>;
+}
+
+interface Mirror {
+  fs: AnyFS;
+  info: MirrorInfo;
 }
 
 interface CachedBlock {
@@ -43,20 +65,33 @@ const EXACT_RANGE_BLOCKS = 48;
 const OPEN_BLOCK_TTL_MS = 250;
 
 export class Catalog {
-  readonly cameras: Camera[] = [];
+  /** Cameras by number; a number is never reused (a camera whose filesystem goes away leaves its number behind). */
+  private readonly byId = new Map<number, Camera>();
+  /** Numbers of cameras ever seen, by what they are (node, source, filesystem id, stream): a mirror added again gets its old number. */
+  private readonly numbers = new Map<string, number>();
+  private nextId = 0;
+  private list: Camera[] = [];
+  private readonly mirrors = new Map<string, Mirror>();
+  private readonly fsKeys = new WeakMap<AnyFS, number>();
+  private nextFsKey = 0;
   private readonly blocks = new Map<string, CachedBlock>();
   private cachedBytes = 0;
   private timer: NodeJS.Timeout | undefined;
   private readonly listeners = new Set<() => void>();
   /** Directories a recorder of this process writes (shown as recording). */
   readonly recordingDirs = new Set<string>();
+  /** This node's name in a fleet; undefined alone. */
+  private node: string | undefined;
+  /** Fleet nodes currently offline (their cameras say so). */
+  readonly offlineNodes = new Set<string>();
 
   private constructor(
+    /** The local filesystems (the directories given), in order; fleet mirrors are not among them. */
     readonly filesystems: AnyFS[],
     private readonly cacheBudget: number,
   ) {}
 
-  static async open(dirs: readonly string[], options: { cacheBytes?: number } = {}): Promise<Catalog> {
+  static async open(dirs: readonly string[], options: { cacheBytes?: number; node?: string | undefined } = {}): Promise<Catalog> {
     const filesystems: AnyFS[] = [];
     try {
       for (const dir of dirs) filesystems.push(await loadValkkaFS(dir, { readOnly: true }));
@@ -65,8 +100,14 @@ export class Catalog {
       throw err;
     }
     const catalog = new Catalog(filesystems, options.cacheBytes ?? 128 << 20);
+    catalog.node = options.node;
     await catalog.discover();
     return catalog;
+  }
+
+  /** Every camera, in the order they were found. */
+  get cameras(): readonly Camera[] {
+    return this.list;
   }
 
   /** Follows the writers every `everyMs`; calls `onChange` listeners when the camera list grows. */
@@ -86,24 +127,69 @@ export class Catalog {
     return () => this.listeners.delete(listener);
   }
 
+  /** Tells the listeners the camera list (or a camera's state, e.g. its node going offline) changed. */
+  changed(): void {
+    for (const l of this.listeners) l();
+  }
+
   async refresh(): Promise<void> {
-    for (const fs of this.filesystems) await fs.refresh().catch(() => undefined);
-    const before = this.cameras.length;
+    for (const fs of this.allFilesystems()) await fs.refresh().catch(() => undefined);
+    const before = this.list.length;
     await this.discover();
-    if (this.cameras.length !== before) for (const l of this.listeners) l();
+    if (this.list.length !== before) this.changed();
+  }
+
+  /**
+   * Adds a mirror directory of the fleet (read-only; its blocks come through its mirror device). Its cameras are
+   * the streams `info` names. Replaces a mirror already at `dir` (a new geometry: the handle is opened again).
+   */
+  async addFilesystem(dir: string, info: MirrorInfo): Promise<void> {
+    const fs = await loadValkkaFS(dir, { readOnly: true });
+    const old = this.mirrors.get(dir);
+    if (old) await this.dropMirror(dir, old);
+    this.mirrors.set(dir, { fs, info });
+    this.addCameras(fs, -1, info.source, info.node, info.streams);
+    this.changed();
+  }
+
+  /** Removes a mirror directory and its cameras (their numbers stay reserved for when it comes back). */
+  async removeFilesystem(dir: string): Promise<void> {
+    const mirror = this.mirrors.get(dir);
+    if (!mirror) return;
+    await this.dropMirror(dir, mirror);
+    this.changed();
+  }
+
+  /** The mirror added at `dir`, if any. */
+  mirror(dir: string): { fs: AnyFS; info: MirrorInfo } | undefined {
+    return this.mirrors.get(dir);
+  }
+
+  private async dropMirror(dir: string, mirror: Mirror): Promise<void> {
+    this.mirrors.delete(dir);
+    for (const c of this.list) if (c.fs === mirror.fs) this.byId.delete(c.id);
+    this.list = this.list.filter((c) => c.fs !== mirror.fs);
+    for (const [key, entry] of this.blocks) if (key.startsWith(`${this.fsKey(mirror.fs)}:`)) this.forget(key, entry);
+    await mirror.fs.close().catch(() => undefined);
   }
 
   async close(): Promise<void> {
     clearTimeout(this.timer);
     this.timer = undefined;
-    await Promise.all(this.filesystems.map((fs) => fs.close()));
+    await Promise.all(this.allFilesystems().map((fs) => fs.close()));
+    this.mirrors.clear();
+  }
+
+  private allFilesystems(): AnyFS[] {
+    return [...this.filesystems, ...[...this.mirrors.values()].map((m) => m.fs)];
   }
 
   camera(id: number): Camera | undefined {
-    return this.cameras[id];
+    return this.byId.get(id);
   }
 
   info(camera: Camera): CameraInfo {
+    const online = camera.node === undefined || camera.source === 'archive' || !this.offlineNodes.has(camera.node);
     return {
       id: camera.id,
       name: camera.name,
@@ -111,22 +197,35 @@ export class Catalog {
       streamId: camera.streamId,
       codec: camera.codec,
       timeRange: camera.fs.getTimeRange() ?? null,
-      recording: this.recordingDirs.has(camera.fs.dirname),
+      recording: camera.source === 'local' ? this.recordingDirs.has(camera.fs.dirname) : camera.source === 'remote' && online,
+      source: camera.source,
+      node: camera.node ?? null,
+      online,
     };
   }
 
-  /** New streams become cameras, numbered in the order they are found. */
+  /** New streams of the local filesystems become cameras, numbered in the order they are found. */
   private async discover(): Promise<void> {
     for (const [fsIndex, fs] of this.filesystems.entries()) {
       const ids = fs.variant === 'single' ? (fs.streamId === undefined ? [] : [fs.streamId]) : [...(await fs.recordedRanges()).keys()];
-      for (const streamId of ids) {
-        if (this.cameras.some((c) => c.fsIndex === fsIndex && c.streamId === streamId)) continue;
-        const name = fs.variant === 'single' ? basename(fs.dirname) : `${basename(fs.dirname)}/${streamId}`;
-        const camera: Camera = { id: this.cameras.length, name, fs, fsIndex, streamId, codec: null };
-        this.cameras.push(camera);
-      }
+      const name = (streamId: number): string => (fs.variant === 'single' ? basename(fs.dirname) : `${basename(fs.dirname)}/${streamId}`);
+      this.addCameras(fs, fsIndex, 'local', this.node, ids.map((streamId) => ({ streamId, name: name(streamId), codec: null })));
     }
-    for (const camera of this.cameras) if (camera.codec === null) camera.codec = await this.codecOf(camera);
+    for (const camera of this.list) if (camera.codec === null) camera.codec = await this.codecOf(camera);
+  }
+
+  private addCameras(fs: AnyFS, fsIndex: number, source: CameraSource, node: string | undefined, streams: MirrorInfo['streams']): void {
+    for (const s of streams) {
+      if (this.list.some((c) => c.fs === fs && c.streamId === s.streamId)) continue;
+      // A local filesystem has no fs id before its first block is read elsewhere: its directory names it then.
+      const key = `${node ?? ''}|${source}|${source === 'local' ? fs.dirname : fs.fsId}|${s.streamId}`;
+      let id = this.numbers.get(key);
+      if (id === undefined) this.numbers.set(key, (id = this.nextId++));
+      const camera: Camera = { id, name: s.name, fs, fsIndex, streamId: s.streamId, codec: s.codec, source, node };
+      this.byId.set(id, camera);
+      this.list.push(camera);
+    }
+    this.list.sort((a, b) => a.id - b.id);
   }
 
   private async codecOf(camera: Camera): Promise<CameraInfo['codec']> {
@@ -141,9 +240,12 @@ export class Catalog {
   /**
    * Recorded ranges of a camera within [from, to]: from its frames when the window covers at most
    * EXACT_RANGE_BLOCKS blocks (a hole inside a block shows), otherwise from the block summaries (a
-   * hole shorter than a block may not show at that zoom).
+   * hole shorter than a block may not show at that zoom). A fleet camera's come from the fleet catalog
+   * (no blocks fetched across the network for the timeline).
    */
   async rangesOf(camera: Camera, from: number, to: number, maxGapMs: number): Promise<Array<[number, number]>> {
+    const mirror = camera.source === 'local' ? undefined : [...this.mirrors.values()].find((m) => m.fs === camera.fs);
+    if (mirror) return joinRanges(mirror.info.ranges(camera.streamId).filter(([a, b]) => b >= from && a <= to), maxGapMs);
     const blocks = camera.fs.getInd([from, to]);
     if (blocks.length > EXACT_RANGE_BLOCKS) {
       return (await camera.fs.recordedRanges(camera.streamId, { maxGapMs, within: [from, to] })).get(camera.streamId) ?? [];
@@ -161,18 +263,17 @@ export class Catalog {
 
   /** The frames of `camera` in block `index` (parsed once, shared, bounded by the cache budget). */
   async framesOf(camera: Camera, index: number): Promise<ParsedFrame[]> {
-    const block = await this.block(camera.fsIndex, index);
+    const block = await this.block(camera.fs, index);
     return block.frames.filter((f) => f.streamId === camera.streamId && f.subsession === 0);
   }
 
   /** True when the cached copy of a block is the sealed block as it is now (no re-read needed). */
   isSealed(camera: Camera, index: number): boolean {
-    return this.blocks.get(`${camera.fsIndex}:${index}`)?.sealed ?? false;
+    return this.blocks.get(`${this.fsKey(camera.fs)}:${index}`)?.sealed ?? false;
   }
 
-  private async block(fsIndex: number, index: number): Promise<CachedBlock> {
-    const key = `${fsIndex}:${index}`;
-    const fs = this.filesystems[fsIndex]!;
+  private async block(fs: AnyFS, index: number): Promise<CachedBlock> {
+    const key = `${this.fsKey(fs)}:${index}`;
     const hit = this.blocks.get(key);
     if (hit && (hit.sealed || performance.now() - hit.readAt < OPEN_BLOCK_TTL_MS)) {
       // Least recently used goes first: re-insert at the end.
@@ -193,6 +294,13 @@ export class Catalog {
     return entry;
   }
 
+  /** A number per filesystem handle for the cache's keys (mirrors come and go). */
+  private fsKey(fs: AnyFS): number {
+    let key = this.fsKeys.get(fs);
+    if (key === undefined) this.fsKeys.set(fs, (key = this.nextFsKey++));
+    return key;
+  }
+
   private forget(key: string, entry: CachedBlock): void {
     this.blocks.delete(key);
     this.cachedBytes -= entry.bytes;
@@ -203,7 +311,17 @@ export class Catalog {
   }
 }
 
-/** A stored frame as a wire frame (codec configuration parsed from its parameter sets when it has them). */
+/** Ranges sorted by start with gaps up to maxGap joined. */
+export function joinRanges(ranges: Array<[number, number]>, maxGap: number): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  for (const [a, b] of [...ranges].sort((x, y) => x[0] - y[0])) {
+    const last = out.at(-1);
+    if (last && a - last[1] <= maxGap) last[1] = Math.max(last[1], b);
+    else out.push([a, b]);
+  }
+  return out;
+}
+
 /** What the wire needs of a frame: on-disk (ParsedFrame) or played by the manager (SlotFrame). */
 type WireSource = Pick<Frame, 'codec' | 'flags' | 'timestamp' | 'payload'>;
 

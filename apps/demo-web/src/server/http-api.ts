@@ -1,6 +1,6 @@
 /**
  * The HTTP API (JSON; every query validated with zod; errors name the parameter):
- *   GET /api/health                          uptime, sessions, recorders, block cache
+ *   GET /api/health                          uptime, sessions, recorders, block cache (and the fleet's state in one)
  *   GET /api/cameras                         cameras with their time ranges, and the global range
  *   GET /api/filesystems                     geometry and state of each filesystem
  *   GET /api/filesystems/:fs/blocks          the block table in time order (optionally within from..to)
@@ -11,7 +11,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { encodeFrame, HOLE_MS } from '../protocol.js';
-import { type Catalog, toWire } from './catalog.js';
+import { type Catalog, joinRanges, toWire } from './catalog.js';
 import type { Recorders } from './recorder.js';
 import { gopAt } from './stream-cursor.js';
 
@@ -26,6 +26,8 @@ export interface ApiContext {
   recorders: Recorders | undefined;
   sessions: () => { open: number; maxQueuedBytes: number };
   startedAt: number;
+  /** The fleet's state, when this server is in one. */
+  fleet?: (() => unknown) | undefined;
 }
 
 export function registerApi(app: FastifyInstance, ctx: ApiContext): void {
@@ -39,6 +41,7 @@ export function registerApi(app: FastifyInstance, ctx: ApiContext): void {
     recorders: ctx.recorders?.stats() ?? [],
     blockCache: catalog.cacheStats,
     rssBytes: process.memoryUsage().rss,
+    ...(ctx.fleet ? { fleet: ctx.fleet() } : {}),
   }));
 
   app.get('/api/cameras', async () => {
@@ -140,12 +143,5 @@ function clip(ranges: Array<[number, number]>, from: number, to: number): Array<
 
 /** Ranges where any camera has data, gaps up to maxGap joined. */
 function union(lists: Array<Array<[number, number]>>, maxGap: number): Array<[number, number]> {
-  const all = lists.flat().sort((a, b) => a[0] - b[0]);
-  const out: Array<[number, number]> = [];
-  for (const [a, b] of all) {
-    const last = out.at(-1);
-    if (last && a - last[1] <= maxGap) last[1] = Math.max(last[1], b);
-    else out.push([a, b]);
-  }
-  return out;
+  return joinRanges(lists.flat(), maxGap);
 }

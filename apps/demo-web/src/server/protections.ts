@@ -73,6 +73,7 @@ export function registerProtections(app: FastifyInstance, catalog: Catalog): voi
     if (!body) return reply;
     const camera = catalog.camera(body.camera);
     if (!camera) return fail(reply, 404, 'ECAMERA', `camera: there is no camera ${body.camera}`);
+    if (camera.source !== 'local') return fail(reply, 409, 'EREMOTE', `camera ${body.camera} (${camera.name}) is ${camera.source === 'archive' ? 'in the fleet archive' : `recorded by node ${camera.node}`}: protect it on its own node`);
     return answer(reply, async () => {
       const request: retention.ProtectRequest = { from: body.from, to: body.to, note: body.note, id: body.id };
       const p = await serial(camera.fs, () => camera.fs.protect(request));

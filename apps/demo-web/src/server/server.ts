@@ -1,7 +1,8 @@
 /**
  * `valkka serve`: the HTTP API, the WebSocket sessions and the built UI on one port, optionally recording
  * sample cameras into the filesystems it serves. Binds 127.0.0.1 unless told otherwise; anywhere else it
- * asks for a token on every request.
+ * asks for a token on every request. With `fleet` it also joins a fleet of recorders (fleet.ts; NATS is
+ * loaded only then).
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, extname, join } from 'node:path';
@@ -11,6 +12,8 @@ import { type Logger, pino } from 'pino';
 import { isLoopback, newToken, TOKEN_COOKIE, TokenCheck } from './auth.js';
 import { Catalog } from './catalog.js';
 import { registerExport } from './export-route.js';
+import type { FleetMember, FleetOptions } from './fleet.js';
+import { isFleetPath, registerFleetRoutes } from './fleet-routes.js';
 import { fail, registerApi } from './http-api.js';
 import { registerProtections } from './protections.js';
 import { formatMissing, type RecordConfig, Recorders } from './recorder.js';
@@ -29,6 +32,8 @@ export interface ServeOptions {
   logger?: Logger;
   /** How often the read-only handles follow the writers (ms). */
   refreshMs?: number;
+  /** Join a fleet of recorders on NATS JetStream (catalog, archive, remote cameras). */
+  fleet?: FleetOptions;
 }
 
 export interface RunningServer {
@@ -37,6 +42,8 @@ export interface RunningServer {
   openUrl: string;
   token: string | undefined;
   catalog: Catalog;
+  /** The fleet part, when `fleet` was given. */
+  fleet: FleetMember | undefined;
   close(): Promise<void>;
 }
 
@@ -56,7 +63,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   }
   let catalog: Catalog;
   try {
-    catalog = await Catalog.open(dirs);
+    catalog = await Catalog.open(dirs, { node: options.fleet?.node });
   } catch (err) {
     await recorders?.close();
     throw err;
@@ -69,8 +76,19 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const app = Fastify({ loggerInstance: httpLog, bodyLimit: 4096, routerOptions: { maxParamLength: 64 } });
   const hub = new SocketHub(catalog, limits, log.child({ part: 'ws' }));
 
+  let fleet: FleetMember | undefined;
+  if (options.fleet) {
+    // Loaded only here: a server outside a fleet never loads the NATS client.
+    const { FleetMember } = await import('./fleet.js');
+    const localToken = newToken();
+    fleet = new FleetMember(catalog, options.fleet, log.child({ part: 'fleet' }), localToken);
+    registerFleetRoutes(app, fleet, { fleet: new TokenCheck(options.fleet.token), local: new TokenCheck(localToken), ui: check });
+  }
+
   if (check) {
     app.addHook('onRequest', async (req, reply) => {
+      // The fleet's routes check their own tokens (another node has the fleet token, not the UI's).
+      if (fleet && isFleetPath(req.url)) return undefined;
       if (!check.accepts(req.raw)) return fail(reply.header('www-authenticate', 'Bearer'), 401, 'ETOKEN', 'a valid token is required (open the URL the server printed)');
       // The page asked with ?token=: its scripts, styles and API calls carry it as a cookie from now on.
       if (new URL(req.url, 'http://x').searchParams.has('token')) {
@@ -79,7 +97,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       return undefined;
     });
   }
-  registerApi(app, { catalog, recorders, sessions: () => hub.stats(), startedAt: Date.now() });
+  registerApi(app, { catalog, recorders, sessions: () => hub.stats(), startedAt: Date.now(), fleet: fleet && (() => fleet!.stats()) });
   const exporter = registerExport(app, catalog);
   registerProtections(app, catalog);
   registerStatic(app);
@@ -106,6 +124,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     await app.listen({ host, port: options.port ?? 8080 });
   } catch (err) {
     await exporter.close();
+    await fleet?.close();
     await catalog.close();
     await recorders?.close();
     throw err;
@@ -113,16 +132,20 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}/`;
+  // Joins in the background: the server serves its own cameras whether NATS is up or not.
+  fleet?.start(url, host);
   let closing: Promise<void> | undefined;
   return {
     url,
     openUrl: token ? `${url}?token=${token}` : url,
     token,
     catalog,
+    fleet,
     close: () =>
       (closing ??= (async () => {
         await hub.close();
         await app.close();
+        await fleet?.close();
         // After the last response: exports in flight finish, then the cached files go.
         await exporter.close();
         await recorders?.close();

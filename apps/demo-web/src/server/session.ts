@@ -310,7 +310,7 @@ export class PlaybackSession {
     this.sink.json({ type: 'clock', generation: this.generation, time: this.now(), rate: this.rate, live: this.live });
   }
 
-  private defaultTime(cameras: Camera[]): number {
+  private defaultTime(cameras: readonly Camera[]): number {
     const ends = cameras.map((c) => c.fs.getTimeRange()?.[1]).filter((t): t is number => t !== undefined);
     return ends.length > 0 ? Math.max(...ends) : Date.now();
   }

@@ -21,6 +21,8 @@ const clock = new Clock();
 let cameras: CameraInfo[] = [];
 let layout = 4;
 let maximized: number | undefined;
+/** The cameras the user put in the grid (cameras…); undefined: the first ones in list order. */
+let chosen: number[] | undefined;
 const tiles = new Map<number, Tile>();
 /** The rate play and reverse use (magnitude). */
 let rate = 1;
@@ -95,16 +97,92 @@ function onEvent(e: ServerEvent): void {
 
 function shownCameras(): number[] {
   if (maximized !== undefined) return [maximized];
-  return cameras.slice(0, layout).map((c) => c.id);
+  const ids = chosen ? chosen.filter((id) => cameras.some((c) => c.id === id)) : cameras.map((c) => c.id);
+  return ids.slice(0, layout);
 }
+
+/**
+ * List order: outside a fleet by name; in a fleet by node (this node's first), each node's recorded cameras
+ * before its archive ones.
+ */
+function order(list: CameraInfo[]): CameraInfo[] {
+  const own = list.find((c) => c.source === 'local')?.node ?? null;
+  const rank = (c: CameraInfo): string => (c.node === own ? '0' : `1${c.node ?? ''}`);
+  return [...list].sort(
+    (a, b) =>
+      rank(a).localeCompare(rank(b)) ||
+      Number(a.source === 'archive') - Number(b.source === 'archive') ||
+      a.name.localeCompare(b.name, undefined, { numeric: true }),
+  );
+}
+
+const badgeOf = (c: CameraInfo): 'archive' | 'offline' | undefined => (c.source === 'archive' ? 'archive' : c.online === false ? 'offline' : undefined);
 
 function setCameras(list: CameraInfo[]): void {
   const before = shownCameras().join();
-  cameras = [...list].sort((a, b) => a.name.localeCompare(b.name, undefined, { numeric: true }));
-  timeline.setCameras(cameras.map((c) => ({ id: c.id, name: c.name })));
+  cameras = order(list);
+  timeline.setCameras(cameras.map((c) => ({ id: c.id, name: c.name, node: c.node, online: c.online, archive: c.source === 'archive' })));
   const ranges = list.map((c) => c.timeRange).filter((r): r is [number, number] => r !== null);
   if (ranges.length) globalRange = [Math.min(...ranges.map((r) => r[0])), Math.max(...ranges.map((r) => r[1]))];
   if (shownCameras().join() !== before || tiles.size === 0) buildGrid();
+  for (const [id, tile] of tiles) {
+    const c = cameras.find((x) => x.id === id);
+    if (c) tile.setBadge(badgeOf(c));
+  }
+  if (!$('camera-list').hidden) showCameraList(true);
+}
+
+/** Puts these cameras in the grid (at most 16), the layout grown to hold them. */
+function choose(ids: number[]): void {
+  chosen = ids.slice(0, 16);
+  maximized = undefined;
+  layout = [1, 4, 9, 16].find((n) => n >= chosen!.length) ?? 16;
+  buildGrid();
+}
+
+/** Every camera, grouped by node with its state; a tick puts a camera in the grid or takes it out. */
+function showCameraList(refresh = false): void {
+  const popup = $('camera-list');
+  if (!refresh && !popup.hidden) {
+    popup.hidden = true;
+    return;
+  }
+  const shown = new Set(shownCameras());
+  const items: HTMLElement[] = [];
+  let node: string | null | undefined;
+  for (const c of cameras) {
+    if (c.node !== node || items.length === 0) {
+      node = c.node;
+      const head = document.createElement('h4');
+      const online = cameras.some((o) => o.node === c.node && o.source !== 'archive' && o.online);
+      const dot = document.createElement('span');
+      dot.className = online ? 'dot' : 'dot off';
+      const state = document.createElement('span');
+      state.className = 'state';
+      state.textContent = c.node === null ? '' : online ? 'online' : 'offline';
+      head.append(dot, c.node ?? 'cameras', state);
+      head.dataset.node = c.node ?? '';
+      items.push(head);
+    }
+    const row = document.createElement('label');
+    const box = document.createElement('input');
+    box.type = 'checkbox';
+    box.checked = shown.has(c.id);
+    box.dataset.camera = String(c.id);
+    box.addEventListener('change', () => {
+      const now = shownCameras().filter((id) => id !== c.id);
+      choose(box.checked ? [...now, c.id] : now);
+      showCameraList(true);
+    });
+    const src = document.createElement('span');
+    src.className = 'src';
+    src.dataset.source = c.source;
+    src.textContent = `${c.source}${c.codec ? ` · ${c.codec}` : ''}${c.online ? '' : ' · offline'}`;
+    row.append(box, c.name, src);
+    items.push(row);
+  }
+  popup.replaceChildren(...items);
+  popup.hidden = false;
 }
 
 function buildGrid(): void {
@@ -126,6 +204,7 @@ function buildGrid(): void {
       tile = new Tile(id, cam.name, () => toggleMaximize(id), () => ({ now: clock.now(), rate: clock.rate }));
       tiles.set(id, tile);
     }
+    tile.setBadge(badgeOf(cam));
     grid.append(tile.el);
   }
   const empty = (maximized !== undefined ? 1 : layout) - ids.length;
@@ -445,6 +524,7 @@ function wire(): void {
       buildGrid();
     });
   }
+  $('pick').addEventListener('click', () => showCameraList());
   const select = $<HTMLSelectElement>('rate');
   for (const r of RATES) select.append(new Option(fmtRate(r), String(r), r === 1, r === 1));
   select.addEventListener('change', () => setRate(Number(select.value)));
@@ -506,6 +586,7 @@ function wire(): void {
         calendar.el.hidden = true;
         $('clips').hidden = true;
         $('protected-list').hidden = true;
+        $('camera-list').hidden = true;
         break;
       case 'i':
       case 'I':
@@ -560,6 +641,8 @@ async function startPage(): Promise<void> {
     maximized = undefined;
     buildGrid();
   },
+  choose: (ids: number[]) => choose(ids),
+  shown: () => shownCameras(),
   connected: () => connection.open,
   rowTop: (camera: number) => timeline.rowTop(camera),
   selection: () => selection,

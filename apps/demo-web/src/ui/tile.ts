@@ -38,6 +38,7 @@ export class Tile {
   private readonly ctx: CanvasRenderingContext2D;
   private readonly overlay: HTMLDivElement;
   private readonly stamp: HTMLSpanElement;
+  private readonly badge: HTMLSpanElement;
   private decoder: VideoDecoder | undefined;
   private codecString: string | undefined;
   private generation = -1;
@@ -87,8 +88,18 @@ export class Tile {
     max.textContent = '⤢';
     max.addEventListener('click', onMaximize);
     this.el.addEventListener('dblclick', onMaximize);
-    this.el.append(this.canvas, this.overlay, label, max);
+    this.badge = document.createElement('span');
+    this.badge.className = 'badge';
+    this.badge.hidden = true;
+    this.el.append(this.canvas, this.overlay, label, this.badge, max);
     this.setOverlay('WAITING', 'wait');
+  }
+
+  /** A fleet camera's badge in the corner: ARCHIVE (played from the fleet archive) or OFFLINE (its node is down). */
+  setBadge(kind: 'archive' | 'offline' | undefined): void {
+    this.badge.hidden = kind === undefined;
+    this.badge.dataset.kind = kind ?? '';
+    this.badge.textContent = kind === undefined ? '' : kind.toUpperCase();
   }
 
   /** A seek answer: what the server shows at the target (null = a hole). */

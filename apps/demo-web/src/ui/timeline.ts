@@ -1,7 +1,9 @@
 /**
  * The timeline: a canvas with a time ruler, one row for all cameras and one per camera holding their
  * recorded ranges, the protected ranges (an amber band along the row's top), the span sent to this tab
- * (cached), the selected range, the play head and the hovered instant.
+ * (cached), the selected range, the play head and the hovered instant. In a fleet the camera rows are
+ * grouped under a heading per node (its name and online / offline), and archive cameras' ranges have
+ * their own colour.
  * Wheel zooms (seconds to weeks) around the pointer, shift+wheel or dragging the ruler pans, dragging
  * a row scrubs, shift+dragging a row selects a range (shift+click clears it), a click seeks.
  */
@@ -20,6 +22,10 @@ const ALL_ROW = 18;
 const ROW = 14;
 const GAP = 3;
 const LABEL_W = 92;
+/** A node's heading row (fleet only). */
+const HEAD = 14;
+export const RECORDED_COLOR = '#34b27d';
+export const ARCHIVE_COLOR = '#a98bff';
 /** Height of the protected band along the top of a row. */
 const BAND = 3;
 export const PROTECTED_COLOR = '#e0b341';
@@ -27,10 +33,21 @@ const MIN_SPAN = 2_000;
 const MAX_SPAN = 62 * 86_400_000;
 const STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800].map((s) => s * 1000);
 
+/** A camera row; `node` set in a fleet (rows of one node follow its heading). */
+export interface TimelineCamera {
+  id: number;
+  name: string;
+  node?: string | null;
+  online?: boolean;
+  archive?: boolean;
+}
+
+type Row = { kind: 'node'; node: string; online: boolean; y: number } | { kind: 'camera'; camera: TimelineCamera; y: number };
+
 export class Timeline {
   from: number;
   to: number;
-  private cameras: Array<{ id: number; name: string }> = [];
+  private rows: Row[] = [];
   private ranges = new Map<number, Array<[number, number]>>();
   private all: Array<[number, number]> = [];
   private cached = new Map<number, [number, number]>();
@@ -64,11 +81,26 @@ export class Timeline {
 
   /** Height the canvas needs for its rows. */
   get height(): number {
-    return RULER + ALL_ROW + GAP + this.cameras.length * (ROW + GAP) + 6;
+    const last = this.rows.at(-1);
+    return (last ? last.y + (last.kind === 'node' ? HEAD : ROW) + GAP : RULER + ALL_ROW + GAP) + 6;
   }
 
-  setCameras(cameras: Array<{ id: number; name: string }>): void {
-    this.cameras = cameras;
+  /** The camera rows, in order; in a fleet a heading goes before the first camera of each node. */
+  setCameras(cameras: TimelineCamera[]): void {
+    this.rows = [];
+    let y = RULER + ALL_ROW + GAP;
+    let node: string | null | undefined;
+    for (const camera of cameras) {
+      if (camera.node && camera.node !== node) {
+        // A node is online when any of its live cameras says so (archive cameras do not know).
+        const online = cameras.some((c) => c.node === camera.node && !c.archive && c.online !== false);
+        this.rows.push({ kind: 'node', node: camera.node, online, y });
+        y += HEAD + GAP;
+      }
+      node = camera.node;
+      this.rows.push({ kind: 'camera', camera, y });
+      y += ROW + GAP;
+    }
     this.canvas.style.height = `${this.height}px`;
     this.redraw();
   }
@@ -97,8 +129,7 @@ export class Timeline {
 
   /** Top of a camera's row in CSS pixels (the band is its first BAND pixels), or undefined. */
   rowTop(camera: number): number | undefined {
-    const i = this.cameras.findIndex((c) => c.id === camera);
-    return i < 0 ? undefined : RULER + ALL_ROW + GAP + i * (ROW + GAP);
+    return this.rows.find((r) => r.kind === 'camera' && r.camera.id === camera)?.y;
   }
 
   setPlayhead(t: number | undefined): void {
@@ -137,8 +168,8 @@ export class Timeline {
   private rowAt(y: number): number | 'all' | 'ruler' | undefined {
     if (y < RULER) return 'ruler';
     if (y < RULER + ALL_ROW + GAP) return 'all';
-    const i = Math.floor((y - RULER - ALL_ROW - GAP) / (ROW + GAP));
-    return this.cameras[i]?.id;
+    const row = this.rows.find((r) => y >= r.y && y < r.y + (r.kind === 'node' ? HEAD : ROW) + GAP);
+    return row?.kind === 'camera' ? row.camera.id : undefined;
   }
 
   private wheel(e: WheelEvent): void {
@@ -229,12 +260,16 @@ export class Timeline {
     c.fillRect(0, 0, w, h);
     this.drawRuler(w);
 
-    let y = RULER;
-    this.drawRow('All cameras', y, ALL_ROW, this.all, '#4f8cff', undefined, [...this.protectedRanges.values()].flat());
-    y += ALL_ROW + GAP;
-    for (const cam of this.cameras) {
-      this.drawRow(cam.name, y, ROW, this.ranges.get(cam.id) ?? [], '#34b27d', this.cached.get(cam.id), this.protectedRanges.get(cam.id) ?? []);
-      y += ROW + GAP;
+    this.drawRow('All cameras', RULER, ALL_ROW, this.all, '#4f8cff', undefined, [...this.protectedRanges.values()].flat());
+    for (const row of this.rows) {
+      if (row.kind === 'node') this.drawHeading(row.node, row.online, row.y, w);
+      else {
+        const cam = row.camera;
+        // Under its node's heading the node's name is left out of the label.
+        const short = cam.node && cam.name.startsWith(`${cam.node}/`) ? cam.name.slice(cam.node.length + 1) : cam.name;
+        const label = cam.archive ? short.replace(/ \(archive\)$/, ' archive') : short;
+        this.drawRow(label, row.y, ROW, this.ranges.get(cam.id) ?? [], cam.archive ? ARCHIVE_COLOR : RECORDED_COLOR, this.cached.get(cam.id), this.protectedRanges.get(cam.id) ?? []);
+      }
     }
     if (this.selection) this.drawSelection(this.selection, h);
 
@@ -252,6 +287,21 @@ export class Timeline {
       c.lineTo(x, 8);
       c.fill();
     }
+  }
+
+  /** A node's heading: its name and a dot, green online, red offline. */
+  private drawHeading(node: string, online: boolean, y: number, w: number): void {
+    const c = this.ctx;
+    c.fillStyle = '#10131a';
+    c.fillRect(0, y, w, HEAD);
+    c.fillStyle = online ? '#34b27d' : '#ff5a4f';
+    c.beginPath();
+    c.arc(12, y + HEAD / 2, 3.5, 0, Math.PI * 2);
+    c.fill();
+    c.font = '600 11px system-ui, sans-serif';
+    c.textBaseline = 'middle';
+    c.fillStyle = '#c8d0da';
+    c.fillText(`${node}  ${online ? 'online' : 'offline'}`, 22, y + HEAD / 2);
   }
 
   private drawSelection([a, b]: [number, number], h: number): void {
