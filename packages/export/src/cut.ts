@@ -52,8 +52,10 @@ export class RangeCutter {
     if (this.origin === undefined) {
       if (frame.timestamp <= this.from) {
         // Keep the run from the latest key frame: only it is needed to decode the frame at `from`.
-        if (frame.key) this.pending = [frame];
-        else if (this.pending.length > 0) this.pending.push(frame);
+        // A copy (not Buffer#slice, which shares): the payload points into a block buffer that the reader reuses.
+        const held = { ...frame, payload: new Uint8Array(frame.payload) };
+        if (frame.key) this.pending = [held];
+        else if (this.pending.length > 0) this.pending.push(held);
         this.lastBefore = frame.timestamp;
         return [];
       }

@@ -75,9 +75,12 @@ export async function exportRange(fs: ValkkaFS, options: ExportOptions): Promise
     }
   };
   try {
-    for await (const frame of readRange(fs, plan, options.onProgress)) {
+    for await (const frames of readRange(fs, plan, options.onProgress)) {
       options.signal?.throwIfAborted();
-      await write(cutter.push(frame));
+      for (const frame of frames) {
+        await write(cutter.push(frame));
+        if (cutter.done) break;
+      }
       if (cutter.done) break;
     }
     await write(cutter.finish());
@@ -119,6 +122,7 @@ export async function sha256Of(path: string): Promise<string> {
   return hash.digest('hex');
 }
 
+/** Start and end in ms on the file's timeline. */
 type Cue = [start: number, end: number, text: string];
 
 /**
@@ -145,6 +149,6 @@ class WallClockCues {
 
   private cue(second: number, end: number, origin: number): Cue {
     const text = new Date(second).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
-    return [Math.max(0, second - origin) / 1000, (end - origin) / 1000, text];
+    return [Math.max(0, second - origin), end - origin, text];
   }
 }

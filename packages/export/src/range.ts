@@ -100,23 +100,30 @@ async function resolveStream(fs: ValkkaFS, streamId: number | undefined): Promis
 }
 
 /**
- * The stream's video frames of the planned blocks, in stream order (the caller stops after `to`).
- * `onBlock(done, total)` reports progress after each block (a promise it returns is awaited).
+ * The stream's video frames of the planned blocks, a block at a time in stream order (the caller
+ * stops after `to`). `onBlock(done, total)` reports progress after each block (a promise it returns
+ * is awaited). The payloads point into one of two block buffers that take turns: a block's frames
+ * are valid until the caller asks for the next block but one, so whatever is kept longer is copied.
  */
-export async function* readRange(fs: ValkkaFS, plan: RangePlan, onBlock?: (done: number, total: number) => void | Promise<void>): AsyncGenerator<RangeFrame> {
-  let done = 0;
+export async function* readRange(fs: ValkkaFS, plan: RangePlan, onBlock?: (done: number, total: number) => void | Promise<void>): AsyncGenerator<RangeFrame[]> {
+  // Reused buffers save a fresh zeroed block per read (a libValkka directory reads its own way).
+  const device = fs.device;
+  const buffers = device ? [device.allocBuffer(fs.blocksize), device.allocBuffer(fs.blocksize)] : [];
+  const read = (i: number) => readPlanned(fs, plan, plan.blocks[i]!, buffers[i % 2]);
   // One block is read ahead while the previous one is written out: the disk and the muxer overlap.
-  let next = plan.blocks.length > 0 ? readPlanned(fs, plan, plan.blocks[0]!) : undefined;
+  let next = plan.blocks.length > 0 ? read(0) : undefined;
   for (let i = 0; next; i++) {
     const contents = await next;
-    next = i + 1 < plan.blocks.length ? readPlanned(fs, plan, plan.blocks[i + 1]!) : undefined;
+    next = i + 1 < plan.blocks.length ? read(i + 1) : undefined;
     // A read ahead that fails while this block is written out is reported when its turn comes.
     next?.catch(() => undefined);
+    const frames: RangeFrame[] = [];
     for (const f of contents) {
       if (f.streamId !== plan.streamId || f.subsession !== 0 || f.mediaType !== MediaType.video) continue;
-      yield { timestamp: f.timestamp, key: isKeyFrame(f), codec: f.codec, payload: f.payload };
+      frames.push({ timestamp: f.timestamp, key: isKeyFrame(f), codec: f.codec, payload: f.payload });
     }
-    await onBlock?.(++done, plan.blocks.length);
+    yield frames;
+    await onBlock?.(i + 1, plan.blocks.length);
   }
 }
 
@@ -126,11 +133,11 @@ export async function* readRange(fs: ValkkaFS, plan: RangePlan, onBlock?: (done:
  * (new video would have later timestamps). A block without it (no key frame of its own) is checked
  * against the table instead: the writer invalidates a block's row before it reuses any byte of it.
  */
-async function readPlanned(fs: ValkkaFS, plan: RangePlan, { block, mstime1 }: PlannedBlock) {
+async function readPlanned(fs: ValkkaFS, plan: RangePlan, { block, mstime1 }: PlannedBlock, buffer: Buffer | undefined) {
   let frames;
   let failure: unknown;
   try {
-    frames = (await fs.readBlock(block)).frames;
+    frames = (await fs.readBlock(block, { buffer })).frames;
     if (frames.some((f) => f.subsession === 0 && f.timestamp === mstime1 && isKeyFrame(f))) return frames;
   } catch (err) {
     if (!(err instanceof BlockExpiredError || err instanceof BlockHeaderError)) throw err;

@@ -1,6 +1,6 @@
 // Exported files checked with ffprobe and against ffmpeg's decode of the source clip: the first
 // frame shown is the frame at `from`, the last the frame at `to`, none missing or repeated.
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { Codec, MediaType, ValkkaSingleFS, loadValkkaFS } from '@valkka/fs';
@@ -8,7 +8,7 @@ import { skipReason } from '@valkka/vitest-preset/skip';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { ExportError, type ExportResult, exportRange } from '../src/index.js';
-import { type Clip, type Recording, expectedFrames, haveFfmpeg, inspect, loadClip, record, withRecording } from './helpers.js';
+import { type Clip, type Recording, expectedFrames, haveFfmpeg, inspect, loadClip, record, subtitleCues, withRecording } from './helpers.js';
 
 const why = skipReason('export against ffmpeg', [[haveFfmpeg, 'ffmpeg/ffprobe not installed']]);
 
@@ -72,11 +72,15 @@ describe.skipIf(why)('ranges across the ring', () => {
       await fs.close();
       expect(blocks).toBeGreaterThan(2);
       const { probe, result, output } = await exportAndCheck(rec, clip, T0 + 30 * FRAME, T0 + 220 * FRAME);
-      // ffmpeg 5.1 does not decode WebVTT in MP4 (ISO 14496-30 'wvtt'): it lists a data stream. The cues
-      // are plain text in the file: one per second of video.
-      expect(probe.streams).toEqual(['video:h264', 'data:wvtt']);
-      const bytes = readFileSync(output, 'latin1');
-      for (let s = 2; s <= 8; s++) expect(bytes).toContain(`2026-11-30 12:00:0${s} UTC`);
+      // The tx3g track, decoded by ffmpeg: a cue per wall-clock second of video, at its place on the
+      // timeline (time 0 = frame 30, 1.2 s into the recording's second 12:00:01).
+      expect(probe.streams).toEqual(['video:h264', 'subtitle:mov_text']);
+      const cues = subtitleCues(output);
+      expect(cues[0]).toEqual({ start: 0, end: 800, text: '2026-11-30 12:00:01 UTC' });
+      for (let s = 2; s <= 7; s++) expect(cues[s - 1]).toEqual({ start: 800 + (s - 2) * 1000, end: 1800 + (s - 2) * 1000, text: `2026-11-30 12:00:0${s} UTC` });
+      // The last one ends with the last frame (frame 220, at 7.6 s, shown for 40 ms).
+      expect(cues.at(-1)).toEqual({ start: 6800, end: 7640, text: '2026-11-30 12:00:08 UTC' });
+      expect(cues).toHaveLength(8);
       expect(probe.creationTime).toBe(new Date(T0 + 30 * FRAME).toISOString().replace(/\.\d+Z$/, '.000000Z'));
       expect(result.holes).toEqual([]);
     });

@@ -72,6 +72,23 @@ export function inspect(file: string, clip: Clip): { frames: number[]; probe: Pr
   return { frames, probe: probe(file) };
 }
 
+/** The cues of a file's subtitle track as ffmpeg decodes them (via SRT): times in ms, text without markup. */
+export function subtitleCues(file: string): Array<{ start: number; end: number; text: string }> {
+  const srt = execFileSync('ffmpeg', ['-v', 'error', '-i', file, '-map', '0:s:0', '-f', 'srt', '-'], { encoding: 'utf8' });
+  const ms = (t: string): number => {
+    const [h, m, s, f] = t.split(/[:,]/).map(Number) as [number, number, number, number];
+    return ((h * 60 + m) * 60 + s) * 1000 + f;
+  };
+  return srt
+    .trim()
+    .split(/\n\s*\n/)
+    .map((cue) => {
+      const [, times = '', ...text] = cue.split('\n');
+      const [start = '', end = ''] = times.split(' --> ');
+      return { start: ms(start), end: ms(end), text: text.join('\n').replace(/<[^>]*>/g, '') };
+    });
+}
+
 export interface Probe {
   errors: string;
   /** Frames ffprobe decodes in the video stream (edit list applied). */
