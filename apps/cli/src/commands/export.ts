@@ -45,7 +45,7 @@ export function registerExport(program: Command): void {
     .option('--id <n...>', 'stream id(s) to export from each DIR (default: every stream in it)')
     .requiredOption('-o, --output <path>', 'the MP4 file; with several streams a directory (one MP4 per stream and manifest.json)')
     .option('--max-gap <ms>', 'a gap between frames longer than this is a hole (listed)', '1000')
-    .option('--no-clock', 'leave out the WebVTT track with the wall-clock time of each second')
+    .option('--no-clock', 'leave out the subtitle track (tx3g) with the wall-clock time of each second')
     .option('--json', 'print JSON for scripts')
     .addHelpText(
       'after',
