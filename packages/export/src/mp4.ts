@@ -305,6 +305,8 @@ class FileSink implements boxes.ByteSink {
     const at = this.base;
     const length = this.used;
     this.writing = writeAll(this.file, full, length, at);
+    // Its failure is reported by the next flush, drain or close; until then it is not unhandled.
+    this.writing.catch(() => undefined);
     this.buffer = this.spare;
     this.spare = full;
     this.base += length;
