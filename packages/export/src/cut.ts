@@ -7,11 +7,6 @@
 import { ExportError, describeTime } from './errors.js';
 import type { RangeFrame } from './range.js';
 
-export interface CutFrame extends RangeFrame {
-  /** Seconds from the file's time 0 (negative for the frames before the one shown at `from`). */
-  time: number;
-}
-
 export type Hole = [number, number];
 
 /** Feed the frames in stream order; it hands back those that belong in the file. */
@@ -43,7 +38,7 @@ export class RangeCutter {
   ) {}
 
   /** The frames (zero or more) to write now, given the next frame of the stream. */
-  push(frame: RangeFrame): CutFrame[] {
+  push(frame: RangeFrame): RangeFrame[] {
     if (this.done) return [];
     if (this.previous !== undefined && frame.timestamp < this.previous) {
       throw new ExportError('EMEDIA', `the stream's timestamps go back from ${describeTime(this.previous)} to ${describeTime(frame.timestamp)} (a clock jump); export the ranges on each side of it separately`);
@@ -77,7 +72,7 @@ export class RangeCutter {
   }
 
   /** After the last frame: the frames still held (a range that ends before the next frame comes). */
-  finish(): CutFrame[] {
+  finish(): RangeFrame[] {
     if (this.origin !== undefined) {
       const end = this.firstAfter ?? this.to;
       if (this.lastShown !== undefined && this.lastShown < this.to && end - this.lastShown > this.maxGapMs) this.holes.push([this.lastShown, this.to]);
@@ -99,7 +94,7 @@ export class RangeCutter {
     }
   }
 
-  private next(frame: RangeFrame): CutFrame[] {
+  private next(frame: RangeFrame): RangeFrame[] {
     if (frame.timestamp > this.to) {
       this.done = true;
       this.firstAfter = frame.timestamp;
@@ -108,7 +103,7 @@ export class RangeCutter {
     return [this.emit(frame)];
   }
 
-  private emit(frame: RangeFrame): CutFrame {
+  private emit(frame: RangeFrame): RangeFrame {
     const origin = this.origin!;
     if (frame.timestamp >= origin) {
       // A gap counts by its whole length; the part inside [from, to] is listed.
@@ -120,6 +115,6 @@ export class RangeCutter {
     }
     this.lastEmitted = frame.timestamp;
     this.frames++;
-    return { ...frame, time: (frame.timestamp - origin) / 1000 };
+    return frame;
   }
 }

@@ -10,10 +10,10 @@ import { basename, dirname, join } from 'node:path';
 
 import type { ValkkaFS } from '@valkka/fs';
 
-import { type CutFrame, type Hole, RangeCutter } from './cut.js';
+import { type Hole, RangeCutter } from './cut.js';
 import { ExportError, describeTime } from './errors.js';
 import { Mp4Writer, type VideoCodecName } from './mp4.js';
-import { type RangeRequest, planRange, readRange } from './range.js';
+import { type RangeFrame, type RangeRequest, planRange, readRange } from './range.js';
 
 export interface ExportOptions extends RangeRequest {
   /** Path of the MP4 to write (replaced atomically when it exists). */
@@ -67,7 +67,7 @@ export async function exportRange(fs: ValkkaFS, options: ExportOptions): Promise
   const cutter = new RangeCutter(from, to, maxGapMs);
   const clock = new WallClockCues();
   let writer: Mp4Writer | undefined;
-  const write = async (frames: CutFrame[]): Promise<void> => {
+  const write = async (frames: RangeFrame[]): Promise<void> => {
     for (const frame of frames) {
       writer ??= new Mp4Writer(temp, cutter.origin!, options.subtitles ?? true);
       await writer.addFrame(frame);

@@ -12,8 +12,8 @@ import { type FileHandle, open } from 'node:fs/promises';
 import { Codec, classifyAccessUnit, parseH264Sps, parseH265Sps } from '@valkka/fs';
 
 import * as boxes from './boxes.js';
-import type { CutFrame } from './cut.js';
 import { ExportError, describeTime } from './errors.js';
+import type { RangeFrame } from './range.js';
 import { SampleTable } from './sample-table.js';
 
 export type VideoCodecName = 'h264' | 'h265';
@@ -68,7 +68,7 @@ export class Mp4Writer {
   }
 
   /** Adds one access unit; the first must be a key frame carrying its parameter sets. */
-  async addFrame(frame: CutFrame): Promise<void> {
+  async addFrame(frame: RangeFrame): Promise<void> {
     const sink = this.sink ?? (await this.start(frame));
     const offset = sink.position;
     const bytes = Buffer.isBuffer(frame.payload) ? frame.payload : Buffer.from(frame.payload.buffer, frame.payload.byteOffset, frame.payload.byteLength);
@@ -188,7 +188,7 @@ export class Mp4Writer {
   }
 
   /** Opens the file for a stream whose first frame is `first`: ftyp and the mdat header. */
-  private async start(first: CutFrame): Promise<FileSink> {
+  private async start(first: RangeFrame): Promise<FileSink> {
     if (!first.key) throw new ExportError('EMEDIA', `the first frame to export (${describeTime(first.timestamp)}) is not a key frame`);
     const { codec, width, height, entry } = sampleEntry(first);
     this.codec = codec;
@@ -226,7 +226,7 @@ function trackSizes(t: Track): { trak: number; mdia: number; minf: number; stbl:
 }
 
 /** The codec, picture size and avc1/hvc1 sample entry of a key frame (the recorder puts parameter sets before each). */
-function sampleEntry(frame: CutFrame): { codec: VideoCodecName; width: number; height: number; entry: Uint8Array } {
+function sampleEntry(frame: RangeFrame): { codec: VideoCodecName; width: number; height: number; entry: Uint8Array } {
   if (frame.codec !== Codec.h264 && frame.codec !== Codec.h265) {
     throw new ExportError('EMEDIA', `the stream's codec (id ${frame.codec}) cannot go into an MP4 here: only H.264 and H.265 are exported`);
   }
