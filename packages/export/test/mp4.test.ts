@@ -10,6 +10,7 @@ import { Codec, findNalUnits } from '@valkka/fs';
 import { skipReason } from '@valkka/vitest-preset/skip';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import type { ExportError } from '../src/errors.js';
 import { Mp4Writer } from '../src/mp4.js';
 import { STCO_LIMIT, SampleTable } from '../src/sample-table.js';
 import { haveFfmpeg, loadClip } from './helpers.js';
@@ -76,9 +77,11 @@ describe.skipIf(why)('Mp4Writer: constant memory', () => {
     expect(60_000 * 4).toBeGreaterThan(10 * bound);
 
     for (const { output, expected } of [short, long]) {
+      // The made-up slices are not decodable: what ffmpeg's parser says about them (stderr) is not the point here.
       const run = execFileSync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts,size,flags', '-of', 'csv=p=0', output], {
         encoding: 'utf8',
         maxBuffer: 64 * 2 ** 20,
+        stdio: ['ignore', 'pipe', 'pipe'],
       });
       const packets = run
         .trim()
@@ -91,6 +94,36 @@ describe.skipIf(why)('Mp4Writer: constant memory', () => {
     }
     const cues = execFileSync('ffprobe', ['-v', 'error', '-select_streams', 's:0', '-count_packets', '-show_entries', 'stream=codec_name,nb_read_packets', '-of', 'csv=p=0', long.output], { encoding: 'utf8' });
     expect(cues.trim()).toBe(`mov_text,${60_000 / 25}`);
+  });
+});
+
+describe('Mp4Writer: frames it cannot write', () => {
+  it('refuses a first frame that is not a key frame, or a key frame without its parameter sets, and a frame with no start code', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'valkka-mp4-bad-'));
+    try {
+      const key = loadClip('h264-baseline-gop1s.h264').units[0]!.payload;
+      const slice = Uint8Array.of(0, 0, 0, 1, 0x41, 0x9a, 0x80);
+      const attempt = async (frames: Array<{ key: boolean; payload: Uint8Array }>) => {
+        const writer = new Mp4Writer(join(dir, 'bad.mp4'), T0, false);
+        try {
+          for (const [k, f] of frames.entries()) await writer.addFrame({ timestamp: T0 + k * 40, codec: Codec.h264, ...f });
+          return undefined;
+        } catch (err) {
+          return err as ExportError;
+        } finally {
+          await writer.cancel();
+        }
+      };
+      expect(await attempt([{ key: false, payload: slice }])).toMatchObject({ code: 'EMEDIA', message: /the first frame to export \(2026-11-30T00:00:00.000Z.*\) is not a key frame/ });
+      expect(await attempt([{ key: true, payload: Uint8Array.of(0, 0, 0, 1, 0x65, 0x88, 0x80) }])).toMatchObject({ code: 'EMEDIA', message: /does not carry its parameter sets \(SPS and PPS\)/ });
+      expect(await attempt([{ key: true, payload: key }, { key: false, payload: Uint8Array.of(0x41, 0x9a, 0x80) }])).toMatchObject({
+        code: 'EMEDIA',
+        message: /the frame at 2026-11-30T00:00:00.040Z .* holds no NAL unit/,
+      });
+      expect(await attempt([{ key: true, payload: key }, { key: false, payload: slice }])).toBeUndefined();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 
