@@ -7,8 +7,10 @@ export interface NatsCluster {
   running(i: number): boolean;
   /** Stops server i (SIGTERM by default; SIGKILL after 5 s). */
   stop(i: number, signal?: NodeJS.Signals): Promise<void>;
-  /** Starts server i again with its port and store; resolves when it is healthy and a meta leader exists. */
-  start(i: number): Promise<void>;
+  /** Starts servers again with their ports and stores; resolves when they are up and (given a majority) a meta leader exists. */
+  start(...indices: number[]): Promise<void>;
+  /** Stops every server at once. */
+  stopAll(): Promise<void>;
   /** Stops every server and removes the temp directory. */
   close(): Promise<void>;
 }

@@ -84,7 +84,8 @@ export async function startNatsCluster(options = {}) {
   };
   const healthy = async (i, deadline) => {
     while (Date.now() < deadline) {
-      const h = await getJson(`http://127.0.0.1:${servers[i].mport}/healthz`);
+      // js-enabled-only: a server whose peers are down is up, though its JetStream has no quorum.
+      const h = await getJson(`http://127.0.0.1:${servers[i].mport}/healthz?js-enabled-only=true`);
       if (h?.status === 'ok') return;
       if (servers[i].child.exitCode !== null) throw new Error(`nats-server n${i + 1} exited (${servers[i].child.exitCode}); see ${join(dir, `n${i + 1}.log`)}`);
       await sleep(100);
@@ -128,13 +129,21 @@ export async function startNatsCluster(options = {}) {
     pid: (i) => servers[i].child?.pid,
     running: (i) => servers[i].child !== undefined && servers[i].child.exitCode === null && servers[i].child.signalCode === null,
     stop,
-    /** Starts server i again (same port, config and store); resolves when it is healthy and a meta leader exists. */
-    async start(i) {
-      if (servers[i].child && servers[i].child.exitCode === null && servers[i].child.signalCode === null) return;
-      launch(i);
+    /**
+     * Starts servers again (same ports, configs and stores); resolves when they are up and, when a
+     * majority of the cluster runs, the JetStream meta group has a leader.
+     */
+    async start(...indices) {
+      const todo = indices.filter((i) => !(servers[i].child && servers[i].child.exitCode === null && servers[i].child.signalCode === null));
+      for (const i of todo) launch(i);
       const deadline = Date.now() + 20_000;
-      await healthy(i, deadline);
-      await metaLeader(deadline);
+      for (const i of todo) await healthy(i, deadline);
+      const up = servers.filter((s) => s.child && s.child.exitCode === null && s.child.signalCode === null).length;
+      if (up > nodes / 2) await metaLeader(deadline);
+    },
+    /** Stops every server (SIGTERM), the cluster's total outage. */
+    async stopAll() {
+      await Promise.all(servers.map((_, i) => stop(i)));
     },
     async close() {
       for (let i = 0; i < nodes; i++) await stop(i);

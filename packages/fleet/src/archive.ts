@@ -9,10 +9,11 @@ import { createHash } from 'node:crypto';
 
 import { type ObjectInfo, type ObjectStore, Objm, StorageType } from '@nats-io/obj';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { parseBlock, selfDescribedHeader } from '@valkka/fs';
+import { selfDescribedHeader } from '@valkka/fs';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 
+import { checkSealedBlock } from './block-check.js';
 import { FleetError } from './errors.js';
 
 export const ARCHIVE_BUCKET = 'valkka_archive';
@@ -96,16 +97,8 @@ export function verifyArchived(bytes: Buffer, a: ArchivedBlock): void {
   if (Buffer.from(header.fsId).toString('hex') !== a.fsId || header.seq !== a.seq || header.block !== a.block || header.nBlocks !== a.nBlocks || header.blocksize !== a.blocksize) {
     bad(`block header (fs ${Buffer.from(header.fsId).toString('hex')}, block ${header.block}, seq ${header.seq}) differs from the object's metadata`);
   }
-  let sealed = false;
-  let frames = 0;
-  try {
-    const c = parseBlock(bytes, a.block, { fsId: header.fsId, blocksize: a.blocksize, nBlocks: a.nBlocks }, true);
-    sealed = c.sealed;
-    frames = c.frames.length;
-  } catch (err) {
-    bad((err as Error).message);
-  }
-  if (!sealed) bad(`no valid seal (records or summary fail their checksums after ${frames} frames)`);
+  const checked = checkSealedBlock(bytes, a.block, { fsId: header.fsId, blocksize: a.blocksize, nBlocks: a.nBlocks });
+  if (typeof checked === 'string') bad(checked);
 }
 
 export class Archive {

@@ -7,10 +7,11 @@
  */
 import { EventEmitter } from 'node:events';
 
-import { type ValkkaFS, type Geometry, loadValkkaFS, parseBlock, readSeq } from '@valkka/fs';
+import { type ValkkaFS, type Geometry, loadValkkaFS, readSeq } from '@valkka/fs';
 import type { Logger } from 'pino';
 
 import type { Archive, ArchivedBlock } from './archive.js';
+import { checkSealedBlock } from './block-check.js';
 
 export interface ArchiverOptions {
   /** The filesystem's directory (opened read-only here; the recorder keeps writing it). */
@@ -36,12 +37,18 @@ export interface ArchiverStats {
 interface Pending {
   block: number;
   seq: number;
+  /** Checks failed so far, and when to try again: a block just sealed may not be on the disk whole yet. */
+  failures?: number;
+  notBefore?: number;
 }
+
+/** A block that fails its check this many times, a poll apart, is refused. */
+const CHECK_ATTEMPTS = 5;
 
 type Events = { uploaded: [ArchivedBlock]; missed: [Pending]; refused: [Pending & { reason: string }] };
 
 export class Archiver extends EventEmitter<Events> {
-  readonly stats: ArchiverStats = { uploaded: 0, missed: 0, pending: 0, refused: 0, lastError: undefined };
+  private readonly counts = { uploaded: 0, missed: 0, refused: 0, lastError: undefined as string | undefined };
   private readonly archived = new Set<number>();
   private listed = false;
   /** Per block: its row and seq when last looked at. */
@@ -76,6 +83,11 @@ export class Archiver extends EventEmitter<Events> {
     return a;
   }
 
+  /** Counters as of now (pending: sealed blocks seen and not archived yet). */
+  get stats(): ArchiverStats {
+    return { ...this.counts, pending: this.pending.size };
+  }
+
   get fsId(): string {
     return this.fs.fsId;
   }
@@ -86,7 +98,7 @@ export class Archiver extends EventEmitter<Events> {
       this.running = this.round().finally(() => {
         this.running = undefined;
         // Back off while NATS is down (at most 5 s), poll quickly when there is more to do.
-        const delay = this.failures > 0 ? Math.min(5000, this.pollMs * this.failures) : this.pending.size > 0 ? 0 : this.pollMs;
+        const delay = this.failures > 0 ? Math.min(5000, this.pollMs * this.failures) : this.ready().length > 0 ? 0 : this.pollMs;
         this.schedule(delay);
       });
     }, ms);
@@ -103,14 +115,13 @@ export class Archiver extends EventEmitter<Events> {
         await this.upload(next);
       }
       this.failures = 0;
-      this.stats.lastError = undefined;
+      this.counts.lastError = undefined;
       if (this.pending.size === 0) for (const w of this.idleWaiters.splice(0)) w();
     } catch (err) {
       const msg = (err as Error).message;
-      if (this.failures++ === 0 || this.stats.lastError !== msg) this.options.log.warn({ fsId: this.fsId, err: msg }, 'fleet: archive waits (uploads resume when NATS answers)');
-      this.stats.lastError = msg;
+      if (this.failures++ === 0 || this.counts.lastError !== msg) this.options.log.warn({ fsId: this.fsId, err: msg }, 'fleet: archive waits (uploads resume when NATS answers)');
+      this.counts.lastError = msg;
     }
-    this.stats.pending = this.pending.size;
   }
 
   /** What the archive already holds of this filesystem (after a restart: everything before). */
@@ -140,7 +151,8 @@ export class Archiver extends EventEmitter<Events> {
 
   /** Protected blocks first, then the oldest. Pending blocks the ring has moved past are missed. */
   private async next(): Promise<Pending | undefined> {
-    if (this.pending.size === 0) return undefined;
+    const ready = this.ready();
+    if (ready.length === 0) return undefined;
     const protections = await this.fs.listProtections().catch(() => []);
     const table = this.fs.blockTable;
     const isProtected = (p: Pending): boolean => {
@@ -149,7 +161,7 @@ export class Archiver extends EventEmitter<Events> {
     };
     let best: Pending | undefined;
     let bestProtected = false;
-    for (const p of this.pending.values()) {
+    for (const p of ready) {
       const prot = isProtected(p);
       if (!best || (prot && !bestProtected) || (prot === bestProtected && p.seq < best.seq)) {
         best = p;
@@ -159,44 +171,49 @@ export class Archiver extends EventEmitter<Events> {
     return best;
   }
 
+  private ready(): Pending[] {
+    const now = Date.now();
+    return [...this.pending.values()].filter((p) => (p.notBefore ?? 0) <= now);
+  }
+
   /** Reads, verifies and uploads one block; a block that changed under us is missed, one that fails its checksums refused. */
   private async upload(p: Pending): Promise<void> {
     const { device } = this.fs;
     const { blocksize } = this.geometry;
     const bytes = device!.allocBuffer(blocksize);
     await device!.read(p.block * blocksize, bytes);
-    let reason: string | undefined;
-    let contents: ReturnType<typeof parseBlock> | undefined;
-    try {
-      contents = parseBlock(bytes, p.block, this.geometry, true);
-    } catch (err) {
-      reason = (err as Error).message;
-    }
+    const checked = checkSealedBlock(bytes, p.block, this.geometry);
     const seqNow = await readSeq(device!, this.geometry, p.block);
-    if (seqNow !== p.seq || (contents && contents.seq !== p.seq)) {
+    // Reused since it was seen (or while it was read): its bytes are another block's now.
+    if (seqNow !== p.seq || (typeof checked !== 'string' && checked.seq !== p.seq)) {
       this.pending.delete(p.seq);
-      this.stats.missed++;
+      this.counts.missed++;
       this.options.log.warn({ fsId: this.fsId, block: p.block, seq: p.seq }, 'fleet: block overwritten by the ring before it was archived (missed)');
       this.emit('missed', p);
       return;
     }
-    if (!contents?.sealed) {
-      this.pending.delete(p.seq);
-      this.stats.refused++;
-      const why = reason ?? 'no valid seal';
-      this.options.log.error({ fsId: this.fsId, block: p.block, seq: p.seq, reason: why }, 'fleet: block does not verify; not archived');
-      this.emit('refused', { ...p, reason: why });
+    if (typeof checked === 'string' && (p.failures ?? 0) + 1 < CHECK_ATTEMPTS) {
+      p.failures = (p.failures ?? 0) + 1;
+      p.notBefore = Date.now() + this.pollMs;
       return;
     }
+    if (typeof checked === 'string') {
+      this.pending.delete(p.seq);
+      this.counts.refused++;
+      this.options.log.error({ fsId: this.fsId, block: p.block, seq: p.seq, reason: checked }, 'fleet: block does not verify; not archived');
+      this.emit('refused', { ...p, reason: checked });
+      return;
+    }
+    const contents = checked;
     const [mstime1, mstime2] = this.fs.blockTable.get(p.block);
-    const streams = (contents.summary ?? []).filter((s) => s.subsession === 0).map((s) => [s.streamId, s.firstTs, s.lastTs] as [number, number, number]);
+    const streams = contents.summary!.filter((s) => s.subsession === 0).map((s) => [s.streamId, s.firstTs, s.lastTs] as [number, number, number]);
     const a = await this.options.archive.put(
       { fsId: this.fsId, seq: p.seq, block: p.block, nBlocks: this.geometry.nBlocks, blocksize, variant: this.fs.variant, mstime1, mstime2, streams },
       bytes,
     );
     this.archived.add(p.seq);
     this.pending.delete(p.seq);
-    this.stats.uploaded++;
+    this.counts.uploaded++;
     this.emit('uploaded', a);
   }
 

@@ -9,6 +9,10 @@ import type { Logger } from 'pino';
 
 import { type FleetNode, type NodeEntry, nodeEntrySchema } from './entry.js';
 import { FleetError } from './errors.js';
+import { withTimeout } from './timeout.js';
+
+/** Longest a catalog operation may take before it counts as NATS being unreachable. */
+const OP_TIMEOUT_MS = 10_000;
 
 export const CATALOG_BUCKET = 'valkka_fleet';
 export const DEFAULT_HEARTBEAT_MS = 2000;
@@ -63,7 +67,7 @@ export class Catalog {
     this.stopped = false;
     const beat = async (): Promise<void> => {
       try {
-        await this.put(await make());
+        await withTimeout(this.put(await make()), OP_TIMEOUT_MS, `fleet catalog ${CATALOG_BUCKET}: heartbeat`);
         this.failedHeartbeats = 0;
       } catch (err) {
         if (this.failedHeartbeats++ === 0) this.options.log.warn({ err: (err as Error).message }, 'fleet: heartbeat not written (retrying every interval)');
@@ -91,7 +95,11 @@ export class Catalog {
   }
 
   /** Every node's entry, online when its last heartbeat (the server's time of the write) is younger than three intervals. */
-  async list(): Promise<FleetNode[]> {
+  list(): Promise<FleetNode[]> {
+    return withTimeout(this.listNow(), OP_TIMEOUT_MS, `fleet catalog ${CATALOG_BUCKET}: list`);
+  }
+
+  private async listNow(): Promise<FleetNode[]> {
     let kv: KV;
     try {
       kv = await this.bucket();

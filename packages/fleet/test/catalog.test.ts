@@ -1,0 +1,125 @@
+// The fleet catalog on a real 3-node JetStream cluster: announce, list, online/offline, hostile
+// entries skipped, and credentials never in a log line or an error.
+import { Kvm } from '@nats-io/kv';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { CATALOG_BUCKET, type Fleet, type NodeEntry, capRanges, connectFleet } from '../src/index.js';
+import { captureLog, natsSkip, startNatsCluster } from './helpers.js';
+
+const skip = natsSkip('fleet catalog');
+const USER = 'valkka-node';
+const PASS = 'S3cret-pass-word';
+
+const entry = (node: string, cameras = 2): NodeEntry => ({
+  node,
+  url: `http://127.0.0.1:80${node.length}`,
+  heartbeatAt: Date.now(),
+  startedAt: 1,
+  filesystems: [
+    {
+      fsId: 'ab'.repeat(16),
+      name: 'cams',
+      variant: 'multi',
+      blocksize: 65536,
+      nBlocks: 64,
+      cameras: Array.from({ length: cameras }, (_, i) => ({ streamId: i + 1, name: `cam${i + 1}`, codec: 'h264', width: 640, height: 480, ranges: [[1000, 2000]] as Array<[number, number]> })),
+    },
+  ],
+});
+
+describe.skipIf(skip)('fleet catalog (3 NATS servers)', () => {
+  let cluster: Awaited<ReturnType<typeof startNatsCluster>>;
+  const logs = captureLog();
+  const fleets: Fleet[] = [];
+  const join = async (name: string, heartbeatMs = 300): Promise<Fleet> => {
+    const f = await connectFleet({ servers: cluster.urls, name, user: USER, pass: PASS, log: logs.log, heartbeatMs });
+    fleets.push(f);
+    return f;
+  };
+
+  beforeAll(async () => {
+    cluster = await startNatsCluster({ nodes: 3, user: USER, pass: PASS });
+  });
+  afterAll(async () => {
+    for (const f of fleets) await f.close().catch(() => undefined);
+    await cluster?.close();
+  });
+
+  it('lists every announced node online; a stopped node stays listed, offline', async () => {
+    const a = await join('node-a');
+    const b = await join('node-b');
+    expect(a.replicas()).toBe(3);
+    a.catalog.announce(() => entry('node-a', 2));
+    b.catalog.announce(() => entry('node-b', 3));
+    await expect.poll(async () => (await a.catalog.list()).map((n) => [n.node, n.online]), { timeout: 10_000 }).toEqual([
+      ['node-a', true],
+      ['node-b', true],
+    ]);
+    const listed = await b.catalog.list();
+    expect(listed[1]!.filesystems[0]!.cameras.map((c) => c.name)).toEqual(['cam1', 'cam2', 'cam3']);
+    b.catalog.stop();
+    await expect.poll(async () => (await a.catalog.list()).map((n) => [n.node, n.online]), { timeout: 10_000 }).toEqual([
+      ['node-a', true],
+      ['node-b', false],
+    ]);
+  });
+
+  it('skips and counts hostile entries in the bucket, never crashing on them', async () => {
+    const a = fleets[0]!;
+    const kv = await new Kvm(a.nc).open(CATALOG_BUCKET);
+    await kv.put('node.evil1', 'not json {');
+    await kv.put('node.evil2', JSON.stringify({ ...entry('evil2'), url: 'javascript:alert(1)' }));
+    await kv.put('node.evil3', JSON.stringify({ ...entry('someone-else') })); // key and node name differ
+    await kv.put('node.evil4', JSON.stringify({ ...entry('evil4'), filesystems: [{ ...entry('x').filesystems[0]!, nBlocks: -1 }] }));
+    const nodes = await a.catalog.list();
+    expect(nodes.map((n) => n.node)).toEqual(['node-a', 'node-b']);
+    expect(a.catalog.skipped).toBe(4);
+    expect(logs.lines.filter((l) => l.includes('catalog entry skipped')).length).toBeGreaterThanOrEqual(4);
+  });
+
+  it('refuses to publish an invalid entry of its own', async () => {
+    const a = fleets[0]!;
+    await expect(a.catalog.put({ ...entry('node-a'), url: 'ftp://x' })).rejects.toThrow(/catalog entry of node-a: url/);
+    await expect(a.catalog.put(entry('node-z'))).rejects.toThrow(/names node node-z, this node is node-a/);
+  });
+
+  it('joins ranges beyond 2000 per camera, closing the smallest gaps', () => {
+    const ranges = Array.from({ length: 2500 }, (_, i) => [i * 100, i * 100 + (i % 3 === 0 ? 10 : 50)] as [number, number]);
+    const capped = capRanges(ranges);
+    expect(capped.length).toBe(2000);
+    expect(capped[0]![0]).toBe(0);
+    expect(capped.at(-1)![1]).toBe(ranges.at(-1)![1]);
+    // Nothing recorded is lost: the capped ranges cover every original one.
+    for (const [t0, t1] of ranges) expect(capped.some(([a, b]) => a <= t0 && t1 <= b)).toBe(true);
+  });
+
+  it('keeps heartbeating through a NATS server restart, and never logs the credentials', async () => {
+    const a = fleets[0]!;
+    // Stop every server a's connection could be on, one at a time, so it reconnects at least once.
+    const disconnects = () => logs.lines.filter((l) => l.includes('NATS disconnected')).length;
+    const before = disconnects();
+    for (let i = 0; i < 3 && disconnects() === before; i++) {
+      await cluster.stop(i);
+      await new Promise((r) => setTimeout(r, 1500));
+      await cluster.start(i);
+    }
+    expect(disconnects()).toBeGreaterThan(before);
+    await expect.poll(() => a.status(), { timeout: 15_000 }).toBe('connected');
+    await expect.poll(async () => (await a.catalog.list()).find((n) => n.node === 'node-a')?.online, { timeout: 15_000 }).toBe(true);
+    // A wrong password: the error says so without echoing it.
+    const wrong = 'Wr0ng-pass-word';
+    const err = await connectFleet({ servers: cluster.urls, name: 'intruder', user: USER, pass: wrong, log: logs.log }).catch((e: unknown) => e as Error);
+    expect(err).toBeInstanceOf(Error);
+    expect((err as Error).message).toMatch(/cannot connect/);
+    expect((err as Error).message).not.toContain(wrong);
+    const all = logs.lines.join('\n');
+    expect(all).toContain('fleet: connecting');
+    for (const secret of [PASS, wrong]) expect(all).not.toContain(secret);
+  });
+
+  it('refuses credentials inside a server URL without repeating them', async () => {
+    const err = await connectFleet({ servers: [`nats://${USER}:${PASS}@127.0.0.1:4222`], name: 'x', log: logs.log }).catch((e: unknown) => e as Error);
+    expect((err as Error).message).toMatch(/--fleet: server 1 carries credentials in its URL/);
+    expect((err as Error).message).not.toContain(PASS);
+  });
+});
