@@ -4,6 +4,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { natsMissing, startNatsCluster } from '@valkka/vitest-preset/nats-cluster';
+import { skipReason } from '@valkka/vitest-preset/skip';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { valkka } from './run-cli.js';
 
@@ -17,8 +19,8 @@ beforeAll(async () => {
 afterAll(() => rm(base, { recursive: true, force: true }));
 
 /** Starts `valkka serve ...` and resolves with the URL it prints. */
-function serve(args: string[]): Promise<{ child: ChildProcess; url: string; output: () => string; exit: Promise<number | null> }> {
-  const child = spawn(process.execPath, [BIN, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+function serve(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ child: ChildProcess; url: string; output: () => string; exit: Promise<number | null> }> {
+  const child = spawn(process.execPath, [BIN, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
@@ -72,5 +74,53 @@ describe('valkka serve', () => {
     expect(cams.cameras.map((c) => c.streamId)).toEqual([5]);
     again.child.kill('SIGTERM');
     expect(await again.exit).toBe(0);
+  });
+});
+
+describe('valkka serve --fleet', () => {
+  const token = 'a-fleet-token-for-tests';
+  const config = (): string => join(base, 'fleet.json');
+
+  it('refuses bad fleet flags in the user words, never repeating a password', async () => {
+    const bad = async (args: string[], says: string): Promise<string> => {
+      const r = await valkka('serve', join(base, 'x'), ...args);
+      expect(r, args.join(' ')).toMatchObject({ code: 2, stderr: expect.stringContaining(says) });
+      return r.stderr;
+    };
+    await bad(['--archive'], '--archive needs --fleet');
+    await bad(['--node', 'n1'], '--node needs --fleet');
+    await bad(['--fleet', 'nats://127.0.0.1:4222'], '--fleet needs the fleet token');
+    await bad(['--fleet', 'nats://127.0.0.1:4222', '--fleet-token', 'short'], 'at least 16');
+    await bad(['--fleet', 'http://127.0.0.1:4222', '--fleet-token', token], 'is not a nats://');
+    await bad(['--fleet', 'nats://127.0.0.1:4222,', '--fleet-token', token], 'an empty server');
+    expect(await bad(['--fleet', 'nats://me:hunter2-secret@127.0.0.1:4222', '--fleet-token', token], '--nats-user')).not.toContain('hunter2-secret');
+    await bad(['--fleet', 'nats://127.0.0.1:4222', '--fleet-token', token, '--node', 'a.b'], '--node');
+    await bad(['--fleet', 'nats://127.0.0.1:4222', '--fleet-token', token, '--nats-user', 'u'], '--nats-user needs --nats-pass');
+    await bad(['--fleet', 'nats://127.0.0.1:4222', '--fleet-token', token, '--archive-max-age', '30d'], '--archive-max-age needs --archive');
+    await bad(['--fleet', 'nats://127.0.0.1:4222', '--fleet-token', token, '--archive', '--archive-max-bytes', 'lots'], '--archive-max-bytes');
+    await bad(['--fleet', 'nats://127.0.0.1:4222', '--fleet-token', token, '--nats-creds', join(base, 'none.creds')], '--nats-creds');
+    await bad(['--fleet', 'nats://127.0.0.1:4222', '--fleet-token', token, '--fleet-url', 'ftp://x'], '--fleet-url');
+  });
+
+  const why = skipReason('cli serve --fleet (NATS)', [[natsMissing() === undefined, natsMissing() ?? '']]);
+  it.skipIf(why)('joins the fleet (the token from VALKKA_FLEET_TOKEN, never printed) and stops cleanly', async () => {
+    const cluster = await startNatsCluster({ nodes: 1 });
+    try {
+      await writeFile(config(), JSON.stringify({ cameras: [{ dir: 'fleet-cam', source: CLIP, id: 3, format: { blocksize: 65536, blocks: 16 } }] }));
+      const s = await serve(['--record', config(), '--port', '0', '--fleet', cluster.urls[0]!, '--node', 'cli-node', '--archive', '--log-level', 'info'], { ...process.env, VALKKA_FLEET_TOKEN: token });
+      expect(s.output()).toContain('fleet: node cli-node on 1 NATS server(s), archiving');
+      let nodes: { node: string; nodes: Array<{ node: string; online: boolean }> } | undefined;
+      for (let i = 0; i < 100 && !nodes?.nodes.some((n) => n.node === 'cli-node' && n.online); i++) {
+        nodes = (await (await fetch(`${s.url}api/fleet/nodes`)).json()) as typeof nodes;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(nodes?.nodes.map((n) => [n.node, n.online])).toEqual([['cli-node', true]]);
+      expect((await fetch(`${s.url}api/fleet/blockfile?fsId=${'0'.repeat(32)}`)).status).toBe(401);
+      s.child.kill('SIGTERM');
+      expect(await s.exit).toBe(0);
+      expect(s.output()).not.toContain(token);
+    } finally {
+      await cluster.close();
+    }
   });
 });

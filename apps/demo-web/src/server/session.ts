@@ -213,7 +213,7 @@ export class PlaybackSession {
     // Frames from 8x up are key frames only (the browser decodes every frame it is sent up to 4x).
     const manager = new ValkkaFSManager(filesystems, { holeMs: HOLE_MS, keyFramesOnlyFrom: 8, budgetBytes: 16 << 20, name: 'demo-web' });
     manager.on('skip', () => this.sendClock());
-    manager.on('fsError', ({ valkkafs, error }) => this.sink.json({ type: 'error', code: 'EFS', message: `${valkkafs.dirname}: ${error.message}` }));
+    manager.on('fsError', ({ valkkafs, error }) => this.sink.json({ type: 'error', code: 'EFS', message: this.fsErrorMessage(valkkafs, error) }));
     for (const [slot, camera] of cameras.entries()) {
       await manager.map({
         valkkafs: camera.fs,
@@ -308,6 +308,13 @@ export class PlaybackSession {
 
   private sendClock(): void {
     this.sink.json({ type: 'clock', generation: this.generation, time: this.now(), rate: this.rate, live: this.live });
+  }
+
+  /** A fleet camera whose node is offline is said so in words (its blocks cannot be fetched); others name the directory. */
+  private fsErrorMessage(valkkafs: unknown, error: Error): string {
+    const camera = this.cameras.find((c) => c.fs === valkkafs);
+    if (camera?.source === 'remote' && !this.catalog.info(camera).online) return `${camera.name}: node ${camera.node} is offline; its archive camera plays what was archived`;
+    return `${camera?.fs.dirname ?? 'a filesystem'}: ${error.message}`;
   }
 
   private defaultTime(cameras: readonly Camera[]): number {

@@ -642,6 +642,7 @@ async function startPage(): Promise<void> {
     buildGrid();
   },
   choose: (ids: number[]) => choose(ids),
+  seekTo: (t: number) => seek(t),
   shown: () => shownCameras(),
   connected: () => connection.open,
   rowTop: (camera: number) => timeline.rowTop(camera),

@@ -1,0 +1,272 @@
+// A fleet on loopback: a 3-server NATS JetStream cluster (Debian's nats-server) and two recorders, each its own
+// process (test/fleet-node.mjs: `valkka serve --record --fleet --archive`) with 2 sample cameras in small rings.
+// Node 1 lists all 4 cameras and Chromium plays them in one grid in step; recorder 2 killed: shown offline, its
+// archive plays and exports the same frames it recorded; node-to-node routes refuse requests without the fleet
+// token; NATS gone: node 1 records and serves its own cameras on.
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { type NatsCluster, natsMissing, startNatsCluster } from '@valkka/vitest-preset/nats-cluster';
+import { hasCommand, skipReason } from '@valkka/vitest-preset/skip';
+import type { BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CameraInfo } from '../src/protocol.js';
+import { chromiumMissing, launch, settle, type Shown, shot, tiles } from './browser.js';
+import { FIXTURES } from './recordings.js';
+
+const why = skipReason('demo-web fleet (NATS cluster, 2 recorders)', [
+  [natsMissing() === undefined, natsMissing() ?? ''],
+  [hasCommand('ffmpeg', ['-version']), 'ffmpeg is not installed (the export check)'],
+]);
+const noChromium = skipReason('demo-web fleet UI in Chromium', [[!chromiumMissing(), 'chromium not installed (/usr/bin/chromium)']]);
+const NODE_SCRIPT = resolve(import.meta.dirname, 'fleet-node.mjs');
+const TOKEN = randomBytes(18).toString('base64url');
+const FRAME_MS = 40;
+
+interface Node {
+  child: ChildProcess;
+  url: string;
+  exited: Promise<number | null>;
+  output: () => string;
+}
+
+/** Starts a recorder process; resolves with the URL it prints. */
+function startNode(name: string, config: string, servers: string[]): Promise<Node> {
+  const fleet = { servers, node: name, token: TOKEN, archive: {}, heartbeatMs: 1000, watchMs: 1000 };
+  const child = spawn(process.execPath, [NODE_SCRIPT, config], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FLEET: JSON.stringify(fleet) } });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  return new Promise((resolveStart, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${name}: no URL within 30 s:\n${out}`)), 30_000);
+    child.stdout!.on('data', () => {
+      const m = /open (http:\/\/\S+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolveStart({ child, url: m[1]!, exited, output: () => out });
+      }
+    });
+    void exited.then((code) => reject(new Error(`${name} exited with ${code}:\n${out}`)));
+  });
+}
+
+async function json<T>(url: string): Promise<T> {
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
+  return (await res.json()) as T;
+}
+
+const camerasOf = (node: Node): Promise<CameraInfo[]> => json<{ cameras: CameraInfo[] }>(`${node.url}api/cameras`).then((r) => r.cameras);
+
+/** Polls until `ok` holds (or the deadline): the value, for the assertion that follows to say what was wrong. */
+async function until<T>(read: () => Promise<T>, ok: (v: T) => boolean, ms: number): Promise<T> {
+  const deadline = Date.now() + ms;
+  let v = await read();
+  while (!ok(v) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 250));
+    v = await read();
+  }
+  return v;
+}
+
+describe.skipIf(why)('a fleet of two recorders on a 3-server NATS cluster', () => {
+  let cluster: NatsCluster;
+  let base: string;
+  const nodes: Node[] = [];
+
+  beforeAll(async () => {
+    base = await mkdtemp(join(tmpdir(), 'valkka-fleet-web-'));
+    cluster = await startNatsCluster({ nodes: 3 });
+    for (const n of [1, 2]) {
+      // 64 KiB blocks seal every few seconds at the fixtures' bit rates: the archive fills while the test runs.
+      const cameras = [
+        { dir: `n${n}/camA`, source: join(FIXTURES, 'h264-baseline-gop1s.h264'), id: 1, format: { blocksize: 65536, blocks: 32 } },
+        { dir: `n${n}/camB`, source: join(FIXTURES, 'h264-high-gop2s.h264'), id: 2, format: { blocksize: 65536, blocks: 32 } },
+      ];
+      const config = join(base, `node${n}.json`);
+      await writeFile(config, JSON.stringify({ cameras }));
+      nodes.push(await startNode(`node${n}`, config, cluster.urls));
+    }
+  });
+  afterAll(async () => {
+    for (const n of nodes) if (n.child.exitCode === null && n.child.signalCode === null) n.child.kill('SIGKILL');
+    await cluster?.close();
+    if (base) await rm(base, { recursive: true, force: true });
+  });
+
+  const live = (cams: CameraInfo[]): CameraInfo[] => cams.filter((c) => c.source !== 'archive');
+  const archiveOf = (cams: CameraInfo[], name: string): CameraInfo | undefined => cams.find((c) => c.source === 'archive' && c.name === `${name} (archive)`);
+
+  it('node 1 lists the 4 cameras of the fleet (2 its own, 2 of node 2) and the archived ones apart', async () => {
+    const cams = await until(
+      () => camerasOf(nodes[0]!),
+      (c) => live(c).filter((x) => x.codec === 'h264' && x.timeRange).length === 4 && archiveOf(c, 'node2/camA') !== undefined && archiveOf(c, 'node2/camB') !== undefined,
+      30_000,
+    );
+    expect(Object.fromEntries(live(cams).map((c) => [c.name, [c.source, c.node, c.online]]))).toEqual({
+      camA: ['local', 'node1', true],
+      camB: ['local', 'node1', true],
+      'node2/camA': ['remote', 'node2', true],
+      'node2/camB': ['remote', 'node2', true],
+    });
+    expect(archiveOf(cams, 'node2/camA')).toMatchObject({ node: 'node2', source: 'archive', codec: 'h264' });
+  });
+
+  it.skipIf(noChromium)('Chromium on node 1 plays the 4 cameras in one grid, every tile at the same instant', async () => {
+    const browser: BrowserContext = await launch();
+    try {
+      const page: Page = await browser.newPage();
+      await page.goto(nodes[0]!.url);
+      const cams = live(await camerasOf(nodes[0]!));
+      await settle(() => page.evaluate(() => (window as any).__valkka.tiles().length as number), (n) => n > 0, 15_000);
+      await page.evaluate((ids) => (window as any).__valkka.choose(ids), cams.map((c) => c.id));
+      // An instant all four hold, a couple of seconds back.
+      const t = Math.min(...cams.map((c) => c.timeRange![1])) - 2000;
+      await page.evaluate((time) => (window as any).__valkka.seekTo(time), t);
+      const atSeek = await settle(
+        () => tiles(page),
+        (s) => s.length === 4 && s.every((x) => x.shownTs !== undefined && t - x.shownTs >= 0 && t - x.shownTs < FRAME_MS && typeof x.number === 'number'),
+        20_000,
+      );
+      const atT = (s: Shown): boolean => s.shownTs !== undefined && t - s.shownTs >= 0 && t - s.shownTs < FRAME_MS;
+      expect(Object.fromEntries(atSeek.map((s) => [s.name, atT(s) && typeof s.number === 'number'])), JSON.stringify({ t, atSeek })).toEqual(
+        Object.fromEntries(cams.map((c) => [c.name, true])),
+      );
+      // Playing from an instant further back (so the recording is ahead of the clock): one clock for the 4 tiles.
+      await page.evaluate((time) => (window as any).__valkka.seekTo(time), t - 8000);
+      await settle(() => tiles(page), (s) => s.every((x) => x.shownTs !== undefined && Math.abs(x.shownTs - (t - 8000)) < FRAME_MS), 20_000);
+      await page.keyboard.press(' ');
+      await new Promise((r) => setTimeout(r, 1500));
+      const readings = [];
+      for (let i = 0; i < 5; i++) {
+        const [shown, now] = await Promise.all([tiles(page), page.evaluate(() => (window as any).__valkka.clock().now as number)]);
+        const ts = shown.map((s) => s.shownTs ?? NaN);
+        readings.push({ spread: Math.max(...ts) - Math.min(...ts), behind: now - Math.min(...ts), ts });
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      await page.mouse.move(640, 20);
+      await shot(page, 'fleet-1-playing');
+      await page.keyboard.press('k');
+      expect(readings.at(-1)!.ts[0]! - (t - 8000), 'the clock moved').toBeGreaterThan(1000);
+      // In step: every tile within two frame intervals of the others (cameras start at different milliseconds).
+      expect(readings.filter((r) => r.spread <= 2 * FRAME_MS).length, JSON.stringify(readings)).toBeGreaterThanOrEqual(3);
+      await page.click('#pick');
+      await shot(page, 'fleet-2-cameras');
+    } finally {
+      await browser.close();
+    }
+  });
+
+  it('node-to-node routes refuse requests without the fleet token (401) and give another node only local blocks', async () => {
+    const [n1] = nodes;
+    const nodesView = await json<{ nodes: Array<{ node: string; filesystems: Array<{ fsId: string }> }> }>(`${n1!.url}api/fleet/nodes`);
+    const fsId = nodesView.nodes.find((n) => n.node === 'node1')!.filesystems[0]!.fsId;
+    const remoteFsId = nodesView.nodes.find((n) => n.node === 'node2')!.filesystems[0]!.fsId;
+    const get = (path: string, token?: string): Promise<Response> => fetch(`${n1!.url}${path}`, token ? { headers: { authorization: `Bearer ${token}` } } : {});
+    for (const path of [`api/fleet/block?fsId=${fsId}&block=0`, `api/fleet/blockfile?fsId=${fsId}`]) {
+      expect((await get(path)).status, `${path} without a token`).toBe(401);
+      expect((await get(path, 'not-the-fleet-token-at-all')).status, `${path} with a wrong token`).toBe(401);
+    }
+    const block = await get(`api/fleet/block?fsId=${fsId}&block=0`, TOKEN);
+    expect(block.status).toBe(200);
+    expect((await block.arrayBuffer()).byteLength).toBe(65536);
+    const rows = await get(`api/fleet/blockfile?fsId=${fsId}`, TOKEN);
+    expect(rows.status).toBe(200);
+    expect((await rows.arrayBuffer()).byteLength).toBe(32 * 16);
+    expect(rows.headers.get('x-valkka-current-block')).toMatch(/^\d+$/);
+    // Not passed on: another node may not ask node 1 for node 2's blocks nor the archive.
+    expect((await get(`api/fleet/block?fsId=${remoteFsId}&block=0&kind=node`, TOKEN)).status).toBe(403);
+    expect((await get(`api/fleet/block?fsId=${remoteFsId}&block=0`, TOKEN)).status).toBe(404);
+    expect((await get('api/fleet/block?fsId=nothex&block=0', TOKEN)).status).toBe(400);
+  });
+
+  it('recorder 2 killed: shown offline; its archive plays and exports the frames it recorded', async () => {
+    const [n1, n2] = nodes;
+    // The range to export: 2 s inside what node 2 has archived so far, exported by node 2 itself first.
+    const before = await camerasOf(n1!);
+    const archived = archiveOf(before, 'node2/camA')!;
+    const ranges = await json<{ cameras: Array<{ ranges: Array<[number, number]> }> }>(`${n1!.url}api/ranges?from=0&to=9999999999999&cameras=${archived.id}`);
+    const [r0, r1] = ranges.cameras[0]!.ranges.at(-1)!;
+    expect(r1 - r0, 'node 2 archived at least 3 s').toBeGreaterThan(3000);
+    const from = r0 + 500;
+    const to = from + 2000;
+    const own = await fetch(`${n2!.url}api/export?stream=camA&from=${from}&to=${to}`);
+    expect(own.status).toBe(200);
+    const ownFile = join(base, 'node2-own.mp4');
+    await writeFile(ownFile, new Uint8Array(await own.arrayBuffer()));
+
+    n2!.child.kill('SIGKILL');
+    await n2!.exited;
+    const after = await until(
+      () => camerasOf(n1!),
+      (c) => c.filter((x) => x.node === 'node2' && x.source === 'remote').every((x) => !x.online),
+      20_000,
+    );
+    expect(Object.fromEntries(after.filter((c) => c.node === 'node2').map((c) => [c.name, c.online]))).toEqual({
+      'node2/camA': false,
+      'node2/camA (archive)': true,
+      'node2/camB': false,
+      'node2/camB (archive)': true,
+    });
+    const nodesView = await json<{ nodes: Array<{ node: string; online: boolean }> }>(`${n1!.url}api/fleet/nodes`);
+    expect(Object.fromEntries(nodesView.nodes.map((n) => [n.node, n.online]))).toEqual({ node1: true, node2: false });
+
+    // The archive camera through node 1: the same frames, decoded, as node 2's own export of that range.
+    const res = await fetch(`${n1!.url}api/export?stream=${archived.id}&from=${from}&to=${to}`);
+    expect(res.status).toBe(200);
+    const file = join(base, 'node2-archive.mp4');
+    await writeFile(file, new Uint8Array(await res.arrayBuffer()));
+    const md5 = (f: string): string[] =>
+      execFileSync('ffmpeg', ['-v', 'error', '-i', f, '-map', '0:v:0', '-fps_mode', 'passthrough', '-pix_fmt', 'yuv420p', '-f', 'framemd5', '-'], { encoding: 'utf8' })
+        .split('\n')
+        .filter((l) => l && !l.startsWith('#'))
+        .map((l) => l.split(',').at(-1)!.trim());
+    const fromArchive = md5(file);
+    expect(fromArchive.length, '2 s at 25 fps').toBeGreaterThanOrEqual(2000 / FRAME_MS);
+    expect(fromArchive).toEqual(md5(ownFile));
+
+    if (!noChromium) {
+      // And in the grid: node 2's archive cameras (and node 1's own) at one instant of the archived range.
+      const browser = await launch();
+      try {
+        const page = await browser.newPage();
+        await page.goto(n1!.url);
+        await settle(() => page.evaluate(() => (window as any).__valkka.tiles().length as number), (n) => n > 0, 15_000);
+        const ids = [archived.id, archiveOf(after, 'node2/camB')!.id, ...after.filter((c) => c.node === 'node2' && c.source === 'remote').map((c) => c.id)];
+        await page.evaluate((list) => (window as any).__valkka.choose(list), ids);
+        const t = from + 1000;
+        await page.evaluate((time) => (window as any).__valkka.seekTo(time), t);
+        const atT = (x: Shown | undefined): boolean => x?.shownTs !== undefined && t - x.shownTs >= 0 && t - x.shownTs < FRAME_MS && typeof x.number === 'number';
+        const shown = await settle(() => tiles(page), (s) => atT(s.find((x) => x.camera === archived.id)), 20_000);
+        expect(atT(shown.find((x) => x.camera === archived.id)), JSON.stringify({ t, shown })).toBe(true);
+        await page.mouse.move(640, 20);
+        await shot(page, 'fleet-3-offline');
+      } finally {
+        await browser.close();
+      }
+    }
+  });
+
+  it('NATS down: node 1 records on and serves its own cameras; it stops cleanly', async () => {
+    const n1 = nodes[0]!;
+    for (let i = 0; i < 3; i++) await cluster.stop(i);
+    const health = await until(
+      () => json<{ fleet: { nats: string } }>(`${n1.url}api/health`),
+      (h) => h.fleet.nats !== 'connected',
+      15_000,
+    );
+    expect(health.fleet.nats).toBe('disconnected');
+    const end = async (): Promise<number> => Math.min(...(await camerasOf(n1)).filter((c) => c.source === 'local').map((c) => c.timeRange![1]));
+    const first = await end();
+    const later = await until(end, (e) => e > first + 1500, 10_000);
+    expect(later, 'local recording goes on').toBeGreaterThan(first + 1500);
+    n1.child.kill('SIGTERM');
+    const code = await Promise.race([n1.exited, new Promise((r) => setTimeout(() => r('still running 20 s after SIGTERM'), 20_000))]);
+    expect(code).toBe(0);
+    expect(n1.output()).toContain('stopped');
+    expect(n1.output(), 'the fleet token is never logged').not.toContain(TOKEN);
+  });
+});
