@@ -19,6 +19,15 @@ export { workerUrl } from './thread/worker-path.js';
 export { StreamMap } from './writer/slot-map.js';
 export { WriterCore, type WriterCommand, type WriterCounts } from './writer/writer-core.js';
 export { ValkkaFSWriterThread, type WriterEvents, type WriterStats, type WriterThreadOptions } from './writer/writer-thread.js';
+export {
+  DEFAULT_WRITER_BATCH_MS,
+  SharedWriterThread,
+  type SharedBlockInfo,
+  type SharedWriterCommand,
+  type SharedWriterEvents,
+  type SharedWriterFs,
+  type SharedWriterOptions,
+} from './writer/shared-writer-thread.js';
 export { ReaderCore, type ExpiredBlock, type ReaderCommand, type ReaderCounts } from './reader/reader-core.js';
 export { ValkkaFSReaderThread, type ReaderEvents, type ReaderStats, type ReaderThreadOptions } from './reader/reader-thread.js';
 export { SharedReaderThread, type SharedReaderCommand, type SharedReaderEvents, type SharedReaderOptions } from './reader/shared-reader-thread.js';

@@ -37,9 +37,12 @@ describe.each(CLIPS)('$file', ({ file, codec }) => {
     // A P frame of several packets in the first GOP loses its second packet.
     const lostIn = packets.findIndex((p, i) => i > 0 && !clip.units[i]!.key && p.length >= 2);
     expect(lostIn).toBeGreaterThan(0);
-    const d = new Depacketizer({ codec });
+    const gaps: Array<[number, number]> = [];
+    const d = new Depacketizer({ codec, onGap: (first, count) => gaps.push([first, count]) });
     const out = feed(d, packets.flatMap((p, i) => (i === lostIn ? [p[0]!, ...p.slice(2)] : p)));
     expect(d.counts.lostPackets).toBe(1);
+    // The gap is named: the sequence number of the packet that never came.
+    expect(gaps).toEqual([[parseRtp(packets[lostIn]![1]!).sequence, 1]]);
     const keyAt = clip.units.findIndex((u, i) => i > lostIn && u.key);
     // Units before the loss, then from the next key frame on: never a broken one.
     const expected = [...units.slice(0, lostIn), ...units.slice(keyAt)];

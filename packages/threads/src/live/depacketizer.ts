@@ -13,6 +13,8 @@ export interface DepacketizerOptions {
   parameterSets?: Uint8Array[];
   /** Largest access unit passed on (bytes); a larger one is dropped and counted. */
   maxFrameBytes?: number;
+  /** Told of each sequence gap: the first missing sequence number and how many are missing. */
+  onGap?(firstMissing: number, count: number): void;
 }
 
 export interface DepacketizedUnit {
@@ -40,6 +42,8 @@ export const DEFAULT_MAX_FRAME_BYTES = 8 << 20;
 /** NAL units per access unit, beyond which it is dropped (bounds memory of pending references). */
 const MAX_NALS = 1024;
 const START_CODE = new Uint8Array([0, 0, 0, 1]);
+const NONE: DepacketizedUnit[] = Object.freeze([]) as unknown as DepacketizedUnit[];
+const NO_NALS: Uint8Array[] = Object.freeze([]) as unknown as Uint8Array[];
 
 export class Depacketizer {
   readonly counts: DepacketizerCounts = { packets: 0, lostPackets: 0, latePackets: 0, droppedUnits: 0, unsupportedPackets: 0, units: 0 };
@@ -49,6 +53,7 @@ export class Depacketizer {
   /** Latest parameter set by NAL type (copies: payloads share socket buffers). */
   private readonly config = new Map<number, Uint8Array>();
   private readonly configTypes: readonly number[];
+  private readonly onGap: ((firstMissing: number, count: number) => void) | undefined;
 
   private expectedSeq = -1;
   /** NAL units (or pieces: a fragmented NAL is a list of pieces joined at the end) of the unit being assembled. */
@@ -69,13 +74,15 @@ export class Depacketizer {
     this.h264 = options.codec === Codec.h264;
     this.maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
     this.configTypes = configTypes(options.codec);
+    this.onGap = options.onGap;
     for (const nal of options.parameterSets ?? []) this.remember(nal);
   }
 
   /** Feeds one RTP packet; returns the access units it completed (zero, one, or two when a marker was missing). */
   push(packet: RtpPacket): DepacketizedUnit[] {
     this.counts.packets++;
-    const out: DepacketizedUnit[] = [];
+    // Most packets complete nothing: they share one empty (frozen) list instead of a new one each.
+    let out: DepacketizedUnit[] = NONE;
     if (this.expectedSeq >= 0 && packet.sequence !== this.expectedSeq) {
       const gap = (packet.sequence - this.expectedSeq) & 0xffff;
       if (gap >= 0x8000) {
@@ -83,19 +90,20 @@ export class Depacketizer {
         return out;
       }
       this.counts.lostPackets += gap;
+      this.onGap?.(this.expectedSeq, gap);
       this.loss();
     }
     this.expectedSeq = (packet.sequence + 1) & 0xffff;
     // A new timestamp ends the previous unit even when its marker packet was lost or never set.
     if (this.nals.length > 0 || this.fragment || this.broken) {
-      if (packet.timestamp !== this.timestamp) this.finish(out);
+      if (packet.timestamp !== this.timestamp) out = this.finish(out);
     }
     if (this.nals.length === 0 && !this.fragment) {
       this.timestamp = packet.timestamp;
     }
     if (this.h264) this.h264Payload(packet.payload);
     else this.h265Payload(packet.payload);
-    if (packet.marker) this.finish(out);
+    if (packet.marker) out = this.finish(out);
     return out;
   }
 
@@ -201,7 +209,7 @@ export class Depacketizer {
   }
 
   /** Ends the unit being assembled: passes it on when whole (and, after a loss, key), else counts it dropped. */
-  private finish(out: DepacketizedUnit[]): void {
+  private finish(out: DepacketizedUnit[]): DepacketizedUnit[] {
     const broken = this.broken || this.fragment !== undefined;
     const nals = this.nals;
     const key = this.key;
@@ -215,12 +223,12 @@ export class Depacketizer {
     if (broken) {
       this.counts.droppedUnits++;
       this.waitKey = true;
-      return;
+      return out;
     }
-    if (nals.length === 0) return;
+    if (nals.length === 0) return out;
     if (this.waitKey && !key) {
       this.counts.droppedUnits++;
-      return;
+      return out;
     }
     this.waitKey = false;
     // Remember the stream's own parameter sets; insert the remembered ones before a key frame lacking them.
@@ -230,13 +238,14 @@ export class Depacketizer {
       if (this.configTypes.includes(type)) this.remember(joinPieces(pieces));
     }
     const all = (1 << this.configTypes.length) - 1;
-    let insert: Uint8Array[] = [];
+    let insert: Uint8Array[] = NO_NALS;
     if (key && seenConfig !== all) {
       insert = this.configTypes.filter((_t, i) => !(seenConfig & (1 << i))).flatMap((t) => this.config.get(t) ?? []);
     }
     const hasConfig = seenConfig === all || (key && insert.length > 0 && this.configTypes.every((t) => this.config.has(t)));
-    out.push({ rtpTimestamp: this.timestamp, payload: this.annexB(insert, nals), flags: (key ? FrameFlags.key : 0) | (hasConfig ? FrameFlags.config : 0) });
+    const unit = { rtpTimestamp: this.timestamp, payload: this.annexB(insert, nals), flags: (key ? FrameFlags.key : 0) | (hasConfig ? FrameFlags.config : 0) };
     this.counts.units++;
+    return out === NONE ? [unit] : [...out, unit];
   }
 
   private remember(nal: Uint8Array): void {

@@ -184,6 +184,7 @@ export class LiveCamera {
       codec: video.codec,
       parameterSets: video.parameterSets,
       ...(this.spec.maxFrameBytes ? { maxFrameBytes: this.spec.maxFrameBytes } : {}),
+      onGap: (first, count) => this.gap(first, count),
     });
     // A new session's clock starts after the last frame recorded: the hole stays a hole, time never runs back.
     this.clock = new WallClock({ clockRate: video.clockRate, floor: this.s.lastTimestamp + 1, log: (m) => this.log(m) });
@@ -229,6 +230,25 @@ export class LiveCamera {
       });
     }
   }
+
+  /**
+   * Names the sequence numbers that never came (at most one log a second; the others are counted): cameras
+   * of one shared stream missing the same numbers were never sent them.
+   */
+  private gap(first: number, count: number): void {
+    const now = performance.now();
+    if (now - this.lastGapLog < 1000) {
+      this.unloggedGaps++;
+      return;
+    }
+    const more = this.unloggedGaps > 0 ? ` (and ${this.unloggedGaps} gaps not logged since the last one)` : '';
+    this.lastGapLog = now;
+    this.unloggedGaps = 0;
+    this.log(`lost ${count} RTP packets: sequence ${first}..${(first + count - 1) & 0xffff} never arrived${more}`);
+  }
+
+  private lastGapLog = -Infinity;
+  private unloggedGaps = 0;
 
   private rtcp(packet: Uint8Array): void {
     try {

@@ -4,6 +4,7 @@ import { STOP_COMMAND } from '../thread/protocol.js';
 import { runWorker } from '../thread/worker-runtime.js';
 import { LiveCamera } from './live-camera.js';
 import { LIVE_COUNTERS, type LiveCameraConfig, type LiveWorkerData } from './live-thread.js';
+import { setReadBatchMs } from './rtsp-session.js';
 
 /** Frame bytes between two full garbage collections: dead read buffers and payloads never pile up (see collectEvery). */
 const COLLECT_EVERY_BYTES = 32 * 1024 * 1024;
@@ -11,6 +12,7 @@ const COLLECT_EVERY_BYTES = 32 * 1024 * 1024;
 // LiveThread's worker: cameras run on this worker's event loop; commands come through the input queue.
 runWorker<LiveWorkerData>(LIVE_COUNTERS, async (ctx) => {
   const moved = collectEvery(COLLECT_EVERY_BYTES);
+  setReadBatchMs(ctx.data.readBatchMs);
   const outputs = ctx.data.outputs.map((b) => FrameQueue.attach(b));
   const cameras = new Map<string, LiveCamera>();
   const totals = { frames: 0, bytes: 0, drops: 0 };

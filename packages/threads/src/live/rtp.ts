@@ -24,16 +24,18 @@ export function parseRtp(packet: Uint8Array): RtpPacket {
   let end = packet.length;
   if (b0 & 0x20) end -= packet[packet.length - 1]!;
   if (start > end) throw new LiveError('ERR_LIVE_PROTOCOL', `RTP header (${start} bytes) and padding run past the ${packet.length}-byte packet`);
-  const view = new DataView(packet.buffer, packet.byteOffset, packet.byteLength);
+  // Read byte by byte: no DataView for every packet.
   return {
     payloadType: packet[1]! & 0x7f,
     marker: (packet[1]! & 0x80) !== 0,
-    sequence: view.getUint16(2),
-    timestamp: view.getUint32(4),
-    ssrc: view.getUint32(8),
+    sequence: (packet[2]! << 8) | packet[3]!,
+    timestamp: u32(packet, 4),
+    ssrc: u32(packet, 8),
     payload: packet.subarray(start, end),
   };
 }
+
+const u32 = (b: Uint8Array, at: number): number => ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
 
 export interface SenderReport {
   ssrc: number;

@@ -46,8 +46,16 @@ export class WriterCore {
       this.counts.unmapped += 1;
       return;
     }
-    const { slot: _slot, ...rest } = frame;
-    const written = this.sink.write({ ...rest, streamId: id });
+    // A plain literal, not rest/spread: this runs for every frame.
+    const written = this.sink.write({
+      streamId: id,
+      subsession: frame.subsession,
+      timestamp: frame.timestamp,
+      mediaType: frame.mediaType,
+      codec: frame.codec,
+      flags: frame.flags,
+      payload: frame.payload,
+    });
     if (!(written instanceof Promise)) return this.wrote(frame);
     return written.then(
       () => this.wrote(frame),
