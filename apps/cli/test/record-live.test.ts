@@ -65,7 +65,7 @@ describe.skipIf(why)('valkka record from RTSP cameras', () => {
           { name: 'left', url: server.url('/cam1'), dir: dirs.multi, id: 1 },
           { name: 'right', url: server.url('/cam2'), dir: dirs.multi, id: 2 },
         ],
-        workers: 2,
+        workers: 1, // one group: one LiveThread and one SharedWriterThread writing both directories
       }),
     );
     const r = await valkka('record', '--config', config, '--duration', '2.5');
@@ -86,6 +86,10 @@ describe.skipIf(why)('valkka record from RTSP cameras', () => {
     const closed = await valkka('record', dirs.a, '--source', 'rtsp://u:p@127.0.0.1:1/cam', '--duration', '1');
     expect(closed.code).toBe(1);
     expect(closed.stderr).toMatch(/cannot record rtsp:\/\/\*\*\*@127\.0\.0\.1:1\/cam: cannot connect to 127\.0\.0\.1:1: ECONNREFUSED/);
+    const noFs = join(tmp, 'no-fs-here');
+    const unopened = await valkka('record', noFs, '--source', server.url('/cam1'), '--duration', '1');
+    expect(unopened.code).toBe(1);
+    expect(unopened.stderr).toContain(`cannot record into ${noFs}:`);
   }, 30_000);
 
   it('a bad config is refused before anything starts, naming the file and the place', async () => {

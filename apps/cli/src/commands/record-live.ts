@@ -1,6 +1,7 @@
 /**
- * `valkka record DIR --source rtsp://...` and `valkka record --config cameras.json`: cameras over RTSP
- * (LiveThreads, a worker per core) into ValkkaFSWriterThreads, one per filesystem directory. Credentials
+ * `valkka record DIR --source rtsp://...` and `valkka record --config cameras.json`: cameras over RTSP into
+ * their filesystem directories, a worker per core, not per camera: the directories are spread over groups,
+ * and each group has one LiveThread (its cameras) and one SharedWriterThread (its filesystems). Credentials
  * never leave the URL they came in: everything printed names cameras with `redactUrl`.
  */
 import { readFile } from 'node:fs/promises';
@@ -13,9 +14,9 @@ import {
   LiveThread,
   parseRtspUrl,
   redactUrl,
+  SharedWriterThread,
   ThreadDiedError,
   type Transport,
-  ValkkaFSWriterThread,
 } from '@valkka/threads';
 import { z } from 'zod';
 import { CliError } from '../output.js';
@@ -75,7 +76,7 @@ const configSchema = z.strictObject({
     )
     .min(1)
     .max(4096),
-  /** LiveThreads (workers); default one per core, at most one per camera. */
+  /** Groups of directories, each a LiveThread and a SharedWriterThread; default one per core, at most one per directory. */
   workers: z.number().int().min(1).max(256).optional(),
 });
 type CameraConfig = z.infer<typeof configSchema>;
@@ -159,8 +160,7 @@ function transportOf(text: string | undefined): Transport {
 
 async function run(plans: CameraPlan[], workers: number | undefined, durationMs: number | undefined, json: boolean): Promise<LiveSummary> {
   const dirs = [...new Set(plans.map((p) => p.dir))];
-  const writers = new Map(dirs.map((d) => [d, new ValkkaFSWriterThread({ dirname: d, mode: 'drop' })]));
-  // A writer's queue has one producer: cameras of one directory share a LiveThread.
+  // A filesystem's input queue has one producer: cameras of one directory share a LiveThread.
   const threadCount = Math.max(1, Math.min(workers ?? availableParallelism(), dirs.length));
   const groups: string[][] = Array.from({ length: threadCount }, () => []);
   for (const dir of [...dirs].sort((a, b) => plans.filter((p) => p.dir === b).length - plans.filter((p) => p.dir === a).length)) {
@@ -169,20 +169,25 @@ async function run(plans: CameraPlan[], workers: number | undefined, durationMs:
   }
   const lives = groups
     .filter((g) => g.length > 0)
-    .map((g, i) => ({ dirs: g, thread: new LiveThread({ name: `live-${i}`, outputs: g.map((d) => writers.get(d)!.input) }) }));
+    .map((g, i) => {
+      const writer = new SharedWriterThread({ name: `writer-${i}`, filesystems: g.map((dirname) => ({ dirname, mode: 'drop' })) });
+      return { dirs: g, writer, thread: new LiveThread({ name: `live-${i}`, outputs: writer.inputs }) };
+    });
+  const writers = lives.map((l) => l.writer);
   const started = performance.now();
   const stopAll = async (): Promise<void> => {
     await Promise.allSettled(lives.map((l) => l.thread.close()));
-    await Promise.allSettled([...writers.values()].map((w) => w.close()));
+    await Promise.allSettled(writers.map((w) => w.close()));
   };
   try {
-    for (const [dir, writer] of writers) {
+    for (const { dirs: d, writer } of lives) {
       try {
         await writer.start();
       } catch (err) {
-        throw new CliError(`cannot record into ${dir}: ${reasonOf(err)}`, 1);
+        // The worker's message starts with the directory it could not open.
+        throw new CliError(`cannot record into ${reasonOf(err)}`, 1);
       }
-      for (const p of plans.filter((x) => x.dir === dir)) await writer.setSlotId(p.slot, p.id);
+      for (const p of plans.filter((x) => d.includes(x.dir))) await writer.setSlotId(d.indexOf(p.dir), p.slot, p.id);
     }
     // Each camera's first attempt decides: one that cannot be reached or refuses the credentials stops the command.
     // A camera that answers 5xx (busy, media not ready) gets a few more attempts before it counts as failed.
@@ -222,12 +227,12 @@ async function run(plans: CameraPlan[], workers: number | undefined, durationMs:
       const lines = failed.map((e) => (plans.length === 1 ? `cannot record ${e.name}: ${e.error!.message}` : `camera ${e.name}: ${e.error!.message}`));
       throw new CliError(plans.length === 1 ? lines[0]! : `${failed.length} of ${plans.length} cameras cannot be recorded:\n  ${lines.join('\n  ')}`, 1);
     }
-    const interrupted = await waitUntilDone(lives.map((l) => l.thread), [...writers.values()], durationMs, json);
+    const interrupted = await waitUntilDone(lives.map((l) => l.thread), writers, durationMs, json);
     await stopAll();
-    for (const w of writers.values()) await w.waitStop();
-    return summarize(plans, lives.map((l) => l.thread), writers, (performance.now() - started) / 1000, interrupted);
+    for (const w of writers) await w.waitStop();
+    return summarize(plans, lives, (performance.now() - started) / 1000, interrupted);
   } catch (err) {
-    await Promise.allSettled([...lives.map((l) => l.thread.terminate()), ...[...writers.values()].map((w) => w.terminate())]);
+    await Promise.allSettled([...lives.map((l) => l.thread.terminate()), ...writers.map((w) => w.terminate())]);
     if (err instanceof ThreadDiedError) throw new CliError(`recording failed: ${reasonOf(err)}`, 1);
     throw err;
   }
@@ -236,7 +241,7 @@ async function run(plans: CameraPlan[], workers: number | undefined, durationMs:
 const cameraCount = (plans: CameraPlan[], dirs: string[]): number => plans.filter((p) => dirs.includes(p.dir)).length;
 
 /** Until --duration passed, a signal came, or a thread died; shows the status meanwhile. Returns whether a signal stopped it. */
-async function waitUntilDone(lives: LiveThread[], writers: ValkkaFSWriterThread[], durationMs: number | undefined, json: boolean): Promise<boolean> {
+async function waitUntilDone(lives: LiveThread[], writers: SharedWriterThread[], durationMs: number | undefined, json: boolean): Promise<boolean> {
   let interrupted = false;
   const stop = (): void => {
     interrupted = true;
@@ -297,8 +302,13 @@ class StatusTable {
   }
 }
 
-function summarize(plans: CameraPlan[], lives: LiveThread[], writers: Map<string, ValkkaFSWriterThread>, seconds: number, interrupted: boolean): LiveSummary {
-  const stats = new Map(lives.flatMap((l) => l.cameraStats()).map((s) => [s.name, s]));
+function summarize(
+  plans: CameraPlan[],
+  lives: Array<{ dirs: string[]; writer: SharedWriterThread; thread: LiveThread }>,
+  seconds: number,
+  interrupted: boolean,
+): LiveSummary {
+  const stats = new Map(lives.flatMap((l) => l.thread.cameraStats()).map((s) => [s.name, s]));
   return {
     cameras: plans.map((p) => {
       const s = stats.get(p.name);
@@ -316,10 +326,12 @@ function summarize(plans: CameraPlan[], lives: LiveThread[], writers: Map<string
         ...(s?.lastError ? { lastError: s.lastError } : {}),
       };
     }),
-    filesystems: [...writers].map(([dir, w]) => {
-      const s = w.stats();
-      return { dir, written: s.written, writtenBytes: s.writtenBytes, blocks: s.blocks, drops: s.queue.drops + s.tooLarge + s.wrongStream };
-    }),
+    filesystems: lives.flatMap(({ dirs, writer }) =>
+      dirs.map((dir, i) => {
+        const s = writer.stats(i);
+        return { dir, written: s.written, writtenBytes: s.writtenBytes, blocks: s.blocks, drops: s.queue.drops + s.tooLarge + s.wrongStream };
+      }),
+    ),
     seconds,
     interrupted,
   };
@@ -334,8 +346,9 @@ export function liveSummaryText(s: LiveSummary): string {
 }
 
 function reasonOf(err: unknown): string {
-  const cause = (err as { cause?: unknown }).cause;
-  if (cause instanceof Error) return cause.message;
+  // A worker's error arrives as the plain { message } it posted (ThreadDiedError's cause).
+  const cause = (err as { cause?: { message?: unknown } }).cause;
+  if (typeof cause?.message === 'string') return cause.message;
   return err instanceof Error ? err.message : String(err);
 }
 
