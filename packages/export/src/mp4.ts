@@ -24,8 +24,6 @@ const TIMESCALE = 1000;
 const SINGLE_FRAME_MS = 40;
 /** Each of the two output buffers (one filled while the other is written). */
 const OUTPUT_BUFFER = 2 ** 20;
-/** mdat with a 64-bit size: its header is 16 bytes. */
-const MDAT_HEADER = 16;
 const START_CODE = Buffer.from([0, 0, 1]);
 
 export interface Mp4WriterOptions {
@@ -199,9 +197,8 @@ export class Mp4Writer {
     this.sink = sink;
     await sink.write(boxes.ftyp(codec === 'h264' ? ['avc1'] : []));
     this.mdatAt = sink.position;
-    // The size (64 bits) is filled in at the end.
+    // Size 1: the real size follows as 64 bits (filled in at the end), so the mdat may pass 4 GiB.
     await sink.write(new boxes.Fields().u32(1).ascii('mdat').u64(0).done());
-    if (sink.position - this.mdatAt !== MDAT_HEADER) throw new Error('mdat header size');
     return sink;
   }
 }
