@@ -1,12 +1,14 @@
 /**
  * Sample cameras recorded while the server runs: each is a file played as a camera (FileSourceThread,
- * looping, with holes, optionally starting late) into its filesystem's ValkkaFSWriterThread. A directory
- * without a filesystem is formatted first; one that has one is continued (the writer recovers and goes on).
+ * looping, with holes, optionally starting late) into its filesystem, written by SharedWriterThreads (a writer
+ * worker per core, not per camera). A directory without a filesystem is formatted first; one that has one is
+ * continued (the writer recovers and goes on).
  */
 import { readFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { ValkkaSingleFS } from '@valkka/fs';
-import { FileSourceThread, loadClip, ValkkaFSWriterThread } from '@valkka/threads';
+import { FileSourceThread, loadClip, SharedWriterThread } from '@valkka/threads';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 
@@ -76,7 +78,9 @@ export async function formatMissing(config: RecordConfig): Promise<string[]> {
 
 interface Running {
   config: CameraConfig;
-  writer: ValkkaFSWriterThread;
+  /** The shared writer of this camera's filesystem, and the filesystem's index in it. */
+  writer: SharedWriterThread;
+  fs: number;
   source: FileSourceThread | undefined;
   startTimer: NodeJS.Timeout | undefined;
 }
@@ -88,9 +92,20 @@ export class Recorders {
   ) {}
 
   static async start(config: RecordConfig, log: Logger): Promise<Recorders> {
+    // A bad file fails here, with its name, before any thread starts.
+    for (const c of config.cameras) await loadClip(c.source, c.fps ? { fps: c.fps } : {});
     const recorders = new Recorders([], log);
+    // Camera i's filesystem goes to writer i % workers, each writer a worker writing its filesystems.
+    const workers = Math.min(availableParallelism(), config.cameras.length);
+    const groups = Array.from({ length: workers }, (_v, w) => config.cameras.filter((_c, i) => i % workers === w));
     try {
-      for (const c of config.cameras) await recorders.add(c);
+      for (const group of groups) {
+        const writer = new SharedWriterThread({ filesystems: group.map((c) => ({ dirname: c.dir, mode: 'drop' })) });
+        writer.on('error', (err: Error) => log.error({ dirs: writer.dirnames, err: err.message }, 'writer failed'));
+        await writer.start();
+        for (const [fs, c] of group.entries()) recorders.running.push({ config: c, writer, fs, source: undefined, startTimer: undefined });
+      }
+      for (const entry of recorders.running) await recorders.add(entry);
     } catch (err) {
       await recorders.close();
       throw err;
@@ -98,19 +113,14 @@ export class Recorders {
     return recorders;
   }
 
-  private async add(config: CameraConfig): Promise<void> {
-    await loadClip(config.source, config.fps ? { fps: config.fps } : {}); // a bad file fails here, with its name
-    const writer = new ValkkaFSWriterThread({ dirname: config.dir, mode: 'drop' });
-    writer.on('error', (err: Error) => this.log.error({ dir: config.dir, err: err.message }, 'writer failed'));
-    await writer.start();
-    await writer.setSlotId(1, config.id);
-    const entry: Running = { config, writer, source: undefined, startTimer: undefined };
-    this.running.push(entry);
+  private async add(entry: Running): Promise<void> {
+    const { config, writer, fs } = entry;
+    await writer.setSlotId(fs, 1, config.id);
     const startSource = async (): Promise<void> => {
       const source = new FileSourceThread({
         path: config.source,
         slot: 1,
-        output: writer.input,
+        output: writer.input(fs),
         // Whole milliseconds: frame k is stamped startTime + k x the frame duration.
         startTime: Date.now(),
         ...(config.fps ? { fps: config.fps } : {}),
@@ -134,8 +144,8 @@ export class Recorders {
   }
 
   stats(): Array<{ dir: string; id: number; started: boolean; written: number; drops: number; blocks: number }> {
-    return this.running.map(({ config, writer, source }) => {
-      const s = writer.stats();
+    return this.running.map(({ config, writer, fs, source }) => {
+      const s = writer.stats(fs);
       return { dir: config.dir, id: config.id, started: source !== undefined, written: s.written, drops: s.queue.drops + s.tooLarge + s.wrongStream, blocks: s.blocks };
     });
   }
@@ -144,6 +154,7 @@ export class Recorders {
   async close(): Promise<void> {
     for (const r of this.running) clearTimeout(r.startTimer);
     await Promise.all(this.running.map((r) => r.source?.close().catch(() => r.source?.terminate())));
-    await Promise.all(this.running.map((r) => r.writer.close().catch(() => r.writer.terminate())));
+    const writers = [...new Set(this.running.map((r) => r.writer))];
+    await Promise.all(writers.map((w) => w.close().catch(() => w.terminate())));
   }
 }
