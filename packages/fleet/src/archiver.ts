@@ -7,7 +7,7 @@
  */
 import { EventEmitter } from 'node:events';
 
-import { type ValkkaFS, type Geometry, loadValkkaFS, readSeq } from '@valkka/fs';
+import { type ValkkaFS, type Geometry, loadValkkaFS, readSeq, readSummary } from '@valkka/fs';
 import type { Logger } from 'pino';
 
 import type { Archive, ArchivedBlock } from './archive.js';
@@ -52,8 +52,10 @@ export class Archiver extends EventEmitter<Events> {
   private readonly archived = new Set<number>();
   private listed = false;
   /** Per block: its row and seq when last looked at. */
-  private readonly seen = new Map<number, { row: string; seq: number | undefined }>();
+  private readonly seen = new Map<number, { row: string; seq: number | undefined; sealedChecked?: string }>();
   private readonly pending = new Map<number, Pending>();
+  /** Seqs given up on (missed or refused): never queued again. */
+  private readonly done = new Set<number>();
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private stopped = false;
@@ -131,21 +133,37 @@ export class Archiver extends EventEmitter<Events> {
     for (const [seq] of this.pending) if (this.archived.has(seq)) this.pending.delete(seq);
   }
 
-  /** Follows the writer: every used block that is not the open one is sealed; its seq is read once per row change. */
+  /**
+   * Follows the writer. A block is sealed once a block with a higher seq exists (the writer seals a
+   * block before it enters the next one), or when its tail holds a seal; valkkafs.json's current_block
+   * is only a hint that lags.
+   * A block's seq is read again only when its row changes.
+   */
   private async look(): Promise<void> {
     await this.fs.refresh();
-    const current = this.fs.currentBlock;
     const table = this.fs.getBlockTable();
+    let maxSeq = 0;
     for (let block = 0; block < table.length; block++) {
       const [m1, m2] = table[block]!;
       const row = `${m1},${m2}`;
-      const before = this.seen.get(block);
-      if (before && before.row === row && before.seq !== undefined) continue;
-      const used = m1 !== 0 || m2 !== 0;
-      const seq = used && block !== current ? await readSeq(this.fs.device!, this.geometry, block) : undefined;
-      if (block === current && used) continue; // the open block: looked at again once sealed
-      this.seen.set(block, { row, seq });
-      if (seq !== undefined && !this.archived.has(seq)) this.pending.set(seq, { block, seq });
+      let entry = this.seen.get(block);
+      if (!entry || entry.row !== row || entry.seq === undefined) {
+        const used = m1 !== 0 || m2 !== 0;
+        entry = { row, seq: used ? await readSeq(this.fs.device!, this.geometry, block) : undefined };
+        this.seen.set(block, entry);
+      }
+      if (entry.seq !== undefined && entry.seq > maxSeq) maxSeq = entry.seq;
+    }
+    for (const [block, entry] of this.seen) {
+      const { seq } = entry;
+      if (seq === undefined || this.archived.has(seq) || this.done.has(seq) || this.pending.has(seq)) continue;
+      // The newest block: sealed only when its tail says so (a writer that closed seals its last block).
+      if (seq === maxSeq) {
+        if (entry.sealedChecked === entry.row) continue;
+        entry.sealedChecked = entry.row;
+        if ((await readSummary(this.fs.device!, this.geometry, block))?.seq !== seq) continue;
+      }
+      this.pending.set(seq, { block, seq });
     }
   }
 
@@ -187,6 +205,7 @@ export class Archiver extends EventEmitter<Events> {
     // Reused since it was seen (or while it was read): its bytes are another block's now.
     if (seqNow !== p.seq || (typeof checked !== 'string' && checked.seq !== p.seq)) {
       this.pending.delete(p.seq);
+      this.done.add(p.seq);
       this.counts.missed++;
       this.options.log.warn({ fsId: this.fsId, block: p.block, seq: p.seq }, 'fleet: block overwritten by the ring before it was archived (missed)');
       this.emit('missed', p);
@@ -199,6 +218,7 @@ export class Archiver extends EventEmitter<Events> {
     }
     if (typeof checked === 'string') {
       this.pending.delete(p.seq);
+      this.done.add(p.seq);
       this.counts.refused++;
       this.options.log.error({ fsId: this.fsId, block: p.block, seq: p.seq, reason: checked }, 'fleet: block does not verify; not archived');
       this.emit('refused', { ...p, reason: checked });

@@ -11,7 +11,7 @@
  * close the handles of the old one and open it again.
  */
 import { mkdir, open, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 import { BLOCKFILE_NAME, JSON_NAME, MIRROR_NAME, type Metadata, newMetadata, writeMetadata } from '@valkka/fs';
@@ -57,8 +57,11 @@ export interface MirrorSyncResult {
   changed: boolean;
 }
 
-/** This package's mirror-device module, as mirror.json names it. */
-export const MIRROR_DEVICE_MODULE = pathToFileURL(join(import.meta.dirname, 'mirror-device.js')).href;
+/**
+ * This package's built mirror-device module, as mirror.json names it (dist/, also when this file runs
+ * from src/ under vitest: worker threads load plain JavaScript).
+ */
+export const MIRROR_DEVICE_MODULE = pathToFileURL(join(import.meta.dirname, basename(import.meta.dirname) === 'src' ? '../dist' : '.', 'mirror-device.js')).href;
 
 /** Writes or updates the mirror directory `dir` for `spec`. */
 export async function syncMirror(dir: string, spec: MirrorSyncSpec): Promise<MirrorSyncResult> {

@@ -20,7 +20,7 @@ export {
   decodeBlockHeader,
 } from './format.js';
 // Raw block bytes, for code that moves whole blocks between machines (@valkka/fleet).
-export { parseBlock, readSeq, type Geometry } from './reader.js';
+export { parseBlock, readSeq, readSummary, type Geometry } from './reader.js';
 export { selfDescribedHeader } from './identity.js';
 export { MIRROR_NAME, isMirror, type MirrorModule, type MirrorSpec } from './mirror.js';
 export { BLOCKFILE_NAME, JSON_NAME, MAX_BLOCKS, type Metadata, newMetadata, writeMetadata } from './metadata.js';
