@@ -62,17 +62,6 @@ async function json<T>(url: string): Promise<T> {
 
 const camerasOf = (node: Node): Promise<CameraInfo[]> => json<{ cameras: CameraInfo[] }>(`${node.url}api/cameras`).then((r) => r.cameras);
 
-/** Polls until `ok` holds (or the deadline): the value, for the assertion that follows to say what was wrong. */
-async function until<T>(read: () => Promise<T>, ok: (v: T) => boolean, ms: number): Promise<T> {
-  const deadline = Date.now() + ms;
-  let v = await read();
-  while (!ok(v) && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 250));
-    v = await read();
-  }
-  return v;
-}
-
 describe.skipIf(why)('a fleet of two recorders on a 3-server NATS cluster', () => {
   let cluster: NatsCluster;
   let base: string;
@@ -107,7 +96,7 @@ describe.skipIf(why)('a fleet of two recorders on a 3-server NATS cluster', () =
   const archiveOf = (cams: CameraInfo[], name: string): CameraInfo | undefined => cams.find((c) => c.source === 'archive' && c.name === `${name} (archive)`);
 
   it('node 1 lists the 4 cameras of the fleet (2 its own, 2 of node 2) and the archived ones apart', async () => {
-    const cams = await until(
+    const cams = await settle(
       () => camerasOf(nodes[0]!),
       (c) => live(c).filter((x) => x.codec === 'h264' && x.timeRange).length === 4 && overlap(live(c)) >= 6000 && archiveOf(c, 'node2/camA') !== undefined && archiveOf(c, 'node2/camB') !== undefined,
       30_000,
@@ -208,7 +197,7 @@ describe.skipIf(why)('a fleet of two recorders on a 3-server NATS cluster', () =
 
     n2!.child.kill('SIGKILL');
     await n2!.exited;
-    const after = await until(
+    const after = await settle(
       () => camerasOf(n1!),
       (c) => c.filter((x) => x.node === 'node2' && x.source === 'remote').every((x) => !x.online),
       20_000,
@@ -260,7 +249,7 @@ describe.skipIf(why)('a fleet of two recorders on a 3-server NATS cluster', () =
   it('NATS down: node 1 records on and serves its own cameras; it stops cleanly', async () => {
     const n1 = nodes[0]!;
     for (let i = 0; i < 3; i++) await cluster.stop(i);
-    const health = await until(
+    const health = await settle(
       () => json<{ fleet: { nats: string } }>(`${n1.url}api/health`),
       (h) => h.fleet.nats !== 'connected',
       15_000,
@@ -268,7 +257,7 @@ describe.skipIf(why)('a fleet of two recorders on a 3-server NATS cluster', () =
     expect(health.fleet.nats).toBe('disconnected');
     const end = async (): Promise<number> => Math.min(...(await camerasOf(n1)).filter((c) => c.source === 'local').map((c) => c.timeRange![1]));
     const first = await end();
-    const later = await until(end, (e) => e > first + 1500, 10_000);
+    const later = await settle(end, (e) => e > first + 1500, 10_000);
     expect(later, 'local recording goes on').toBeGreaterThan(first + 1500);
     n1.child.kill('SIGTERM');
     const code = await Promise.race([n1.exited, new Promise((r) => setTimeout(() => r('still running 20 s after SIGTERM'), 20_000))]);

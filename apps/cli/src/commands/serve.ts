@@ -1,5 +1,6 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import { hostname } from 'node:os';
+import type { FleetOptions } from '@valkka/demo-web';
 import type { Command } from 'commander';
 import { CliError } from '../output.js';
 import { parseBytes, parseInteger } from '../units.js';
@@ -21,18 +22,6 @@ interface ServeOptions {
   natsUser?: string;
   natsPass?: string;
   natsCreds?: string;
-}
-
-/** What startServer's `fleet` option takes (apps/demo-web src/server/fleet.ts), from the flags. */
-export interface FleetFlags {
-  servers: string[];
-  node: string;
-  token: string;
-  url?: string;
-  archive?: { maxBytes?: number; maxAgeMs?: number };
-  user?: string;
-  pass?: string;
-  credsFile?: string;
 }
 
 /** The fleet token is shared by every node: at least this long (it is the only thing between nodes and the blocks). */
@@ -104,7 +93,7 @@ export function registerServe(program: Command): void {
  * The fleet options from the flags (and VALKKA_FLEET_TOKEN / VALKKA_NATS_PASS), checked, or undefined without
  * --fleet. Errors name the flag; secrets are never part of a message.
  */
-export function fleetFlags(o: ServeOptions, env: NodeJS.ProcessEnv): FleetFlags | undefined {
+export function fleetFlags(o: ServeOptions, env: NodeJS.ProcessEnv): FleetOptions | undefined {
   if (o.fleet === undefined) {
     const stray = (
       [

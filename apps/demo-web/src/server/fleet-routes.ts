@@ -67,5 +67,7 @@ export function registerFleetRoutes(app: FastifyInstance, blocks: FleetBlocks, t
   });
 }
 
-/** Paths that check their own tokens (the UI's token check leaves them alone). */
-export const isFleetPath = (url: string): boolean => url.startsWith('/api/fleet/');
+const FLEET_PATHS = new Set(['/api/fleet/blockfile', '/api/fleet/block', '/api/fleet/nodes']);
+
+/** The routes that check their own tokens (the UI's token check leaves exactly these alone). */
+export const isFleetPath = (url: string): boolean => FLEET_PATHS.has(url.split('?')[0]!);
