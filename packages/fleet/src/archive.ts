@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 
-import { type ObjectInfo, type ObjectStore, Objm, StorageType } from '@nats-io/obj';
+import { type ObjectInfo, type ObjectStore, Objm, StorageType, setSha256Backend } from '@nats-io/obj';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { selfDescribedHeader } from '@valkka/fs';
 import type { Logger } from 'pino';
@@ -17,6 +17,11 @@ import { checkSealedBlock } from './block-check.js';
 import { FleetError } from './errors.js';
 
 export const ARCHIVE_BUCKET = 'valkka_archive';
+/** Chunks of 1 MiB (the server's default max_payload caps it): the client awaits each chunk's ack. */
+const CHUNK_BYTES = 2 ** 20;
+
+// Node's own SHA-256 for the object digests (the client's default is pure JavaScript, several times slower).
+setSha256Backend('native');
 
 export interface ArchiveOptions {
   /** Default min(3, cluster size). */
@@ -211,7 +216,8 @@ export class Archive {
       mstime2: String(a.mstime2),
       streams: JSON.stringify(a.streams),
     };
-    const info = await os.putBlob({ name, description: `block ${a.block} seq ${a.seq} [${a.mstime1}, ${a.mstime2}]`, metadata }, bytes, { timeout: 30_000 });
+    const meta = { name, description: `block ${a.block} seq ${a.seq} [${a.mstime1}, ${a.mstime2}]`, metadata, options: { max_chunk_size: CHUNK_BYTES } };
+    const info = await os.putBlob(meta, bytes, { timeout: 30_000 });
     return { ...a, digest: info.digest, size: info.size };
   }
 }

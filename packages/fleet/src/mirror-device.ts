@@ -138,7 +138,13 @@ class MirrorDevice implements BlockDevice {
     const st = await stat(path).catch(() => undefined);
     if (!st?.isFile() || st.size > MAX_SEQS_BYTES) throw new DeviceError('EIO', this.name, `${path}: missing or not a regular file of at most ${MAX_SEQS_BYTES} bytes`);
     if (this.seqs?.mtimeMs !== st.mtimeMs) {
-      const parsed = seqsSchema.safeParse(JSON.parse(await readFile(path, 'utf8').catch(() => 'null')));
+      let raw: unknown;
+      try {
+        raw = JSON.parse(await readFile(path, 'utf8'));
+      } catch {
+        raw = undefined;
+      }
+      const parsed = seqsSchema.safeParse(raw);
       if (!parsed.success || parsed.data.fsId !== this.o.fsId) throw new DeviceError('EIO', this.name, `${path}: not this mirror's list of archived seqs`);
       this.seqs = { mtimeMs: st.mtimeMs, seqs: parsed.data.seqs };
     }
