@@ -153,6 +153,33 @@ describe.skipIf(skip)('fleet archive (3 NATS servers)', () => {
     }
   });
 
+  it('uploads protected blocks before the others', async () => {
+    const dir = join(tmp.dir, 'fs5');
+    const rec = await Recorder.create(dir, { nBlocks: 32 });
+    await rec.write(300);
+    await rec.fs.flush();
+    // Protect the video of two blocks in the middle of the recording.
+    const mid = rec.seals[10]!;
+    const [from, to] = rec.fs.blockTable.get(mid.index);
+    await rec.fs.protect({ from, to: to + 1, note: 'incident' });
+    const held = rec.seals.filter((s) => {
+      const [m1, m2] = rec.fs.blockTable.get(s.index);
+      return m2 >= from && m1 <= to + 1;
+    });
+    await rec.close();
+    const order: number[] = [];
+    const archiver = await Archiver.start({ dirname: dir, archive: fleet.archive(), log: logs.log, pollMs: 50 });
+    archiver.on('uploaded', (a) => order.push(a.seq));
+    try {
+      await expect.poll(() => order.length, { timeout: 30_000 }).toBe(rec.seals.length);
+      expect(held.length).toBeGreaterThanOrEqual(1);
+      expect(order.slice(0, held.length).sort()).toEqual(held.map((s) => s.seq).sort());
+      expect(order.slice(held.length)).toEqual(rec.seals.filter((s) => !held.includes(s)).map((s) => s.seq)); // then the oldest first
+    } finally {
+      await archiver.stop();
+    }
+  });
+
   it('counts and logs a block the ring overwrote before it could be archived', async () => {
     const dir = join(tmp.dir, 'fs3');
     const rec = await Recorder.create(dir, { nBlocks: 4 });
