@@ -1,18 +1,26 @@
-// Bench of LiveThread: N cameras recorded over RTSP (TCP) into ValkkaSingleFS rings by LiveThreads, beside N
+// Bench of LiveThread: N cameras recorded over RTSP (TCP) by LiveThreads into ValkkaFS, beside N
 // `ffmpeg -rtsp_transport tcp -i URL -c copy -f segment` recorders (what Frigate and Shinobi run) on the same
 // streams, in the same run. The camera is GStreamer's RTSP server (tooling/vitest/rtsp-server.py), one shared live H.264
 // media (640x360, 25 fps, a key frame a second) that every client receives. Reports CPU seconds per
 // camera-minute of each (our recorder runs in a child process so its whole CPU - main thread and workers - is
 // measured by getrusage; ffmpeg's from /proc/PID/stat), their ratio (goal <= 0.5), frames and losses.
 //
-// --fs multi (default) records every camera into one ValkkaMultiFS (one writer thread); --fs single gives each
-// camera its own ValkkaSingleFS and writer thread; --fs none drops the frames in a queue the main thread
-// empties (the RTSP client alone, without a filesystem: where the CPU goes).
+// Losses are counted inside the measured window only: GStreamer's shared media skips one RTP sequence number
+// for every client already playing whenever another client joins (seen over TCP, where nothing can be lost
+// on the way), so the joins of the warm-up are left out.
 //
-//   node bench/live.mjs [--cameras 8] [--seconds 40] [--warmup 5] [--workers 1] [--fs multi|single]
+// --fs single (default): a ValkkaSingleFS per camera, the filesystems spread over SharedWriterThreads (a worker
+//   per core, --workers) each fed by its own LiveThread; --fs multi: one ValkkaMultiFS (a SharedWriterThread,
+//   one LiveThread); --fs none: frames into a queue the main thread empties (the RTSP client alone).
+// --cameras 8,32 runs each count in turn (ours and ffmpeg's side by side each time).
+// --sweep: the most cameras on this machine with no loss: ours alone at 8, 16, 32, ... until a camera loses
+//   packets or frames, falls below 24 fps, or our process needs more than --max-cores; then ffmpeg alone at the
+//   same counts for its CPU.
+//
+//   node bench/live.mjs [--cameras 8,32] [--seconds 30] [--warmup 5] [--workers CORES] [--fs single|multi|none] [--sweep]
 import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -22,139 +30,259 @@ const arg = (name, fallback) => {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? process.argv[i + 1] : fallback;
 };
-const CAMERAS = Number(arg('cameras', 8));
-const SECONDS = Number(arg('seconds', 40));
+const SECONDS = Number(arg('seconds', 30));
 const WARMUP = Number(arg('warmup', 5));
-const WORKERS = Number(arg('workers', 1));
-const FS = arg('fs', 'multi');
+const WORKERS = Number(arg('workers', availableParallelism()));
+const FS = arg('fs', 'single');
+const SWEEP = process.argv.includes('--sweep');
+const MAX_CORES = Number(arg('max-cores', 1.6));
+const WRITER_BATCH_MS = arg('writer-batch') === undefined ? undefined : Number(arg('writer-batch'));
+const READ_BATCH_MS = arg('read-batch') === undefined ? undefined : Number(arg('read-batch'));
 const here = dirname(fileURLToPath(import.meta.url));
 const CLK_TCK = 100;
 
-if (process.argv.includes('--child')) await child();
+if (process.argv.includes('--child')) await child(Number(arg('cameras')));
 else await main();
 
-/** The recorder under test, in its own process: N cameras, a ValkkaSingleFS and writer each, LiveThreads. */
-async function child() {
+/** The recorder under test, in its own process: N cameras, LiveThreads and SharedWriterThreads. */
+async function child(cameras) {
   const { ValkkaMultiFS, ValkkaSingleFS } = await import('@valkka/fs');
-  const { FrameQueue, LiveThread, ValkkaFSWriterThread } = await import('../dist/index.js');
+  const { FrameQueue, LiveThread, SharedWriterThread } = await import('../dist/index.js');
   const [url, base] = [arg('url'), arg('base')];
+  const groups = FS === 'multi' || FS === 'none' ? 1 : Math.min(WORKERS, cameras);
+  // Camera i goes to group i % groups; in a Multi FS every camera is a stream of the one filesystem.
+  const members = Array.from({ length: groups }, (_v, g) => Array.from({ length: cameras }, (_x, i) => i).filter((i) => i % groups === g));
   const writers = [];
-  const single = FS === 'single';
-  for (let i = 0; i < (FS === 'none' ? 0 : single ? CAMERAS : 1); i++) {
-    const dirname = join(base, `fs${i}`);
-    const cls = single ? ValkkaSingleFS : ValkkaMultiFS;
-    await (await cls.newFromDirectory({ dirname, blocksize: 1 << 20, nBlocks: single ? 16 : 64 })).close();
-    const writer = new ValkkaFSWriterThread({ dirname, mode: 'drop' });
-    await writer.start();
-    for (let c = 0; c < CAMERAS; c++) if (!single || c === i) await writer.setSlotId(c + 1, single ? 1 : c + 1);
-    writers.push(writer);
+  if (FS !== 'none') {
+    for (const [g, cams] of members.entries()) {
+      const dirs = FS === 'multi' ? [join(base, 'multi')] : cams.map((i) => join(base, `cam${i}`));
+      for (const dirname of dirs) {
+        const cls = FS === 'multi' ? ValkkaMultiFS : ValkkaSingleFS;
+        await (await cls.newFromDirectory({ dirname, blocksize: FS === 'multi' ? 1 << 20 : 256 << 10, nBlocks: FS === 'multi' ? 64 : 8 })).close();
+      }
+      const writer = new SharedWriterThread({
+        name: `writer-${g}`,
+        filesystems: dirs.map((dirname) => ({ dirname, mode: 'drop', queueBytes: 1 << 20 })),
+        ...(WRITER_BATCH_MS ? { batchMs: WRITER_BATCH_MS } : {}),
+      });
+      await writer.start();
+      for (const [k, i] of cams.entries()) await (FS === 'multi' ? writer.setSlotId(0, i + 1, i + 1) : writer.setSlotId(k, i + 1, 1));
+      writers.push(writer);
+    }
   }
-  // A writer's queue has one producer: with one Multi FS, one LiveThread records every camera.
-  const workers = single ? WORKERS : 1;
   const sink = FS === 'none' ? FrameQueue.create({ capacity: 8 << 20, mode: 'drop' }) : undefined;
   const drain = sink && setInterval(() => {
     while (sink.pop());
-  }, 20);
-  const lives = Array.from({ length: workers }, (_v, w) => new LiveThread({ name: `live-${w}`, outputs: sink ? [sink] : writers.filter((_x, i) => i % workers === w).map((x) => x.input) }));
+  }, 100);
+  const lives = members.map((_c, g) => new LiveThread({ name: `live-${g}`, outputs: sink ? [sink] : writers[g].inputs, ...(READ_BATCH_MS ? { readBatchMs: READ_BATCH_MS } : {}) }));
+  // Sequence gaps each camera logs (LiveCamera names the missing numbers), gathered by first missing number.
+  let window = false;
+  const gaps = new Map();
+  for (const l of lives) {
+    l.on('log', (m) => {
+      const g = /^(cam\d+): lost (\d+) RTP packets: sequence (\d+)\./.exec(m);
+      if (!g || !window) return;
+      const key = `${g[3]}+${g[2]}`;
+      gaps.set(key, [...(gaps.get(key) ?? []), g[1]]);
+    });
+  }
   for (const l of lives) await l.start();
-  for (let i = 0; i < CAMERAS; i++) {
-    const w = i % workers;
-    await lives[w].addCamera({ name: `cam${i}`, url, slot: i + 1, output: single ? Math.floor(i / workers) : 0 });
+  for (const [g, cams] of members.entries()) {
+    for (const [k, i] of cams.entries()) await lives[g].addCamera({ name: `cam${i}`, url, slot: i + 1, output: FS === 'single' ? k : 0 });
   }
   process.stdout.write('STARTED\n');
   await sleep(WARMUP * 1000);
+  const totals = () => {
+    const stats = lives.flatMap((l) => l.cameraStats());
+    const sum = (key) => stats.reduce((n, s) => n + s[key], 0);
+    return { frames: sum('frames'), lostPackets: sum('lostPackets'), droppedFrames: sum('droppedFrames'), reconnects: sum('reconnects'), perCamera: stats.map((s) => s.frames) };
+  };
+  const queueDrops = () => (sink ? sink.stats().drops : writers.reduce((n, w) => n + w.inputs.reduce((m, q) => m + q.stats().drops, 0), 0));
+  const before = totals();
+  const drops0 = queueDrops();
   const cpu0 = process.cpuUsage();
-  const frames0 = lives.reduce((n, l) => n + l.counters().frames, 0);
+  window = true;
   await sleep(SECONDS * 1000);
+  window = false;
   const cpu1 = process.cpuUsage(cpu0);
-  const frames = lives.reduce((n, l) => n + l.counters().frames, 0) - frames0;
-  const stats = lives.flatMap((l) => l.cameraStats());
+  const after = totals();
+  const drops = queueDrops() - drops0;
   for (const l of lives) await l.close();
   for (const w of writers) await w.close();
   clearInterval(drain);
-  const written = sink ? sink.stats().frames : writers.reduce((n, w) => n + w.stats().written, 0);
-  const drops = sink ? sink.stats().drops : writers.reduce((n, w) => n + w.stats().queue.drops, 0);
+  const written = sink ? sink.stats().frames : writers.reduce((n, w) => n + w.inputs.reduce((m, _q, i) => m + w.stats(i).written, 0), 0);
+  const slowest = Math.min(...after.perCamera.map((f, i) => f - (before.perCamera[i] ?? 0)));
   process.stdout.write(
     `RESULT ${JSON.stringify({
       cpuSeconds: (cpu1.user + cpu1.system) / 1e6,
-      frames,
+      frames: after.frames - before.frames,
+      slowestCameraFps: slowest / SECONDS,
       written,
       queueDrops: drops,
-      lostPackets: stats.reduce((n, s) => n + s.lostPackets, 0),
-      droppedFrames: stats.reduce((n, s) => n + s.droppedFrames, 0),
-      reconnects: stats.reduce((n, s) => n + s.reconnects, 0),
+      lostPackets: after.lostPackets - before.lostPackets,
+      droppedFrames: after.droppedFrames - before.droppedFrames,
+      reconnects: after.reconnects - before.reconnects,
+      lostPacketsWhileJoining: before.lostPackets,
+      // A gap every camera saw at the same sequence numbers was never sent by the (shared) server.
+      gaps: [...gaps].slice(0, 20).map(([key, cams]) => ({ sequence: key, cameras: cams.length, ofCameras: cameras })),
     })}\n`,
   );
 }
 
 async function cpuTicks(pid) {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(fields[11]) + Number(fields[12]); // utime + stime
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[11]) + Number(fields[12]); // utime + stime
+  } catch {
+    return Number.NaN; // exited
+  }
+}
+
+const waitExit = (p) => (p.exitCode !== null ? Promise.resolve() : new Promise((resolve) => p.once('exit', resolve)));
+
+/** One measurement: ours (unless ffmpegOnly) and/or N ffmpegs (unless oursOnly), concurrently, over the same window. */
+async function measure({ base, cameras, ours: withOurs, ffmpeg: withFfmpeg, children }) {
+  const { server, url } = await startServer(children);
+  const serverPid = server.pid;
+  let oursOut = '';
+  let ours;
+  if (withOurs) {
+    ours = spawn(process.execPath, [fileURLToPath(import.meta.url), '--child', '--url', url, '--base', join(base, `valkka-${cameras}`), '--cameras', String(cameras), '--seconds', String(SECONDS), '--warmup', String(WARMUP), '--workers', String(WORKERS), '--fs', FS], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    children.push(ours);
+    ours.stdout.on('data', (d) => (oursOut += d));
+    while (!oursOut.includes('STARTED')) {
+      if (ours.exitCode !== null) throw new Error(`the recorder exited before it started: ${oursOut}`);
+      await sleep(50);
+    }
+  }
+  const ffmpegs = [];
+  if (withFfmpeg) {
+    // One process per camera, 10-second MP4 segments.
+    await mkdir(join(base, `ffmpeg-${cameras}`), { recursive: true });
+    for (let i = 0; i < cameras; i++) {
+      ffmpegs.push(spawn('ffmpeg', ['-v', 'error', '-rtsp_transport', 'tcp', '-i', url, '-c', 'copy', '-f', 'segment', '-segment_time', '10', '-reset_timestamps', '1', join(base, `ffmpeg-${cameras}`, `cam${i}-%03d.mp4`)], { stdio: ['ignore', 'ignore', 'inherit'] }));
+    }
+    children.push(...ffmpegs);
+  }
+  await sleep(WARMUP * 1000);
+  const t0 = await Promise.all(ffmpegs.map((p) => cpuTicks(p.pid)));
+  const s0 = await cpuTicks(serverPid);
+  await sleep(SECONDS * 1000);
+  const t1 = await Promise.all(ffmpegs.map((p) => cpuTicks(p.pid)));
+  const s1 = await cpuTicks(serverPid);
+  const ffmpegAlive = t1.filter((t) => Number.isFinite(t)).length;
+  for (const p of ffmpegs) p.kill('SIGINT');
+  await Promise.all(ffmpegs.map(waitExit));
+  const cameraMinutes = (cameras * SECONDS) / 60;
+  const out = { cameras, serverCores: (s1 - s0) / CLK_TCK / SECONDS };
+  if (ours) {
+    await waitExit(ours);
+    const m = /RESULT (.*)/.exec(oursOut);
+    if (!m) throw new Error(`the recorder printed no result: ${oursOut}`);
+    const v = JSON.parse(m[1]);
+    out.valkka = { ...v, cpuSecondsPerCameraMinute: v.cpuSeconds / cameraMinutes, cores: v.cpuSeconds / SECONDS, fpsPerCamera: v.frames / SECONDS / cameras };
+  }
+  if (withFfmpeg) {
+    const cpu = t1.reduce((n, t, i) => n + t - t0[i], 0) / CLK_TCK;
+    out.ffmpeg = { cpuSeconds: cpu, cpuSecondsPerCameraMinute: cpu / cameraMinutes, cores: cpu / SECONDS, runningAtEnd: ffmpegAlive };
+  }
+  if (out.valkka && out.ffmpeg) out.ratio = out.valkka.cpuSeconds / out.ffmpeg.cpuSeconds;
+  server.kill('SIGTERM');
+  await waitExit(server);
+  return out;
+}
+
+/** Ours kept every camera whole in the window, at the camera's rate, within the CPU allowed. */
+function clean(v) {
+  return v.lostPackets === 0 && v.droppedFrames === 0 && v.queueDrops === 0 && v.reconnects === 0 && v.slowestCameraFps >= 24 && v.cores <= MAX_CORES;
+}
+
+/**
+ * GStreamer's RTSP server with one shared live H.264 media; a fresh one per measurement (GStreamer 1.22's
+ * shared media sometimes aborts in gst_rtsp_media_get_rates when many clients leave at once).
+ */
+async function startServer(children) {
+  const server = spawn('/usr/bin/python3', [RTSP_SERVER_SCRIPT, '--port', '0', '/cam=live-h264,shared'], { stdio: ['pipe', 'pipe', 'ignore'] });
+  children.push(server);
+  const port = await new Promise((resolve, reject) => {
+    let out = '';
+    server.stdout.on('data', (d) => {
+      out += d;
+      const m = /READY (\d+)/.exec(out);
+      if (m) resolve(Number(m[1]));
+    });
+    server.once('exit', (code) => reject(new Error(`rtsp-server.py exited with ${code} (GStreamer's RTSP server missing?)`)));
+  });
+  return { server, url: `rtsp://127.0.0.1:${port}/cam` };
 }
 
 async function main() {
   const base = await mkdtemp(join(tmpdir(), 'valkka-bench-live-'));
-  const server = spawn('/usr/bin/python3', [RTSP_SERVER_SCRIPT, '--port', '0', '/cam=live-h264,shared'], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const children = [server];
+  const children = [];
   try {
-    const port = await new Promise((resolve, reject) => {
-      let out = '';
-      server.stdout.on('data', (d) => {
-        out += d;
-        const m = /READY (\d+)/.exec(out);
-        if (m) resolve(Number(m[1]));
-      });
-      server.once('exit', (code) => reject(new Error(`rtsp-server.py exited with ${code} (GStreamer's RTSP server missing?)`)));
-    });
-    const url = `rtsp://127.0.0.1:${port}/cam`;
-    // Ours, in its own process.
-    const ours = spawn(process.execPath, [fileURLToPath(import.meta.url), '--child', '--url', url, '--base', join(base, 'valkka'), '--cameras', String(CAMERAS), '--seconds', String(SECONDS), '--warmup', String(WARMUP), '--workers', String(WORKERS), '--fs', FS], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    children.push(ours);
-    let oursOut = '';
-    ours.stdout.on('data', (d) => (oursOut += d));
-    // ffmpeg's, one process per camera, 10-second MP4 segments.
-    await mkdir(join(base, 'ffmpeg'));
-    const ffmpegs = Array.from({ length: CAMERAS }, (_v, i) =>
-      spawn('ffmpeg', ['-v', 'error', '-rtsp_transport', 'tcp', '-i', url, '-c', 'copy', '-f', 'segment', '-segment_time', '10', '-reset_timestamps', '1', join(base, 'ffmpeg', `cam${i}-%03d.mp4`)], { stdio: ['ignore', 'ignore', 'inherit'] }),
-    );
-    children.push(...ffmpegs);
-    while (!oursOut.includes('STARTED')) await sleep(50);
-    await sleep(WARMUP * 1000);
-    const t0 = await Promise.all(ffmpegs.map((p) => cpuTicks(p.pid)));
-    await sleep(SECONDS * 1000);
-    const t1 = await Promise.all(ffmpegs.map((p) => cpuTicks(p.pid)));
-    for (const p of ffmpegs) p.kill('SIGINT');
-    await new Promise((resolve) => ours.once('exit', resolve));
-    const m = /RESULT (.*)/.exec(oursOut);
-    if (!m) throw new Error(`the recorder printed no result: ${oursOut}`);
-    const valkka = JSON.parse(m[1]);
-    const ffmpegCpu = t1.reduce((n, t, i) => n + t - t0[i], 0) / CLK_TCK;
-    const cameraMinutes = (CAMERAS * SECONDS) / 60;
-    const result = {
-      what: 'CPU seconds per camera-minute recording N RTSP cameras (TCP): LiveThread (into the fs below) vs ffmpeg -c copy -f segment, same streams, same run',
-      cameras: CAMERAS,
-      seconds: SECONDS,
-      workers: FS === 'single' ? WORKERS : 1,
-      fs: { single: 'a ValkkaSingleFS and writer thread per camera', multi: 'one ValkkaMultiFS, one writer thread', none: 'no filesystem: frames dropped into a queue' }[FS],
-      stream: 'GStreamer x264 640x360 25 fps, key frame every second (one shared live media)',
-      valkka: { ...valkka, cpuSecondsPerCameraMinute: valkka.cpuSeconds / cameraMinutes, fpsPerCamera: valkka.frames / SECONDS / CAMERAS },
-      ffmpeg: { cpuSeconds: ffmpegCpu, cpuSecondsPerCameraMinute: ffmpegCpu / cameraMinutes },
-      ratio: valkka.cpuSeconds / ffmpegCpu,
-      goal: { ratio: 0.5, lostPackets: 0 },
-      date: new Date().toISOString(),
-    };
-    console.log(JSON.stringify(result, null, 2));
-    const out = join(here, `../../../bench/results/live-${FS}.json`);
+    const common = { base, children };
+    const fsText = {
+      single: `a ValkkaSingleFS per camera, spread over ${WORKERS} SharedWriterThreads, each fed by one LiveThread`,
+      multi: 'one ValkkaMultiFS (one SharedWriterThread, one LiveThread)',
+      none: 'no filesystem: frames dropped into a queue (one LiveThread)',
+    }[FS];
+    const stream = 'GStreamer x264 640x360 25 fps, key frame every second (one shared live media)';
+    const machine = { cores: availableParallelism(), loadAtStart: (await readFile('/proc/loadavg', 'utf8')).split(' ').slice(0, 3).join(' ') };
+    let result;
+    if (SWEEP) {
+      const steps = [];
+      let most = 0;
+      for (let n = 8; n <= 256; n *= 2) {
+        const step = await measure({ ...common, cameras: n, ours: true, ffmpeg: false });
+        step.clean = clean(step.valkka);
+        step.ffmpeg = (await measure({ ...common, cameras: n, ours: false, ffmpeg: true })).ffmpeg;
+        steps.push(step);
+        console.log(
+          `sweep ${n} cameras: LiveThread ${step.valkka.cores.toFixed(2)} cores (${step.valkka.cpuSecondsPerCameraMinute.toFixed(3)} s/camera-min), slowest ${step.valkka.slowestCameraFps.toFixed(1)} fps, ` +
+            `${step.valkka.lostPackets} packets lost, ${step.valkka.queueDrops} queue drops -> ${step.clean ? 'clean' : 'NOT clean'}; ` +
+            `ffmpeg ${step.ffmpeg.cores.toFixed(2)} cores (${step.ffmpeg.cpuSecondsPerCameraMinute.toFixed(3)} s/camera-min); server ${step.serverCores.toFixed(2)} cores`,
+        );
+        if (!step.clean) break;
+        most = n;
+      }
+      result = {
+        what: `the most cameras (of 8, 16, 32, ...) LiveThread records on this machine with no loss (no lost packet or frame, no queue drop, every camera >= 24 fps, <= ${MAX_CORES} cores); ffmpeg -c copy alone at the same counts`,
+        fs: fsText,
+        stream,
+        seconds: SECONDS,
+        machine,
+        mostCamerasClean: most,
+        steps,
+        date: new Date().toISOString(),
+      };
+    } else {
+      const runs = [];
+      for (const n of String(arg('cameras', '8,32')).split(',').map(Number)) {
+        const r = await measure({ ...common, cameras: n, ours: true, ffmpeg: true });
+        runs.push(r);
+        console.log(
+          `live (${FS} fs): ${n} cameras x ${SECONDS} s: LiveThread ${r.valkka.cpuSecondsPerCameraMinute.toFixed(3)} CPU s/camera-minute, ` +
+            `ffmpeg -c copy ${r.ffmpeg.cpuSecondsPerCameraMinute.toFixed(3)}; ratio ${r.ratio.toFixed(3)} (goal <= 0.5); ` +
+            `${r.valkka.fpsPerCamera.toFixed(1)} fps/camera, ${r.valkka.lostPackets} packets lost in the window (${r.valkka.lostPacketsWhileJoining} while clients joined), ${r.valkka.queueDrops} queue drops`,
+        );
+      }
+      result = {
+        what: 'CPU seconds per camera-minute recording N RTSP cameras (TCP): LiveThread (into the fs below) vs ffmpeg -c copy -f segment, same streams, same run',
+        fs: fsText,
+        stream,
+        seconds: SECONDS,
+        machine,
+        runs,
+        goal: { ratio: 0.5, lostPackets: 0 },
+        date: new Date().toISOString(),
+      };
+    }
+    const out = join(here, `../../../bench/results/live-${SWEEP ? 'sweep' : FS}.json`);
     await mkdir(dirname(out), { recursive: true });
     await writeFile(out, `${JSON.stringify(result, null, 2)}\n`);
-    console.log(
-      `live (${FS} fs): ${CAMERAS} cameras x ${SECONDS} s: LiveThread ${result.valkka.cpuSecondsPerCameraMinute.toFixed(3)} CPU s/camera-minute, ` +
-        `ffmpeg -c copy ${result.ffmpeg.cpuSecondsPerCameraMinute.toFixed(3)}; ratio ${result.ratio.toFixed(3)} (goal <= 0.5); ` +
-        `${result.valkka.fpsPerCamera.toFixed(1)} fps/camera, ${valkka.lostPackets} packets lost, ${valkka.queueDrops} queue drops`,
-    );
   } finally {
     for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
     await rm(base, { recursive: true, force: true });

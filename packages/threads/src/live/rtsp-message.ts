@@ -19,6 +19,8 @@ export type RtspMessage =
   | { kind: 'request'; method: string; headers: Map<string, string[]> }
   | { kind: 'interleaved'; channel: number; data: Uint8Array };
 
+const EMPTY = new Uint8Array(0);
+
 export const header = (headers: Map<string, string[]>, name: string): string | undefined => headers.get(name)?.[0];
 
 /**
@@ -28,7 +30,7 @@ export const header = (headers: Map<string, string[]>, name: string): string | u
  * incomplete message (≤ 64 KiB + head) is kept between chunks.
  */
 export class RtspReader {
-  private pending: Uint8Array = new Uint8Array(0);
+  private pending: Uint8Array = EMPTY;
   /** Where a header block was known to end before this many bytes (saves rescanning). */
   private scanned = 0;
 
@@ -59,7 +61,7 @@ export class RtspReader {
       pos += used;
       this.scanned = 0;
     }
-    this.pending = pos === buf.length ? new Uint8Array(0) : buf.slice(pos);
+    this.pending = pos === buf.length ? EMPTY : buf.slice(pos);
     return out;
   }
 

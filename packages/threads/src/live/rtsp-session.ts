@@ -378,7 +378,7 @@ function connectTcp(url: RtspUrl, timeoutMs: number, relay: Relay, signal?: Abor
       host: url.host,
       port: url.port,
       onread: { buffer: Buffer.allocUnsafe(READ_BUFFER_BYTES), callback: (n: number, buf: Uint8Array) => {
-          relay.data?.(new Uint8Array(buf.subarray(0, n)));
+          relay.data?.(Uint8Array.prototype.slice.call(buf, 0, n)); // a copy (Buffer's own slice is a view)
           return true;
         },
       },

@@ -22,7 +22,7 @@ export interface SharedWriterOptions {
   filesystems: SharedWriterFs[];
   name?: string;
   /**
-   * How often the worker takes what its inputs hold (default 50 ms, 1..1000). It never waits on the inputs
+   * How often the worker takes what its inputs hold (default 200 ms, 1..1000). It never waits on the inputs
    * themselves: one wake-up per batch for all filesystems instead of one per frame, which is most of a
    * writer's CPU. Frames reach the filesystem (in memory) this much later; durability is the fs's flush.
    */
@@ -45,7 +45,7 @@ export interface SharedBlockInfo extends BlockInfo {
 export type SharedWriterEvents = ThreadEvents<{ block: [SharedBlockInfo]; log: [string] }>;
 
 export const MAX_SHARED_FS = 256;
-export const DEFAULT_WRITER_BATCH_MS = 50;
+export const DEFAULT_WRITER_BATCH_MS = 200;
 
 /** The counter names of a shared writer of `count` filesystems: every writer counter once per filesystem. */
 export function sharedWriterCounters(count: number): string[] {
