@@ -96,7 +96,10 @@ export class FleetMember implements FleetBlocks {
     if (this.options.archive) {
       for (const fs of this.catalog.filesystems) {
         if (fs.isLegacy) continue;
-        this.archivers.push(await Archiver.start({ dirname: fs.dirname, archive: this.archive, log: this.log }));
+        const archiver = await Archiver.start({ dirname: fs.dirname, archive: this.archive, log: this.log });
+        // Closed meanwhile: close() has already stopped the others.
+        if (this.closed) return archiver.stop();
+        this.archivers.push(archiver);
       }
     }
     this.schedule(0);
@@ -258,7 +261,9 @@ export class FleetMember implements FleetBlocks {
     this.closed = true;
     clearTimeout(this.timer);
     await this.ticking;
-    await Promise.race([this.starting, new Promise((r) => setTimeout(r, 100))]);
+    // A join under way finishes its step (an archiver starting) before the archivers are stopped; one still
+    // waiting for NATS is left to give up on its own (it closes what it gets once it sees `closed`).
+    await Promise.race([this.starting, new Promise((r) => setTimeout(r, 1000))]);
     await Promise.all(this.archivers.map((a) => a.stop().catch(() => undefined)));
     await this.fleet?.close().catch(() => undefined);
     for (const dir of this.mirrors.keys()) await this.catalog.removeFilesystem(dir);
