@@ -2,7 +2,8 @@
 // process (test/fleet-node.mjs: `valkka serve --record --fleet --archive`) with 2 sample cameras in small rings.
 // Node 1 lists all 4 cameras and Chromium plays them in one grid in step; recorder 2 killed: shown offline, its
 // archive plays and exports the same frames it recorded; node-to-node routes refuse requests without the fleet
-// token; NATS gone: node 1 records and serves its own cameras on.
+// token; one NATS server stopped and back: nothing sealed missing from the archive; NATS gone: node 1 records and
+// serves its own cameras on.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -178,6 +179,28 @@ describe.skipIf(why)('a fleet of two recorders on a 3-server NATS cluster', () =
     expect((await get(`api/fleet/block?fsId=${remoteFsId}&block=0&kind=node`, TOKEN)).status).toBe(403);
     expect((await get(`api/fleet/block?fsId=${remoteFsId}&block=0`, TOKEN)).status).toBe(404);
     expect((await get('api/fleet/block?fsId=nothex&block=0', TOKEN)).status).toBe(400);
+  });
+
+  it('one NATS server stopped while recording: once it is back, every block node 1 sealed is archived, none missed', async () => {
+    const n1 = nodes[0]!;
+    await cluster.stop(0);
+    await new Promise((r) => setTimeout(r, 3000)); // blocks seal meanwhile (one every second or two per camera)
+    await cluster.start(0);
+    // The rings have not wrapped (64 blocks): every used block but the open one is sealed, and must be archived.
+    type Fs = { dirname: string; usedBlocks: number };
+    type Archivers = { archivers: Array<{ dir: string; uploaded: number; missed: number; refused: number; pending: number }> };
+    const read = async (): Promise<Array<{ dir: string; sealed: number; uploaded: number; missed: number; refused: number }>> => {
+      const [fss, view] = await Promise.all([json<Fs[]>(`${n1.url}api/filesystems`), json<Archivers>(`${n1.url}api/fleet/nodes`)]);
+      return fss.map((f) => {
+        const a = view.archivers.find((x) => x.dir === f.dirname);
+        return { dir: f.dirname, sealed: f.usedBlocks - 1, uploaded: a?.uploaded ?? -1, missed: a?.missed ?? -1, refused: a?.refused ?? -1 };
+      });
+    };
+    const state = await settle(read, (l) => l.length === 2 && l.every((x) => x.sealed > 2 && x.uploaded === x.sealed), 20_000);
+    for (const x of state) {
+      expect(x.sealed, `${x.dir}: blocks sealed`).toBeGreaterThan(2);
+      expect({ uploaded: x.uploaded, missed: x.missed, refused: x.refused }, x.dir).toEqual({ uploaded: x.sealed, missed: 0, refused: 0 });
+    }
   });
 
   it('recorder 2 killed: shown offline; its archive plays and exports the frames it recorded', async () => {
