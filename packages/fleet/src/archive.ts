@@ -217,7 +217,7 @@ export class Archive {
       streams: JSON.stringify(a.streams),
     };
     const meta = { name, description: `block ${a.block} seq ${a.seq} [${a.mstime1}, ${a.mstime2}]`, metadata, options: { max_chunk_size: CHUNK_BYTES } };
-    const info = await os.putBlob(meta, bytes, { timeout: 30_000 });
+    const info = await os.putBlob(meta, bytes, { timeout: 10_000 });
     return { ...a, digest: info.digest, size: info.size };
   }
 }

@@ -56,13 +56,18 @@ export class Archiver extends EventEmitter<Events> {
   private readonly pending = new Map<number, Pending>();
   /** Seqs given up on (missed or refused): never queued again. */
   private readonly done = new Set<number>();
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
+  private lookTimer: NodeJS.Timeout | undefined;
+  private looking: Promise<void> | undefined;
+  private loop: Promise<void> | undefined;
+  private inFlight = false;
   private stopped = false;
   private readonly geometry: Geometry;
   private readonly pollMs: number;
   private failures = 0;
-  private idleWaiters: Array<() => void> = [];
+  private lookFailed = false;
+  private wakeUp: (() => void) | undefined;
+  /** idle() callers; `looked` once a look at the ring finished after they asked. */
+  private idleWaiters: Array<{ resolve: () => void; looked: boolean }> = [];
 
   private constructor(
     readonly fs: ValkkaFS,
@@ -81,7 +86,8 @@ export class Archiver extends EventEmitter<Events> {
       throw new Error(`${options.dirname}: a libValkka directory is not archived (its blocks carry no checksums to keep)`);
     }
     const a = new Archiver(fs, options);
-    a.schedule(0);
+    a.lookSoon(0);
+    a.loop = a.uploadLoop();
     return a;
   }
 
@@ -94,36 +100,78 @@ export class Archiver extends EventEmitter<Events> {
     return this.fs.fsId;
   }
 
-  private schedule(ms: number): void {
+  /**
+   * Looking at the ring and uploading run apart: an upload stuck on a cut-off NATS server (up to its
+   * timeout) does not stop the archiver from following the ring and counting what waits.
+   */
+  private lookSoon(ms: number): void {
     if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      this.running = this.round().finally(() => {
-        this.running = undefined;
-        // Back off while NATS is down (at most 5 s), poll quickly when there is more to do.
-        const delay = this.failures > 0 ? Math.min(5000, this.pollMs * this.failures) : this.ready().length > 0 ? 0 : this.pollMs;
-        this.schedule(delay);
-      });
+    this.lookTimer = setTimeout(() => {
+      this.looking = this.look()
+        .then(
+          () => {
+            this.lookFailed = false;
+            for (const w of this.idleWaiters) w.looked = true;
+          },
+          (err: unknown) => {
+            if (!this.lookFailed) this.options.log.error({ fsId: this.fsId, err: (err as Error).message }, 'fleet: archiver cannot read the ring');
+            this.lookFailed = true;
+          },
+        )
+        .finally(() => {
+          this.looking = undefined;
+          this.checkIdle();
+          this.wakeUp?.();
+          this.lookSoon(this.pollMs);
+        });
     }, ms);
   }
 
-  /** One round: look at the ring, then upload what is pending (one block at a time). */
-  private async round(): Promise<void> {
-    try {
-      await this.look();
-      if (!this.listed) await this.listArchived();
-      for (;;) {
+  /** Uploads pending blocks one at a time; backs off while NATS fails (at most 5 s). */
+  private async uploadLoop(): Promise<void> {
+    while (!this.stopped) {
+      try {
+        if (!this.listed) await this.listArchived();
         const next = await this.next();
-        if (!next || this.stopped) break;
-        await this.upload(next);
+        if (next) {
+          this.inFlight = true;
+          await this.upload(next);
+          this.inFlight = false;
+          this.failures = 0;
+          this.counts.lastError = undefined;
+          continue;
+        }
+        this.checkIdle();
+        await this.nap(this.pollMs);
+      } catch (err) {
+        this.inFlight = false;
+        const msg = (err as Error).message;
+        if (this.failures++ === 0 || this.counts.lastError !== msg) this.options.log.warn({ fsId: this.fsId, err: msg }, 'fleet: archive waits (uploads resume when NATS answers)');
+        this.counts.lastError = msg;
+        await this.nap(Math.min(5000, this.pollMs * this.failures));
       }
-      this.failures = 0;
-      this.counts.lastError = undefined;
-      if (this.pending.size === 0) for (const w of this.idleWaiters.splice(0)) w();
-    } catch (err) {
-      const msg = (err as Error).message;
-      if (this.failures++ === 0 || this.counts.lastError !== msg) this.options.log.warn({ fsId: this.fsId, err: msg }, 'fleet: archive waits (uploads resume when NATS answers)');
-      this.counts.lastError = msg;
     }
+  }
+
+  /** Sleeps ms, or until a look at the ring found something (or stop()). */
+  private nap(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(done, ms);
+      const self = this;
+      function done(): void {
+        clearTimeout(t);
+        self.wakeUp = undefined;
+        resolve();
+      }
+      this.wakeUp = done;
+    });
+  }
+
+  private checkIdle(): void {
+    if (!this.listed || this.pending.size > 0 || this.inFlight) return;
+    const ready = this.idleWaiters.filter((w) => w.looked);
+    this.idleWaiters = this.idleWaiters.filter((w) => !w.looked);
+    for (const w of ready) w.resolve();
   }
 
   /** What the archive already holds of this filesystem (after a restart: everything before). */
@@ -237,18 +285,21 @@ export class Archiver extends EventEmitter<Events> {
     this.emit('uploaded', a);
   }
 
-  /** Resolves once nothing is pending (tests; `valkka serve` on shutdown does not wait for it). */
+  /** Resolves once, after a fresh look at the ring, nothing is pending (tests; `valkka serve` does not wait for it). */
   idle(): Promise<void> {
-    if (this.listed && this.pending.size === 0 && !this.running) return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
+    if (this.stopped) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push({ resolve, looked: false }));
   }
 
   /** Stops after the block in flight (its upload completes or fails); closes the reader handle. */
   async stop(): Promise<void> {
+    if (this.stopped) return;
     this.stopped = true;
-    clearTimeout(this.timer);
-    await this.running;
-    for (const w of this.idleWaiters.splice(0)) w();
+    clearTimeout(this.lookTimer);
+    this.wakeUp?.();
+    await this.loop;
+    await this.looking;
+    for (const w of this.idleWaiters.splice(0)) w.resolve();
     await this.fs.close();
   }
 }

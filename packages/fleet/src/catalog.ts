@@ -95,8 +95,13 @@ export class Catalog {
   }
 
   /** Every node's entry, online when its last heartbeat (the server's time of the write) is younger than three intervals. */
-  list(): Promise<FleetNode[]> {
-    return withTimeout(this.listNow(), OP_TIMEOUT_MS, `fleet catalog ${CATALOG_BUCKET}: list`);
+  async list(): Promise<FleetNode[]> {
+    try {
+      return await withTimeout(this.listNow(), OP_TIMEOUT_MS, `fleet catalog ${CATALOG_BUCKET}: list`);
+    } catch (err) {
+      if (err instanceof FleetError) throw err;
+      throw new FleetError('ENATS', `fleet catalog ${CATALOG_BUCKET}: list failed (${(err as Error).message})`, { cause: err });
+    }
   }
 
   private async listNow(): Promise<FleetNode[]> {

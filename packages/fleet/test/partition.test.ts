@@ -1,0 +1,67 @@
+// A partition on the NATS side: this recorder's server is cut off from the other two (the cluster
+// majority). Recording goes on; the catalog says NATS is unreachable instead of hanging; nothing is
+// archived without a quorum; once healed every block sealed meanwhile is archived.
+import { join } from 'node:path';
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { Archiver, type Fleet, connectFleet } from '../src/index.js';
+import { Recorder, captureLog, natsSkip, startNatsCluster, tempDir } from './helpers.js';
+
+const skip = natsSkip('fleet partition');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe.skipIf(skip)('fleet on the minority side of a partition (3 NATS servers)', () => {
+  let cluster: Awaited<ReturnType<typeof startNatsCluster>>;
+  let fleet: Fleet;
+  let tmp: Awaited<ReturnType<typeof tempDir>>;
+  const logs = captureLog();
+
+  beforeAll(async () => {
+    cluster = await startNatsCluster({ nodes: 3 });
+    // This node knows only the third server: the one left alone.
+    fleet = await connectFleet({ servers: [cluster.urls[2]!], name: 'rec3', log: logs.log, replicas: 3 });
+    tmp = await tempDir();
+  });
+  afterAll(async () => {
+    await fleet?.close();
+    await cluster?.close();
+    await tmp?.cleanup();
+  });
+
+  it('records on, refuses to hang, archives nothing without a quorum, and catches up when healed', async () => {
+    const dir = join(tmp.dir, 'fs');
+    const rec = await Recorder.create(dir, { nBlocks: 256 });
+    const archive = fleet.archive();
+    fleet.catalog.announce(() => ({ node: 'rec3', url: 'http://127.0.0.1:9', heartbeatAt: Date.now(), startedAt: 1, filesystems: [] }));
+    const archiver = await Archiver.start({ dirname: dir, archive, log: logs.log, pollMs: 100 });
+    try {
+      rec.startWriting(5, 50);
+      await expect.poll(() => archiver.stats.uploaded, { timeout: 20_000 }).toBeGreaterThan(2);
+      await cluster.stop(0);
+      await cluster.stop(1);
+      const sealed = rec.seals.length;
+      const uploaded = archiver.stats.uploaded;
+      await sleep(4000);
+      expect(fleet.status()).toBe('connected'); // its own server is up: only JetStream has no quorum
+      expect(rec.seals.length - sealed).toBeGreaterThan(8);
+      expect(archiver.stats.uploaded - uploaded).toBeLessThanOrEqual(1); // at most the block in flight when it was cut off
+      expect(archiver.stats.pending).toBeGreaterThan(5);
+      const err = await fleet.catalog.list().then(() => undefined, (e: unknown) => e as Error);
+      expect(err?.message).toMatch(/fleet catalog valkka_fleet/);
+      await cluster.start(0, 1);
+      await sleep(1000);
+      await rec.stopWriting();
+      await rec.fs.flush();
+      await expect.poll(async () => (await archive.list(rec.fs.fsId).catch(() => [])).length, { timeout: 60_000, interval: 500 }).toBe(rec.seals.length);
+      expect((await archive.list(rec.fs.fsId)).map((a) => a.seq)).toEqual(rec.seals.map((s) => s.seq));
+      expect(archiver.stats).toMatchObject({ missed: 0, refused: 0 });
+      await expect.poll(async () => (await fleet.catalog.list().catch(() => [])).map((n) => n.online), { timeout: 20_000 }).toEqual([true]);
+    } finally {
+      fleet.catalog.stop();
+      await rec.stopWriting();
+      await archiver.stop();
+      await rec.close();
+    }
+  });
+});
