@@ -18,4 +18,5 @@ export interface NatsCluster {
 export function natsServerPath(): string | undefined;
 /** Why a cluster cannot be started here, or undefined when it can. */
 export function natsMissing(): string | undefined;
-export function startNatsCluster(options?: { nodes?: number; user?: string; pass?: string }): Promise<NatsCluster>;
+/** nkeys: public keys (U...) of users allowed in beside user/pass. */
+export function startNatsCluster(options?: { nodes?: number; user?: string; pass?: string; nkeys?: string[] }): Promise<NatsCluster>;

@@ -49,8 +49,8 @@ async function getJson(url) {
 
 /**
  * Starts `nodes` servers forming one cluster with JetStream (and, given user/pass, password auth for
- * clients). Resolves when every server is up and the JetStream meta group has a leader.
- * @param {{ nodes?: number, user?: string, pass?: string }} [options]
+ * clients, or users by nkey). Resolves when every server is up and the JetStream meta group has a leader.
+ * @param {{ nodes?: number, user?: string, pass?: string, nkeys?: string[] }} [options] nkeys: public keys (U...) of users allowed in
  */
 export async function startNatsCluster(options = {}) {
   const nodes = options.nodes ?? 3;
@@ -59,7 +59,11 @@ export async function startNatsCluster(options = {}) {
   const dir = await mkdtemp(join(tmpdir(), 'valkka-nats-'));
   const servers = [];
   for (let i = 0; i < nodes; i++) servers.push({ port: await freePort(), cport: await freePort(), mport: await freePort(), child: undefined, exited: undefined });
-  const auth = options.user ? `authorization { users: [ { user: ${JSON.stringify(options.user)}, password: ${JSON.stringify(options.pass ?? '')} } ] }\n` : '';
+  const users = [
+    ...(options.user ? [`{ user: ${JSON.stringify(options.user)}, password: ${JSON.stringify(options.pass ?? '')} }`] : []),
+    ...(options.nkeys ?? []).map((k) => `{ nkey: ${JSON.stringify(k)} }`),
+  ];
+  const auth = users.length > 0 ? `authorization { users: [ ${users.join(', ')} ] }\n` : '';
   for (let i = 0; i < nodes; i++) {
     const s = servers[i];
     const routes = servers.filter((_, j) => j !== i).map((o) => `nats-route://127.0.0.1:${o.cport}`);

@@ -4,7 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 
-import { type NatsConnection, connect, credsAuthenticator } from '@nats-io/transport-node';
+import { type Authenticator, type NatsConnection, connect, credsAuthenticator, nkeyAuthenticator } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 
 import { type ArchiveOptions, Archive } from './archive.js';
@@ -63,7 +63,7 @@ export async function connectFleet(options: FleetOptions): Promise<Fleet> {
   const { log, name } = options;
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(name ?? '')) throw new FleetError('EARGUMENT', `--node: ${JSON.stringify(name)} is not 1-64 letters, digits, _ or -`);
   const servers = checkServers(options.servers);
-  let authenticator;
+  let authenticator: Authenticator | undefined;
   if (options.credsFile) {
     let creds: Buffer;
     try {
@@ -71,7 +71,7 @@ export async function connectFleet(options: FleetOptions): Promise<Fleet> {
     } catch (err) {
       throw new FleetError('EARGUMENT', `--nats-creds ${options.credsFile}: cannot read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
     }
-    authenticator = credsAuthenticator(new Uint8Array(creds));
+    authenticator = authenticatorOf(creds, options.credsFile);
   }
   if ((options.user === undefined) !== (options.pass === undefined)) throw new FleetError('EARGUMENT', '--nats-user and --nats-pass go together');
   log.info({ servers, node: name, auth: options.credsFile ? 'creds' : options.user ? 'user' : 'none' }, 'fleet: connecting');
@@ -130,6 +130,18 @@ export async function connectFleet(options: FleetOptions): Promise<Fleet> {
     },
   };
   return fleet;
+}
+
+/**
+ * A creds file (user JWT and nkey seed, for an operator-mode server) or a bare user nkey seed (SU...,
+ * for a server that lists users by nkey). The file's text never goes into an error.
+ */
+function authenticatorOf(bytes: Buffer, file: string): Authenticator {
+  const text = bytes.toString('utf8');
+  if (text.includes('-----BEGIN NATS USER JWT-----')) return credsAuthenticator(new Uint8Array(bytes));
+  const seed = /\bSU[A-Z2-7]{56}\b/.exec(text);
+  if (seed) return nkeyAuthenticator(new TextEncoder().encode(seed[0]));
+  throw new FleetError('EARGUMENT', `--nats-creds ${file}: neither a creds file (user JWT and seed) nor a user nkey seed (SU...)`);
 }
 
 /** A message with the configured secrets blanked out (a server or library might echo them). */

@@ -1,14 +1,21 @@
 // The fleet catalog on a real 3-node JetStream cluster: announce, list, online/offline, hostile
 // entries skipped, and credentials never in a log line or an error.
+import { writeFile } from 'node:fs/promises';
+import { join as joinPath } from 'node:path';
+
 import { Kvm } from '@nats-io/kv';
+import { createUser } from '@nats-io/nkeys';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { CATALOG_BUCKET, type Fleet, type NodeEntry, capRanges, connectFleet } from '../src/index.js';
-import { captureLog, natsSkip, startNatsCluster } from './helpers.js';
+import { captureLog, natsSkip, startNatsCluster, tempDir } from './helpers.js';
 
 const skip = natsSkip('fleet catalog');
 const USER = 'valkka-node';
 const PASS = 'S3cret-pass-word';
+// A user the servers know by its nkey (public key); the node holds the seed in a file.
+const nkey = createUser();
+const SEED = new TextDecoder().decode(nkey.getSeed());
 
 const entry = (node: string, cameras = 2): NodeEntry => ({
   node,
@@ -38,7 +45,7 @@ describe.skipIf(skip)('fleet catalog (3 NATS servers)', () => {
   };
 
   beforeAll(async () => {
-    cluster = await startNatsCluster({ nodes: 3, user: USER, pass: PASS });
+    cluster = await startNatsCluster({ nodes: 3, user: USER, pass: PASS, nkeys: [nkey.getPublicKey()] });
   });
   afterAll(async () => {
     for (const f of fleets) await f.close().catch(() => undefined);
@@ -115,6 +122,33 @@ describe.skipIf(skip)('fleet catalog (3 NATS servers)', () => {
     const all = logs.lines.join('\n');
     expect(all).toContain('fleet: connecting');
     for (const secret of [PASS, wrong]) expect(all).not.toContain(secret);
+  });
+
+  it('connects with an nkey seed file (--nats-creds), never logging or echoing the seed', async () => {
+    const tmp = await tempDir();
+    try {
+      const seedFile = joinPath(tmp.dir, 'user.nk');
+      await writeFile(seedFile, `${SEED}\n`, { mode: 0o600 });
+      const f = await connectFleet({ servers: cluster.urls, name: 'node-nk', credsFile: seedFile, log: logs.log });
+      fleets.push(f);
+      expect((await f.catalog.list()).map((n) => n.node)).toContain('node-a');
+      // Another user's seed: refused by the servers, the error names neither seed.
+      const other = new TextDecoder().decode(createUser().getSeed());
+      const otherFile = joinPath(tmp.dir, 'other.nk');
+      await writeFile(otherFile, other);
+      const err = await connectFleet({ servers: cluster.urls, name: 'node-x', credsFile: otherFile, log: logs.log }).catch((e: unknown) => e as Error);
+      expect((err as Error).message).toMatch(/cannot connect/);
+      const junkFile = joinPath(tmp.dir, 'junk');
+      await writeFile(junkFile, 'password=hunter2');
+      const junk = await connectFleet({ servers: cluster.urls, name: 'node-x', credsFile: junkFile, log: logs.log }).catch((e: unknown) => e as Error);
+      expect((junk as Error).message).toBe(`--nats-creds ${junkFile}: neither a creds file (user JWT and seed) nor a user nkey seed (SU...)`);
+      for (const secret of [SEED, other, 'hunter2']) {
+        expect(logs.lines.join('\n')).not.toContain(secret);
+        expect([(err as Error).message, (junk as Error).message].join('\n')).not.toContain(secret);
+      }
+    } finally {
+      await tmp.cleanup();
+    }
   });
 
   it('refuses credentials inside a server URL without repeating them', async () => {
