@@ -14,7 +14,7 @@ import { mkdir, open, readFile, rename, rm, unlink, writeFile } from 'node:fs/pr
 import { basename, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
-import { BLOCKFILE_NAME, JSON_NAME, MIRROR_NAME, type Metadata, newMetadata, writeMetadata } from '@valkka/fs';
+import { BLOCKFILE_NAME, JSON_NAME, MIRROR_NAME, type Metadata, allowMirrorModule, newMetadata, writeMetadata } from '@valkka/fs';
 
 import type { ArchivedBlock } from './archive.js';
 import { FleetError } from './errors.js';
@@ -62,6 +62,8 @@ export interface MirrorSyncResult {
  * from src/ under vitest: worker threads load plain JavaScript).
  */
 export const MIRROR_DEVICE_MODULE = pathToFileURL(join(import.meta.dirname, basename(import.meta.dirname) === 'src' ? '../dist' : '.', 'mirror-device.js')).href;
+// Importing this package lets this process, and the reader threads it starts, open its mirrors.
+allowMirrorModule(MIRROR_DEVICE_MODULE);
 
 /** Writes or updates the mirror directory `dir` for `spec`. */
 export async function syncMirror(dir: string, spec: MirrorSyncSpec): Promise<MirrorSyncResult> {

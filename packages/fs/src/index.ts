@@ -22,7 +22,7 @@ export {
 // Raw block bytes, for code that moves whole blocks between machines (@valkka/fleet).
 export { parseBlock, readSeq, readSummary, type Geometry } from './reader.js';
 export { selfDescribedHeader } from './identity.js';
-export { MIRROR_NAME, isMirror, type MirrorModule, type MirrorSpec } from './mirror.js';
+export { MIRROR_NAME, MIRROR_MODULES_ENV, allowMirrorModule, isMirror, type MirrorModule, type MirrorSpec } from './mirror.js';
 export { BLOCKFILE_NAME, JSON_NAME, MAX_BLOCKS, type Metadata, newMetadata, writeMetadata } from './metadata.js';
 export type { Row, Variant } from './block-stats.js';
 export type { BlockEvent } from './writer.js';

@@ -14,6 +14,20 @@ import { checkRegular, readJsonFile } from './files.js';
 import type { Metadata } from './metadata.js';
 
 export const MIRROR_NAME = 'mirror.json';
+/**
+ * The mirror modules this process may load, space-separated file URLs. Opening a directory must never
+ * run code the directory names (a copied or planted mirror.json), so a module is loaded only when the
+ * process allowed it; an environment variable because reader worker threads inherit it.
+ */
+export const MIRROR_MODULES_ENV = 'VALKKA_MIRROR_MODULES';
+
+const allowedModules = (): string[] => (process.env[MIRROR_MODULES_ENV] ?? '').split(' ').filter(Boolean);
+
+/** Lets this process (and the worker threads it starts after this) load `moduleUrl` for mirror directories. */
+export function allowMirrorModule(moduleUrl: string): void {
+  const now = allowedModules();
+  if (!now.includes(moduleUrl)) process.env[MIRROR_MODULES_ENV] = [...now, moduleUrl].join(' ');
+}
 /** mirror.json is small: a hostile file is refused before it is parsed. */
 const MAX_MIRROR_BYTES = 16 * 1024;
 
@@ -39,6 +53,9 @@ export function isMirror(dirname: string): Promise<boolean> {
 export async function openMirrorDevice(dirname: string, meta: Metadata): Promise<BlockDevice> {
   const path = join(dirname, MIRROR_NAME);
   const spec = await readJsonFile(path, MIRROR_NAME, MAX_MIRROR_BYTES, () => mirrorSchema);
+  if (!allowedModules().includes(spec.module)) {
+    throw new ValkkaFSLoadError('EMETADATA', `${path}: module ${spec.module} is not an allowed mirror module (only modules the process allowed are loaded; importing @valkka/fleet allows its own)`);
+  }
   let mod: Partial<MirrorModule>;
   try {
     mod = (await import(spec.module)) as Partial<MirrorModule>;

@@ -5,10 +5,14 @@ import { pathToFileURL } from 'node:url';
 
 import { describe, expect, it } from 'vitest';
 
-import { Codec, MediaType, ValkkaFSLoadError, ValkkaMultiFS, loadValkkaFS } from '../src/index.js';
+import { Codec, MediaType, ValkkaFSLoadError, ValkkaMultiFS, allowMirrorModule, loadValkkaFS } from '../src/index.js';
 import { withTempDir } from './helpers.js';
 
 const moduleUrl = pathToFileURL(join(import.meta.dirname, 'fixtures/mirror-module.ts')).href;
+const noExportUrl = pathToFileURL(join(import.meta.dirname, 'fixtures/mirror-no-export.ts')).href;
+allowMirrorModule(moduleUrl);
+allowMirrorModule(noExportUrl);
+allowMirrorModule('file:///nonexistent/mirror.js');
 
 /** An origin filesystem with 60 frames, and a mirror directory of it (its json and blockfile, no dumpfile). */
 async function originAndMirror(dir: string, mirror: object | string): Promise<{ origin: string; mirrorDir: string }> {
@@ -63,7 +67,8 @@ describe('mirror directories (mirror.json)', () => {
     ['not JSON', '{', /mirror\.json: not valid JSON/],
     ['a module that is not a file: URL', { module: 'https://example.com/x.js', options: {} }, /module must be an absolute file: URL/],
     ['a module that does not exist', { module: 'file:///nonexistent/mirror.js', options: {} }, /cannot import module file:\/\/\/nonexistent\/mirror\.js/],
-    ['a module without createMirrorDevice', { module: pathToFileURL(join(import.meta.dirname, 'fixtures/mirror-no-export.ts')).href, options: {} }, /does not export createMirrorDevice/],
+    ['a module without createMirrorDevice', { module: noExportUrl, options: {} }, /does not export createMirrorDevice/],
+    ['a module the process did not allow (never imported)', { module: pathToFileURL(join(import.meta.dirname, 'fixtures/bundle.ts')).href, options: {} }, /fixtures\/bundle\.ts is not an allowed mirror module/],
     ['options the module refuses', { module: moduleUrl, options: {} }, /the mirror device cannot be made \(options\.source must be a dumpfile path\)/],
     ['a file larger than 16 KiB', JSON.stringify({ module: moduleUrl, options: { pad: 'x'.repeat(17000) } }), /larger than a mirror\.json can be/],
   ])('refuses %s with an error naming mirror.json', async (_what, mirror, message) => {
