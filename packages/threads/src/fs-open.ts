@@ -6,8 +6,8 @@ import type { BlockInfo, BlockSource, FrameSink } from './fs-port.js';
  * The fs flushes the open block on its own interval (flushIntervalMs, default 1 s); close() seals nothing
  * but makes everything durable.
  */
-export async function openWriter(dirname: string, onBlock: (block: BlockInfo) => void): Promise<FrameSink> {
-  const fs = await loadValkkaFS(dirname);
+export async function openWriter(dirname: string, onBlock: (block: BlockInfo) => void, flushIntervalMs?: number): Promise<FrameSink> {
+  const fs = await loadValkkaFS(dirname, flushIntervalMs === undefined ? {} : { flushIntervalMs });
   fs.on('block', (e) => onBlock({ index: e.index, range: [e.range[0], e.range[1]], seq: e.seq, currentBlock: e.currentBlock }));
   return fs;
 }

@@ -36,7 +36,7 @@ async function readAll(dirname: string): Promise<Array<{ streamId: number; times
 describe('SharedWriterThread', () => {
   it('writes several filesystems (two Single, one Multi) from one worker, each with its own input and slot map', async () => {
     const dirs = [await fsDir({ blocksize: 64 * 1024, nBlocks: 8 }), await fsDir({ blocksize: 64 * 1024, nBlocks: 8 }), await fsDir({ blocksize: 64 * 1024, nBlocks: 8, multi: true })];
-    const writer = new SharedWriterThread({ filesystems: dirs.map((dirname) => ({ dirname, queueBytes: 1 << 20 })), batchMs: 10 });
+    const writer = new SharedWriterThread({ filesystems: dirs.map((dirname, i) => ({ dirname, queueBytes: 1 << 20, ...(i === 1 ? { flushIntervalMs: 5000 } : {}) })), batchMs: 10 });
     cleanup.push(() => writer.terminate());
     const blocks: SharedBlockInfo[] = [];
     writer.on('block', (b) => blocks.push(b));
@@ -87,6 +87,7 @@ describe('SharedWriterThread', () => {
   it('refuses a filesystem index it does not have and bad options, with clear errors', async () => {
     expect(() => new SharedWriterThread({ filesystems: [] })).toThrow(/1\.\.256 filesystems, got 0/);
     expect(() => new SharedWriterThread({ filesystems: [{ dirname: '/x' }], batchMs: 0 })).toThrow(/batchMs must be an integer 1\.\.1000, got 0/);
+    expect(() => new SharedWriterThread({ filesystems: [{ dirname: '/x', flushIntervalMs: 0 }] })).toThrow(/\/x: flushIntervalMs must be an integer 10\.\.600000, got 0/);
     const dir = await fsDir({ blocksize: 64 * 1024, nBlocks: 4 });
     const writer = new SharedWriterThread({ filesystems: [{ dirname: dir }] });
     cleanup.push(() => writer.terminate());

@@ -15,6 +15,12 @@ export interface SharedWriterFs {
   queueBytes?: number;
   /** 'block' (default): its producer waits when the queue is full. 'drop': frames are dropped and counted. */
   mode?: QueueMode;
+  /**
+   * How often the fs makes what was written durable (default the fs's, 1000 ms). Each flush is a write and an
+   * fdatasync: with many filesystems per worker it is most of the writer's CPU; a longer interval costs less
+   * and risks more on a crash.
+   */
+  flushIntervalMs?: number;
 }
 
 export interface SharedWriterOptions {
@@ -30,7 +36,7 @@ export interface SharedWriterOptions {
 }
 
 export interface SharedWriterWorkerData {
-  filesystems: Array<{ dirname: string; input: SharedArrayBuffer }>;
+  filesystems: Array<{ dirname: string; input: SharedArrayBuffer; flushIntervalMs?: number }>;
   batchMs: number;
 }
 
@@ -68,12 +74,20 @@ export class SharedWriterThread extends ValkkaThread<SharedWriterWorkerData, Sha
     if (count < 1 || count > MAX_SHARED_FS) throw new ThreadsError('ERR_WRITER_OPTIONS', `a SharedWriterThread writes 1..${MAX_SHARED_FS} filesystems, got ${count}`);
     const batchMs = options.batchMs ?? DEFAULT_WRITER_BATCH_MS;
     if (!(Number.isInteger(batchMs) && batchMs >= 1 && batchMs <= 1000)) throw new ThreadsError('ERR_WRITER_OPTIONS', `SharedWriterThread batchMs must be an integer 1..1000, got ${batchMs}`);
+    for (const f of options.filesystems) {
+      if (f.flushIntervalMs !== undefined && !(Number.isInteger(f.flushIntervalMs) && f.flushIntervalMs >= 10 && f.flushIntervalMs <= 600_000)) {
+        throw new ThreadsError('ERR_WRITER_OPTIONS', `${f.dirname}: flushIntervalMs must be an integer 10..600000, got ${f.flushIntervalMs}`);
+      }
+    }
     const inputs = options.filesystems.map((f) => FrameQueue.create({ capacity: f.queueBytes ?? 8 * 1024 * 1024, mode: f.mode ?? 'block' }));
     super({
       name: options.name ?? `shared-writer:${options.filesystems[0]!.dirname}${count > 1 ? ` +${count - 1}` : ''}`,
       worker: 'shared-writer-worker',
       counters: sharedWriterCounters(count),
-      data: { filesystems: options.filesystems.map((f, i) => ({ dirname: f.dirname, input: inputs[i]!.buffer })), batchMs },
+      data: {
+        filesystems: options.filesystems.map((f, i) => ({ dirname: f.dirname, input: inputs[i]!.buffer, ...(f.flushIntervalMs === undefined ? {} : { flushIntervalMs: f.flushIntervalMs }) })),
+        batchMs,
+      },
     });
     this.inputs = inputs;
     this.dirnames = options.filesystems.map((f) => f.dirname);

@@ -41,7 +41,7 @@ runWorker<SharedWriterWorkerData>(sharedWriterCounters(count), async (ctx) => {
       sink = await openWriter(f.dirname, (block) => {
         ctx.count(`blocks.${i}`);
         ctx.emit('block', { fs: i, ...block });
-      });
+      }, f.flushIntervalMs);
     } catch (err) {
       await closeAll().catch(() => undefined);
       throw new ThreadsError('ERR_WRITER_OPEN', `${f.dirname}: ${messageOf(err)}`, { cause: err });
