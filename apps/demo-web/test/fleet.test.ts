@@ -103,7 +103,7 @@ describe.skipIf(why)('a fleet of two recorders on a 3-server NATS cluster', () =
       30_000,
     );
     expect(overlap(live(cams)), 'the 4 cameras recorded 6 s together').toBeGreaterThanOrEqual(6000);
-    expect(Object.fromEntries(live(cams).map((c) => [c.name, [c.source, c.node, c.online]]))).toEqual({
+    expect(Object.fromEntries(live(cams).map((c) => [c.name, [c.source, c.node, c.online]])), nodes.map((n) => n.output()).join('\n')).toEqual({
       camA: ['local', 'node1', true],
       camB: ['local', 'node1', true],
       'node2/camA': ['remote', 'node2', true],
@@ -167,6 +167,7 @@ describe.skipIf(why)('a fleet of two recorders on a 3-server NATS cluster', () =
     for (const path of [`api/fleet/block?fsId=${fsId}&block=0`, `api/fleet/blockfile?fsId=${fsId}`]) {
       expect((await get(path)).status, `${path} without a token`).toBe(401);
       expect((await get(path, 'not-the-fleet-token-at-all')).status, `${path} with a wrong token`).toBe(401);
+      expect((await get(`${path}&token=${TOKEN}`)).status, `${path} with the token in the URL (only the header counts)`).toBe(401);
     }
     const block = await get(`api/fleet/block?fsId=${fsId}&block=0`, TOKEN);
     expect(block.status).toBe(200);

@@ -23,20 +23,28 @@ export class TokenCheck {
     this.digest = sha256(token);
   }
 
-  /** True when the request carries the token: ?token=, "Authorization: Bearer", or the cookie the page set. */
-  accepts(req: IncomingMessage): boolean {
-    const given = tokenOf(req);
+  /**
+   * True when the request carries the token: ?token=, "Authorization: Bearer", or the cookie the page set; with
+   * `bearerOnly` (node-to-node tokens) only the header counts, so the token never sits in a URL.
+   */
+  accepts(req: IncomingMessage, bearerOnly = false): boolean {
+    const given = bearerOnly ? bearerOf(req) : tokenOf(req);
     // Digests have one length, so timingSafeEqual never sees different sizes and the compare takes constant time.
     return given !== undefined && timingSafeEqual(sha256(given), this.digest);
   }
+}
+
+function bearerOf(req: IncomingMessage): string | undefined {
+  const auth = req.headers.authorization;
+  return auth?.startsWith('Bearer ') ? auth.slice(7) : undefined;
 }
 
 function tokenOf(req: IncomingMessage): string | undefined {
   const url = new URL(req.url ?? '/', 'http://x');
   const query = url.searchParams.get('token');
   if (query) return query;
-  const auth = req.headers.authorization;
-  if (auth?.startsWith('Bearer ')) return auth.slice(7);
+  const bearer = bearerOf(req);
+  if (bearer !== undefined) return bearer;
   for (const part of (req.headers.cookie ?? '').split(';')) {
     const [name, ...value] = part.trim().split('=');
     if (name === TOKEN_COOKIE) return decodeURIComponent(value.join('='));

@@ -27,8 +27,8 @@ const BLOCK_PARAMS = new Set(['fsId', 'block', 'kind', 'seq', 'nBlocks']);
 export function registerFleetRoutes(app: FastifyInstance, blocks: FleetBlocks, tokens: { fleet: TokenCheck; local: TokenCheck; ui: TokenCheck | undefined }): void {
   /** 'local' (this server's mirror devices), 'fleet' (another node), or undefined after a 401. */
   const caller = (req: FastifyRequest, reply: FastifyReply): 'local' | 'fleet' | undefined => {
-    if (tokens.local.accepts(req.raw)) return 'local';
-    if (tokens.fleet.accepts(req.raw)) return 'fleet';
+    if (tokens.local.accepts(req.raw, true)) return 'local';
+    if (tokens.fleet.accepts(req.raw, true)) return 'fleet';
     void fail(reply.header('www-authenticate', 'Bearer'), 401, 'ETOKEN', 'the fleet token is required (Authorization: Bearer <fleet token>)');
     return undefined;
   };
@@ -62,7 +62,7 @@ export function registerFleetRoutes(app: FastifyInstance, blocks: FleetBlocks, t
   });
 
   app.get('/api/fleet/nodes', async (req, reply) => {
-    if (tokens.ui && !tokens.ui.accepts(req.raw) && !tokens.fleet.accepts(req.raw)) return fail(reply.header('www-authenticate', 'Bearer'), 401, 'ETOKEN', 'a valid token is required');
+    if (tokens.ui && !tokens.ui.accepts(req.raw) && !tokens.fleet.accepts(req.raw, true)) return fail(reply.header('www-authenticate', 'Bearer'), 401, 'ETOKEN', 'a valid token is required');
     return blocks.nodes();
   });
 }

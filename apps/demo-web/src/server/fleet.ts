@@ -256,18 +256,32 @@ export class FleetMember implements FleetBlocks {
     return this.archivers;
   }
 
+  /**
+   * Stops the archivers (after the block in flight), the catalog heartbeat and the connection. Every wait is
+   * bounded: with NATS down a request in flight may never be answered, and shutdown must not wait for it.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.timer);
-    await this.ticking;
+    await this.bounded(this.ticking, 2000, 'the catalog watch');
     // A join under way finishes its step (an archiver starting) before the archivers are stopped; one still
     // waiting for NATS is left to give up on its own (it closes what it gets once it sees `closed`).
-    await Promise.race([this.starting, new Promise((r) => setTimeout(r, 1000))]);
-    await Promise.all(this.archivers.map((a) => a.stop().catch(() => undefined)));
-    await this.fleet?.close().catch(() => undefined);
+    await this.bounded(this.starting, 1000);
+    await this.bounded(Promise.all(this.archivers.map((a) => a.stop().catch(() => undefined))), 5000, 'the archivers (a block upload in flight)');
+    const fleet = this.fleet;
+    if (fleet && !(await this.bounded(fleet.close().catch(() => undefined), 2000, 'draining the NATS connection'))) await fleet.nc.close().catch(() => undefined);
     for (const dir of this.mirrors.keys()) await this.catalog.removeFilesystem(dir);
     if (this.mirrorRoot) await rm(this.mirrorRoot, { recursive: true, force: true });
+  }
+
+  /** Waits for `p` at most `ms`; false (and a warning naming `what`, when given) if it did not settle in time. */
+  private async bounded(p: Promise<unknown> | undefined, ms: number, what?: string): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const settled = await Promise.race([Promise.resolve(p).then(() => true, () => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), ms)))]);
+    clearTimeout(timer);
+    if (!settled && what) this.log.warn({ waitedMs: ms }, `fleet: shutdown did not wait longer for ${what}`);
+    return settled;
   }
 
   private once(key: string, message: string, err: Error): undefined {
