@@ -7,6 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 
+import { DeliverPolicy, DiscardPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { type ObjectInfo, type ObjectStore, Objm, StorageType, setSha256Backend } from '@nats-io/obj';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { selfDescribedHeader } from '@valkka/fs';
@@ -15,10 +16,13 @@ import { z } from 'zod';
 
 import { checkSealedBlock } from './block-check.js';
 import { FleetError } from './errors.js';
+import { withTimeout } from './timeout.js';
 
 export const ARCHIVE_BUCKET = 'valkka_archive';
 /** Chunks of 1 MiB (the server's default max_payload caps it): the client awaits each chunk's ack. */
 const CHUNK_BYTES = 2 ** 20;
+/** Longest a block read from the archive may take (64 MiB at a few MB/s). */
+const READ_TIMEOUT_MS = 60_000;
 
 // Node's own SHA-256 for the object digests (the client's default is pure JavaScript, several times slower).
 setSha256Backend('native');
@@ -127,13 +131,34 @@ export class Archive {
         ...(maxAgeMs ? { ttl: maxAgeMs * 1_000_000 } : {}),
         description: 'ValkkaFS sealed blocks, verbatim',
       };
-      this.store_ = objm.create(ARCHIVE_BUCKET, opts).catch(async (err: unknown) => {
-        if (/already in use|exists/i.test(String((err as Error).message))) return objm.open(ARCHIVE_BUCKET);
-        throw err;
-      });
+      this.store_ = objm
+        .create(ARCHIVE_BUCKET, opts)
+        .catch(async (err: unknown) => {
+          if (/already in use|exists/i.test(String((err as Error).message))) return objm.open(ARCHIVE_BUCKET);
+          throw err;
+        })
+        .then(async (os) => {
+          await this.discardOld();
+          return os;
+        });
       this.store_.catch(() => (this.store_ = undefined));
     }
     return this.store_;
+  }
+
+  /**
+   * An object store refuses new objects once it reaches max_bytes (discard "new"); an archive should
+   * drop its oldest blocks instead, as the ring does, so the bucket's stream is set to discard "old".
+   * The oldest object may then lose chunks before its metadata: its reads fail their digest (ECORRUPT)
+   * until the metadata goes too.
+   */
+  private async discardOld(): Promise<void> {
+    const jsm = await jetstreamManager(this.nc);
+    const info = await jsm.streams.info(`OBJ_${ARCHIVE_BUCKET}`);
+    if (info.config.max_bytes > 0 && info.config.discard !== DiscardPolicy.Old) {
+      await jsm.streams.update(info.config.name, { ...info.config, discard: DiscardPolicy.Old });
+      this.options.log.info({ bucket: ARCHIVE_BUCKET, maxBytes: info.config.max_bytes }, 'fleet: archive drops its oldest blocks when full');
+    }
   }
 
   private async reachable(what: string): Promise<ObjectStore> {
@@ -144,31 +169,89 @@ export class Archive {
     }
   }
 
-  /** Every archived block of every filesystem, by fsId, each list sorted by seq. Objects with bad metadata are skipped and counted. */
+  /**
+   * Every archived block of every filesystem, by fsId, each list sorted by seq. Objects with bad metadata
+   * are skipped and counted. Kept as an index that each call brings up to date by reading only the
+   * metadata messages written since the last call (a `valkka serve` calls it every few seconds, and the
+   * archive grows by several blocks a second).
+   */
   async listAll(): Promise<{ byFs: Map<string, ArchivedBlock[]>; skipped: number }> {
-    const os = await this.reachable('list');
-    let infos: ObjectInfo[];
+    await this.reachable('list');
+    this.updating ??= this.updateIndex().finally(() => (this.updating = undefined));
     try {
-      infos = await os.list();
+      await this.updating;
     } catch (err) {
+      if (err instanceof FleetError) throw err;
       throw new FleetError('ENATS', `archive ${ARCHIVE_BUCKET}: list failed (${(err as Error).message})`, { cause: err });
     }
     const byFs = new Map<string, ArchivedBlock[]>();
-    let skipped = 0;
-    for (const info of infos) {
-      if (info.deleted) continue;
-      const a = archivedBlockOf(info);
-      if (typeof a === 'string') {
-        skipped++;
-        this.options.log.warn({ object: info.name, reason: a }, 'fleet: archive object skipped');
-        continue;
-      }
+    for (const { block: a } of this.index.values()) {
       let list = byFs.get(a.fsId);
       if (!list) byFs.set(a.fsId, (list = []));
       list.push(a);
     }
     for (const list of byFs.values()) list.sort((x, y) => x.seq - y.seq);
-    return { byFs, skipped };
+    return { byFs, skipped: this.skipped.size };
+  }
+
+  private readonly index = new Map<string, { block: ArchivedBlock; metaSeq: number }>();
+  /** Objects skipped for bad metadata: name -> the meta message's stream sequence. */
+  private readonly skipped = new Map<string, number>();
+  private lastSeq = 0;
+  private updating: Promise<void> | undefined;
+
+  /**
+   * Reads the object store's metadata messages (one per object, the newest kept per subject) after the
+   * last one seen; then drops what the bucket's limits removed (metadata older than the stream's first
+   * message). Object store internals used: stream OBJ_<bucket>, subjects $O.<bucket>.M.<name>.
+   */
+  private async updateIndex(): Promise<void> {
+    const stream = `OBJ_${ARCHIVE_BUCKET}`;
+    const jsm = await jetstreamManager(this.nc);
+    const state = (await jsm.streams.info(stream)).state;
+    if (state.last_seq < this.lastSeq) {
+      // The bucket was made again: start over.
+      this.index.clear();
+      this.skipped.clear();
+      this.lastSeq = 0;
+    }
+    const filter = `$O.${ARCHIVE_BUCKET}.M.>`;
+    const opts =
+      this.lastSeq === 0
+        ? { filter_subjects: filter, deliver_policy: DeliverPolicy.LastPerSubject }
+        : { filter_subjects: filter, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: this.lastSeq + 1 };
+    const consumer = await jetstream(this.nc).consumers.get(stream, opts);
+    try {
+      let pending = (await consumer.info(true)).num_pending;
+      while (pending > 0) {
+        const batch = await consumer.fetch({ max_messages: Math.min(pending, 1000), expires: 5000 });
+        let got = 0;
+        for await (const m of batch) {
+          got++;
+          pending = m.info.pending;
+          this.lastSeq = Math.max(this.lastSeq, m.seq);
+          this.apply(m.json<ObjectInfo>(), m.seq);
+        }
+        if (got === 0) throw new FleetError('ENATS', `archive ${ARCHIVE_BUCKET}: ${pending} metadata messages did not arrive in time`);
+      }
+    } finally {
+      await consumer.delete().catch(() => undefined);
+    }
+    for (const [name, e] of this.index) if (e.metaSeq < state.first_seq) this.index.delete(name);
+    for (const [name, seq] of this.skipped) if (seq < state.first_seq) this.skipped.delete(name);
+  }
+
+  private apply(info: ObjectInfo, metaSeq: number): void {
+    this.index.delete(info.name);
+    this.skipped.delete(info.name);
+    if (info.deleted) return;
+    const a = archivedBlockOf(info);
+    if (typeof a === 'string') {
+      this.skipped.set(info.name, metaSeq);
+      this.options.log.warn({ object: info.name, reason: a }, 'fleet: archive object skipped');
+      return;
+    }
+    this.index.set(info.name, { block: a, metaSeq });
   }
 
   /** The archived blocks of one filesystem, sorted by seq. */
@@ -186,10 +269,16 @@ export class Archive {
     if (!info || info.deleted) throw new FleetError('ENOTFOUND', `archive object ${name} does not exist`);
     const a = archivedBlockOf(info);
     if (typeof a === 'string') throw new FleetError('ECORRUPT', `archive object ${name}: ${a}`);
+    // Chunks dropped by the size limit before the metadata: the client would wait for them forever.
+    const chunkSubject = `$O.${ARCHIVE_BUCKET}.C.${info.nuid}`;
+    const jsm = await jetstreamManager(this.nc);
+    const held = (await jsm.streams.info(`OBJ_${ARCHIVE_BUCKET}`, { subjects_filter: chunkSubject })).state.subjects?.[chunkSubject] ?? 0;
+    if (held !== info.chunks) throw new FleetError('ECORRUPT', `archive object ${name}: ${held} of its ${info.chunks} chunks are left (the bucket's size limit dropped the others); refusing it`);
     let data: Uint8Array | null;
     try {
-      data = await os.getBlob(name);
+      data = await withTimeout(os.getBlob(name), READ_TIMEOUT_MS, `archive object ${name}`);
     } catch (err) {
+      if (err instanceof FleetError) throw err;
       const msg = (err as Error).message;
       // The client checks the digest itself and fails the read when it differs.
       if (/digest|sha/i.test(msg)) throw new FleetError('ECORRUPT', `archive object ${name}: ${msg}; refusing it`, { cause: err });
