@@ -4,6 +4,8 @@
  * sample-table.ts instead.
  */
 
+import type { H265SpsInfo } from '@valkka/fs';
+
 /** Where boxes go: the output file (mp4.ts) or, in tests, memory. */
 export interface ByteSink {
   write(bytes: Uint8Array): void | Promise<void>;
@@ -181,19 +183,8 @@ export function avcC(sps: Uint8Array[], pps: Uint8Array[], info: { chromaFormatI
   return box('avcC', f.done());
 }
 
-export interface HevcInfo {
-  profileSpace: number;
-  tierFlag: number;
-  profileIdc: number;
-  compatibilityFlags: number;
-  constraintBytes: number[];
-  levelIdc: number;
-  maxSubLayers: number;
-  temporalIdNesting: number;
-  chromaFormatIdc: number;
-  bitDepthLuma: number;
-  bitDepthChroma: number;
-}
+/** What hvcC needs of the SPS (the displayed size and codec string are not in it). */
+export type HevcInfo = Omit<H265SpsInfo, 'width' | 'height' | 'codecString'>;
 
 /** hvcC (ISO/IEC 14496-15 8.3.3.1) from the VPS, SPS and PPS NAL units of a key frame. */
 export function hvcC(arrays: Array<{ type: number; nals: Uint8Array[] }>, s: HevcInfo): Uint8Array {
