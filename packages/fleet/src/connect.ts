@@ -25,6 +25,12 @@ export interface FleetOptions {
   replicas?: number;
   /** Heartbeat interval of catalog.announce (default 2000 ms; tests use less). */
   heartbeatMs?: number;
+  /**
+   * Gives up waiting for the first connection: connectFleet rejects (FleetError EABORTED) at once and the
+   * attempt stops before its next dial (a server shut down while NATS is unreachable can exit). Not looked at
+   * once connected: close() ends a connection.
+   */
+  signal?: AbortSignal;
 }
 
 export type FleetStatus = 'connected' | 'disconnected' | 'closed';
@@ -74,23 +80,50 @@ export async function connectFleet(options: FleetOptions): Promise<Fleet> {
     authenticator = authenticatorOf(creds, options.credsFile);
   }
   if ((options.user === undefined) !== (options.pass === undefined)) throw new FleetError('EARGUMENT', '--nats-user and --nats-pass go together');
+  const { signal } = options;
+  const aborted = (): FleetError => new FleetError('EABORTED', `--fleet ${servers.join(',')}: stopped waiting for NATS`);
+  if (signal?.aborted) throw aborted();
   log.info({ servers, node: name, auth: options.credsFile ? 'creds' : options.user ? 'user' : 'none' }, 'fleet: connecting');
   let nc: NatsConnection;
+  let connected = false;
+  let onAbort = (): void => undefined;
+  const attempt = connect({
+    servers,
+    name: `valkka ${name}`,
+    ...(options.user !== undefined ? { user: options.user, pass: options.pass } : {}),
+    ...(authenticator ? { authenticator } : {}),
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 1000,
+    waitOnFirstConnect: true,
+    pingInterval: 5000,
+    timeout: 5000,
+    // Asked before every dial: throwing is the client's documented way to end a first connect attempt.
+    ...(signal
+      ? {
+          reconnectToServer: () => {
+            if (!connected && signal.aborted) throw new Error('aborted');
+            return null;
+          },
+        }
+      : {}),
+  });
+  const abort = new Promise<never>((_, reject) => {
+    onAbort = () => reject(aborted());
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
   try {
-    nc = await connect({
-      servers,
-      name: `valkka ${name}`,
-      ...(options.user !== undefined ? { user: options.user, pass: options.pass } : {}),
-      ...(authenticator ? { authenticator } : {}),
-      maxReconnectAttempts: -1,
-      reconnectTimeWait: 1000,
-      waitOnFirstConnect: true,
-      pingInterval: 5000,
-      timeout: 5000,
-    });
+    nc = await Promise.race([attempt, abort]);
+    connected = true;
   } catch (err) {
+    if (signal?.aborted) {
+      // A connection made after all is closed (the attempt ends itself before its next dial otherwise).
+      void attempt.then((late) => late.close(), () => undefined);
+      throw aborted();
+    }
     // The client's message names the server and the reason (an authorization violation...), not the secret.
     throw new FleetError('ENATS', `--fleet ${servers.join(',')}: cannot connect (${redact((err as Error).message, options)})`, { cause: err });
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
   }
   let state: FleetStatus = 'connected';
   void (async () => {

@@ -5,7 +5,8 @@ export type FleetErrorCode =
   | 'ENOTFOUND' // no such node, filesystem, archived block
   | 'ECORRUPT' // bytes that fail their checksums (archive object, fetched block)
   | 'EREMOTE' // a remote node answered with an error or not at all
-  | 'EREADONLY'; // a write through a mirror device
+  | 'EREADONLY' // a write through a mirror device
+  | 'EABORTED'; // the caller gave up (connectFleet's signal) before it finished
 
 export class FleetError extends Error {
   override name = 'FleetError';
@@ -19,6 +20,6 @@ export class FleetError extends Error {
 
   /** The HTTP status a route answers with for this error. */
   get httpStatus(): number {
-    return { EARGUMENT: 400, ENOTFOUND: 404, ECORRUPT: 502, EREMOTE: 502, ENATS: 503, EREADONLY: 405 }[this.code];
+    return { EARGUMENT: 400, ENOTFOUND: 404, ECORRUPT: 502, EREMOTE: 502, ENATS: 503, EREADONLY: 405, EABORTED: 503 }[this.code];
   }
 }
