@@ -102,6 +102,21 @@ describe('valkka serve --fleet', () => {
     await bad(['--fleet', 'nats://127.0.0.1:4222', '--fleet-token', token, '--fleet-url', 'ftp://x'], '--fleet-url');
   });
 
+  it('stops at once while NATS is unreachable (the fleet join still waiting is aborted)', async () => {
+    await writeFile(config(), JSON.stringify({ cameras: [{ dir: 'fleet-cam-down', source: CLIP, id: 4, format: { blocksize: 65536, blocks: 16 } }] }));
+    // Port 1 on loopback: nothing listens, every dial is refused, the join keeps trying.
+    const s = await serve(['--record', config(), '--port', '0', '--fleet', 'nats://127.0.0.1:1', '--node', 'lonely', '--log-level', 'info'], { ...process.env, VALKKA_FLEET_TOKEN: token });
+    const health = (await (await fetch(`${s.url}api/health`)).json()) as { fleet: { nats: string } };
+    expect(health.fleet.nats).toBe('connecting');
+    s.child.kill('SIGTERM');
+    // No backstop exits the process: it ends because nothing holds it (a hang here fails the race below).
+    const code = await Promise.race([s.exit, new Promise((r) => setTimeout(() => r('still running 15 s after SIGTERM'), 15_000))]);
+    expect(code, s.output()).toBe(0);
+    expect(s.output()).toContain('stopped');
+    expect(s.output(), 'an aborted join is not an error').not.toContain('cannot join');
+    if (s.child.exitCode === null) s.child.kill('SIGKILL');
+  });
+
   const why = skipReason('cli serve --fleet (NATS)', [[natsMissing() === undefined, natsMissing() ?? '']]);
   it.skipIf(why)('joins the fleet (the token from VALKKA_FLEET_TOKEN, never printed) and stops cleanly', async () => {
     const cluster = await startNatsCluster({ nodes: 1 });

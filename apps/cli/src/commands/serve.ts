@@ -83,9 +83,7 @@ export function registerServe(program: Command): void {
       process.once('SIGINT', () => process.exit(130));
       await server.close();
       process.stdout.write('stopped\n');
-      // Everything is closed and durable; a fleet connection still being attempted (NATS never answered) must not
-      // keep the process alive. Unref'd: it fires only if something else still holds the loop 3 s later.
-      if (fleet) setTimeout(() => process.exit(process.exitCode ?? 0), 3000).unref();
+      // Nothing is left holding the loop: a fleet join still waiting for NATS was aborted by server.close().
     });
 }
 
