@@ -117,4 +117,6 @@ export interface CameraInfo {
   node: string | null;
   /** False while its node is offline (an archive camera stays playable: always true). */
   online: boolean;
+  /** True while a camera of an offline node plays from the fleet archive (its archived blocks) instead of its node. */
+  fromArchive: boolean;
 }

@@ -229,7 +229,7 @@ describe.skipIf(why)('a fleet of two recorders on a 3-server NATS cluster', () =
     }
   });
 
-  it('recorder 2 killed: shown offline; its archive plays and exports the frames it recorded', async () => {
+  it('recorder 2 killed: shown offline; its cameras and its archive play and export the frames it recorded', async () => {
     const [n1, n2] = nodes;
     // The range to export: 2 s inside what node 2 has archived so far, exported by node 2 itself first.
     const before = await camerasOf(n1!);
@@ -247,14 +247,15 @@ describe.skipIf(why)('a fleet of two recorders on a 3-server NATS cluster', () =
     await n2!.exited;
     const after = await settle(
       () => camerasOf(n1!),
-      (c) => c.filter((x) => x.node === 'node2' && x.source === 'remote').every((x) => !x.online),
+      (c) => c.filter((x) => x.node === 'node2' && x.source === 'remote').every((x) => !x.online && x.fromArchive),
       20_000,
     );
-    expect(Object.fromEntries(after.filter((c) => c.node === 'node2').map((c) => [c.name, c.online]))).toEqual({
-      'node2/camA': false,
-      'node2/camA (archive)': true,
-      'node2/camB': false,
-      'node2/camB (archive)': true,
+    // Its own cameras keep their numbers and names, and play from the archive meanwhile.
+    expect(Object.fromEntries(after.filter((c) => c.node === 'node2').map((c) => [c.name, [c.id, c.online, c.fromArchive]]))).toEqual({
+      'node2/camA': [before.find((c) => c.name === 'node2/camA')!.id, false, true],
+      'node2/camA (archive)': [archived.id, true, false],
+      'node2/camB': [before.find((c) => c.name === 'node2/camB')!.id, false, true],
+      'node2/camB (archive)': [archiveOf(before, 'node2/camB')!.id, true, false],
     });
     const nodesView = await json<{ nodes: Array<{ node: string; online: boolean }> }>(`${n1!.url}api/fleet/nodes`);
     expect(Object.fromEntries(nodesView.nodes.map((n) => [n.node, n.online]))).toEqual({ node1: true, node2: false });
@@ -267,6 +268,13 @@ describe.skipIf(why)('a fleet of two recorders on a 3-server NATS cluster', () =
     const fromArchive = md5(file);
     expect(fromArchive.length, '2 s at 25 fps').toBeGreaterThanOrEqual(2000 / FRAME_MS);
     expect(fromArchive).toEqual(md5(ownFile()));
+    // The same range of node 2's camA itself (not its archive camera): node 1 reads it from the archive now.
+    const remoteA = after.find((c) => c.name === 'node2/camA')!;
+    const viaRemote = await fetch(`${n1!.url}api/export?stream=${remoteA.id}&from=${from}&to=${to}`);
+    expect(viaRemote.status).toBe(200);
+    const remoteFile = join(base, 'node2-offline.mp4');
+    await writeFile(remoteFile, new Uint8Array(await viaRemote.arrayBuffer()));
+    expect(md5(remoteFile)).toEqual(fromArchive);
 
     if (!noChromium) {
       // And in the grid: node 2's archive cameras (and node 1's own) at one instant of the archived range.
@@ -279,8 +287,10 @@ describe.skipIf(why)('a fleet of two recorders on a 3-server NATS cluster', () =
         const t = from + 1000;
         await page.evaluate((time) => (window as any).__valkka.seekTo(time), t);
         const atT = (x: Shown | undefined): boolean => x?.shownTs !== undefined && t - x.shownTs >= 0 && t - x.shownTs < FRAME_MS && typeof x.number === 'number';
-        const shown = await settle(() => tiles(page), (s) => atT(s.find((x) => x.camera === archived.id)), 20_000);
+        const shown = await settle(() => tiles(page), (s) => atT(s.find((x) => x.camera === archived.id)) && atT(s.find((x) => x.camera === remoteA.id)), 20_000);
         expect(atT(shown.find((x) => x.camera === archived.id)), JSON.stringify({ t, shown })).toBe(true);
+        expect(atT(shown.find((x) => x.camera === remoteA.id)), `node 2's camA itself, from the archive: ${JSON.stringify({ t, shown })}`).toBe(true);
+        expect(await page.textContent(`.tile[data-camera="${remoteA.id}"] .badge`)).toBe('OFFLINE · ARCHIVE');
         await page.mouse.move(640, 20);
         await shot(page, 'fleet-3-offline');
       } finally {
@@ -314,17 +324,17 @@ describe.skipIf(why)('a fleet of two recorders on a 3-server NATS cluster', () =
     expect(archivedBefore.size, 'blocks archived before the restart').toBeGreaterThan(8);
     await cluster.start(0, 1, 2);
     for (const n of [1, 2]) nodes[n - 1] = await startNode(`node${n}`, join(base, `node${n}.json`), cluster.urls);
-    const [n1] = nodes;
+    const n1 = nodes[0]!;
     const cams = await settle(
-      () => camerasOf(n1!),
-      (c) => live(c).filter((x) => x.online && x.timeRange).length === 4 && archiveOf(c, 'node2/camA') !== undefined,
+      () => camerasOf(n1),
+      (c) => live(c).filter((x) => x.online && !x.fromArchive && x.timeRange).length === 4 && archiveOf(c, 'node2/camA') !== undefined,
       30_000,
     );
-    expect(Object.fromEntries(live(cams).map((c) => [c.name, [c.source, c.node, c.online]])), nodes.map((n) => n.output()).join('\n')).toEqual({
-      camA: ['local', 'node1', true],
-      camB: ['local', 'node1', true],
-      'node2/camA': ['remote', 'node2', true],
-      'node2/camB': ['remote', 'node2', true],
+    expect(Object.fromEntries(live(cams).map((c) => [c.name, [c.source, c.node, c.online, c.fromArchive]])), nodes.map((n) => n.output()).join('\n')).toEqual({
+      camA: ['local', 'node1', true, false],
+      camB: ['local', 'node1', true, false],
+      'node2/camA': ['remote', 'node2', true, false],
+      'node2/camB': ['remote', 'node2', true, false],
     });
     // Every block archived before is listed again (per filesystem: none lost).
     const after = await archivedNow();
@@ -340,10 +350,26 @@ describe.skipIf(why)('a fleet of two recorders on a 3-server NATS cluster', () =
     expect(Object.keys(perFs).length, 'archived filesystems (2 per recorder)').toBe(4);
     // The archived range exported before the kill, through the restarted node 1: the same frames.
     const archived = archiveOf(cams, 'node2/camA')!;
-    const res = await fetch(`${n1!.url}api/export?stream=${archived.id}&from=${from}&to=${to}`);
+    const res = await fetch(`${n1.url}api/export?stream=${archived.id}&from=${from}&to=${to}`);
     expect(res.status).toBe(200);
     const file = join(base, 'node2-archive-restarted.mp4');
     await writeFile(file, new Uint8Array(await res.arrayBuffer()));
     expect(md5(file)).toEqual(md5(ownFile()));
+
+    // Node 2 stopped again: node 1 plays its cameras from the archive, and from node 2 again once it is back.
+    const node2 = (c: CameraInfo[]): Array<[string, boolean, boolean]> => c.filter((x) => x.node === 'node2' && x.source === 'remote').map((x) => [x.name, x.online, x.fromArchive]);
+    nodes[1]!.child.kill('SIGTERM');
+    await nodes[1]!.exited;
+    const away = await settle(() => camerasOf(n1), (c) => node2(c).every(([, online, fromArchive]) => !online && fromArchive), 20_000);
+    expect(node2(away)).toEqual([
+      ['node2/camA', false, true],
+      ['node2/camB', false, true],
+    ]);
+    nodes[1] = await startNode('node2', join(base, 'node2.json'), cluster.urls);
+    const back = await settle(() => camerasOf(n1), (c) => node2(c).every(([, online, fromArchive]) => online && !fromArchive), 20_000);
+    expect(node2(back)).toEqual([
+      ['node2/camA', true, false],
+      ['node2/camB', true, false],
+    ]);
   });
 });

@@ -26,7 +26,10 @@ export type CameraSource = CameraInfo['source'];
 export interface Camera {
   id: number;
   name: string;
+  /** The filesystem it plays from now: `home`, or the archive mirror of `home` while a remote camera's node is offline. */
   fs: AnyFS;
+  /** The filesystem it belongs to (a remote camera's: the mirror of its node's filesystem). */
+  home: AnyFS;
   /** Index in `catalog.filesystems` (the local ones); -1 for a fleet camera (a mirror directory). */
   fsIndex: number;
   streamId: number;
@@ -149,6 +152,7 @@ export class Catalog {
     if (old) await this.dropMirror(dir, old);
     this.mirrors.set(dir, { fs, info });
     this.addCameras(fs, -1, info.source, info.node, info.streams);
+    this.reroute();
     this.changed();
   }
 
@@ -160,6 +164,41 @@ export class Catalog {
     this.changed();
   }
 
+  /**
+   * Says which fleet nodes are offline. A camera of an offline node plays from the archive mirror of its
+   * filesystem (same number and name) when there is one, and from its node again once the node is back.
+   */
+  setOffline(nodes: Iterable<string>): void {
+    const next = [...new Set(nodes)].sort();
+    const same = next.join() === [...this.offlineNodes].sort().join();
+    this.offlineNodes.clear();
+    for (const n of next) this.offlineNodes.add(n);
+    if (this.reroute() || !same) this.changed();
+  }
+
+  /** Points every remote camera at the filesystem it should play from now; true when one switched. */
+  private reroute(): boolean {
+    let switched = false;
+    for (const c of this.list) {
+      if (c.source !== 'remote') continue;
+      const offline = c.node !== undefined && this.offlineNodes.has(c.node);
+      const fs = (offline ? this.archiveOf(c.home.fsId, c.streamId) : undefined) ?? c.home;
+      if (c.fs !== fs) {
+        c.fs = fs;
+        switched = true;
+      }
+    }
+    return switched;
+  }
+
+  /** The archive mirror holding stream `streamId` of filesystem `fsId`, if one was added. */
+  private archiveOf(fsId: string, streamId: number): AnyFS | undefined {
+    for (const m of this.mirrors.values()) {
+      if (m.info.source === 'archive' && m.fs.fsId === fsId && m.info.streams.some((s) => s.streamId === streamId)) return m.fs;
+    }
+    return undefined;
+  }
+
   /** The mirror added at `dir`, if any. */
   mirror(dir: string): { fs: AnyFS; info: MirrorInfo } | undefined {
     return this.mirrors.get(dir);
@@ -167,8 +206,10 @@ export class Catalog {
 
   private async dropMirror(dir: string, mirror: Mirror): Promise<void> {
     this.mirrors.delete(dir);
-    for (const c of this.list) if (c.fs === mirror.fs) this.byId.delete(c.id);
-    this.list = this.list.filter((c) => c.fs !== mirror.fs);
+    for (const c of this.list) if (c.home === mirror.fs) this.byId.delete(c.id);
+    this.list = this.list.filter((c) => c.home !== mirror.fs);
+    // Cameras that were playing this mirror as their archive go back to their own filesystem.
+    this.reroute();
     for (const [key, entry] of this.blocks) if (key.startsWith(`${this.fsKey(mirror.fs)}:`)) this.forget(key, entry);
     await mirror.fs.close().catch(() => undefined);
   }
@@ -201,6 +242,7 @@ export class Catalog {
       source: camera.source,
       node: camera.node ?? null,
       online,
+      fromArchive: camera.fs !== camera.home,
     };
   }
 
@@ -216,12 +258,12 @@ export class Catalog {
 
   private addCameras(fs: AnyFS, fsIndex: number, source: CameraSource, node: string | undefined, streams: MirrorInfo['streams']): void {
     for (const s of streams) {
-      if (this.list.some((c) => c.fs === fs && c.streamId === s.streamId)) continue;
+      if (this.list.some((c) => c.home === fs && c.streamId === s.streamId)) continue;
       // A local filesystem has no fs id before its first block is read elsewhere: its directory names it then.
       const key = `${node ?? ''}|${source}|${source === 'local' ? fs.dirname : fs.fsId}|${s.streamId}`;
       let id = this.numbers.get(key);
       if (id === undefined) this.numbers.set(key, (id = this.nextId++));
-      const camera: Camera = { id, name: s.name, fs, fsIndex, streamId: s.streamId, codec: s.codec, source, node };
+      const camera: Camera = { id, name: s.name, fs, home: fs, fsIndex, streamId: s.streamId, codec: s.codec, source, node };
       this.byId.set(id, camera);
       this.list.push(camera);
     }

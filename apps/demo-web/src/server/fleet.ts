@@ -49,6 +49,8 @@ export class FleetMember implements FleetBlocks {
   private archive: Archive | undefined;
   private readonly archivers: Archiver[] = [];
   private nodesSeen: FleetNode[] = [];
+  /** Nodes the previous look at the catalog found offline. */
+  private offlineBefore = new Set<string>();
   /** Per mirror directory: its streams' ranges as the fleet knows them (the timeline draws these). */
   private readonly mirrors = new Map<string, Map<number, Array<[number, number]>>>();
   private mirrorRoot: string | undefined;
@@ -56,6 +58,8 @@ export class FleetMember implements FleetBlocks {
   private ticking: Promise<void> | undefined;
   private starting: Promise<void> | undefined;
   private closed = false;
+  /** Ends a join still waiting for NATS when the server closes. */
+  private readonly stopJoin = new AbortController();
   private url = '';
   /** This server's own address (the mirror devices ask it for blocks). */
   private localUrl = '';
@@ -78,13 +82,15 @@ export class FleetMember implements FleetBlocks {
   start(serverUrl: string, host: string): void {
     this.url = this.options.url ?? advertisedUrl(serverUrl, host);
     this.localUrl = localUrl(serverUrl, host);
-    this.starting = this.join().catch((err: Error) => this.log.error({ err: err.message }, 'fleet: cannot join'));
+    this.starting = this.join().catch((err: Error) => {
+      if (!this.closed) this.log.error({ err: err.message }, 'fleet: cannot join');
+    });
   }
 
   private async join(): Promise<void> {
     this.mirrorRoot = await mkdtemp(join(tmpdir(), `valkka-fleet-${this.options.node}-`));
     const { servers, node, user, pass, credsFile, heartbeatMs } = this.options;
-    const fleet = await connectFleet({ servers, name: node, log: this.log, ...(user !== undefined ? { user, pass } : {}), ...(credsFile ? { credsFile } : {}), ...(heartbeatMs ? { heartbeatMs } : {}) });
+    const fleet = await connectFleet({ servers, name: node, log: this.log, signal: this.stopJoin.signal, ...(user !== undefined ? { user, pass } : {}), ...(credsFile ? { credsFile } : {}), ...(heartbeatMs ? { heartbeatMs } : {}) });
     if (this.closed) {
       await fleet.close();
       return;
@@ -141,11 +147,10 @@ export class FleetMember implements FleetBlocks {
     const nodes = await fleet.catalog.list();
     this.nodesSeen = nodes;
     this.clear('watch');
-    const offline = new Set(nodes.filter((n) => !n.online).map((n) => n.node));
-    const before = [...this.catalog.offlineNodes].sort().join();
-    this.catalog.offlineNodes.clear();
-    for (const n of offline) this.catalog.offlineNodes.add(n);
-    if ([...offline].sort().join() !== before) this.catalog.changed();
+    // Offline in two looks running: one late heartbeat on a loaded machine does not switch a camera to the archive.
+    const offlineNow = new Set(nodes.filter((n) => !n.online).map((n) => n.node));
+    this.catalog.setOffline([...offlineNow].filter((n) => this.offlineBefore.has(n)));
+    this.offlineBefore = offlineNow;
 
     for (const node of nodes) {
       if (node.node === this.options.node || !node.online) continue; // an offline node's mirror stays as it was last seen
@@ -263,10 +268,11 @@ export class FleetMember implements FleetBlocks {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.stopJoin.abort();
     clearTimeout(this.timer);
     await this.bounded(this.ticking, 2000, 'the catalog watch');
     // A join under way finishes its step (an archiver starting) before the archivers are stopped; one still
-    // waiting for NATS is left to give up on its own (it closes what it gets once it sees `closed`).
+    // waiting for NATS has just been aborted.
     await this.bounded(this.starting, 1000);
     await this.bounded(Promise.all(this.archivers.map((a) => a.stop().catch(() => undefined))), 5000, 'the archivers (a block upload in flight)');
     const fleet = this.fleet;

@@ -102,7 +102,8 @@ export class PlaybackSession {
     // A tab that opens before it knows its cameras must not pin the clock to 'now': start at the newest recording.
     const t = this.now() || this.defaultTime(cameras.length > 0 ? cameras : this.catalog.cameras);
     await this.stopManager();
-    this.cameras = [...new Set(cameras)];
+    // Copies: a fleet camera's filesystem may switch (node offline → archive) while this manager plays the one it mapped.
+    this.cameras = [...new Map(cameras.map((c) => [c.id, { ...c }])).values()];
     if (this.cameras.length > 0) this.manager = await this.startManager(this.cameras);
     await this.seek(t);
   }
@@ -214,12 +215,18 @@ export class PlaybackSession {
     const manager = new ValkkaFSManager(filesystems, { holeMs: HOLE_MS, keyFramesOnlyFrom: 8, budgetBytes: 16 << 20, name: 'demo-web' });
     manager.on('skip', () => this.sendClock());
     manager.on('fsError', ({ valkkafs, error }) => this.sink.json({ type: 'error', code: 'EFS', message: this.fsErrorMessage(valkkafs, error) }));
-    for (const [slot, camera] of cameras.entries()) {
+    // One mapping per stream: an offline node's camera and its archive camera read the same archived stream.
+    const streams = new Map<Camera['fs'], Map<number, Camera[]>>();
+    for (const c of cameras) {
+      const ids = streams.get(c.fs) ?? streams.set(c.fs, new Map()).get(c.fs)!;
+      ids.set(c.streamId, [...(ids.get(c.streamId) ?? []), c]);
+    }
+    for (const [slot, same] of [...streams.values()].flatMap((ids) => [...ids.values()]).entries()) {
       await manager.map({
-        valkkafs: camera.fs,
-        id: camera.streamId,
+        valkkafs: same[0]!.fs,
+        id: same[0]!.streamId,
         readSlot: slot,
-        output: { frame: (f) => this.onFrame(camera, f), setup: (s) => this.onSetup(camera, s) },
+        output: { frame: (f) => same.forEach((c) => this.onFrame(c, f)), setup: (s) => same.forEach((c) => this.onSetup(c, s)) },
       });
     }
     try {
@@ -313,7 +320,7 @@ export class PlaybackSession {
   /** A fleet camera whose node is offline is said so in words (its blocks cannot be fetched); others name the directory. */
   private fsErrorMessage(valkkafs: unknown, error: Error): string {
     const camera = this.cameras.find((c) => c.fs === valkkafs);
-    if (camera?.source === 'remote' && !this.catalog.info(camera).online) return `${camera.name}: node ${camera.node} is offline; its archive camera plays what was archived`;
+    if (camera?.source === 'remote' && !this.catalog.info(camera).online) return `${camera.name}: node ${camera.node} is offline; it plays from the archive when its blocks were archived`;
     return `${camera?.fs.dirname ?? 'a filesystem'}: ${error.message}`;
   }
 

@@ -4,7 +4,7 @@ import { Calendar } from './calendar.js';
 import { Clock } from './clock.js';
 import { Connection } from './connection.js';
 import { still } from './still.js';
-import { Tile } from './tile.js';
+import { type BadgeKind, Tile } from './tile.js';
 import { Timeline } from './timeline.js';
 
 const token = new URLSearchParams(location.search).get('token');
@@ -116,15 +116,19 @@ function order(list: CameraInfo[]): CameraInfo[] {
   );
 }
 
-const badgeOf = (c: CameraInfo): 'archive' | 'offline' | undefined => (c.source === 'archive' ? 'archive' : c.online === false ? 'offline' : undefined);
+const badgeOf = (c: CameraInfo): BadgeKind | undefined =>
+  c.source === 'archive' ? 'archive' : c.online === false ? (c.fromArchive ? 'offline-archive' : 'offline') : undefined;
+
+/** The shown cameras and where each plays from: a change reopens them (an offline node's camera switches to the archive). */
+const playing = (): string => shownCameras().map((id) => `${id}${cameras.find((c) => c.id === id)?.fromArchive ? 'a' : ''}`).join();
 
 function setCameras(list: CameraInfo[]): void {
-  const before = shownCameras().join();
+  const before = playing();
   cameras = order(list);
-  timeline.setCameras(cameras.map((c) => ({ id: c.id, name: c.name, node: c.node, online: c.online, archive: c.source === 'archive' })));
+  timeline.setCameras(cameras.map((c) => ({ id: c.id, name: c.name, node: c.node, online: c.online, archive: c.source === 'archive' || c.fromArchive })));
   const ranges = list.map((c) => c.timeRange).filter((r): r is [number, number] => r !== null);
   if (ranges.length) globalRange = [Math.min(...ranges.map((r) => r[0])), Math.max(...ranges.map((r) => r[1]))];
-  if (shownCameras().join() !== before || tiles.size === 0) buildGrid();
+  if (playing() !== before || tiles.size === 0) buildGrid();
   for (const [id, tile] of tiles) {
     const c = cameras.find((x) => x.id === id);
     if (c) tile.setBadge(badgeOf(c));
@@ -177,7 +181,7 @@ function showCameraList(refresh = false): void {
     const src = document.createElement('span');
     src.className = 'src';
     src.dataset.source = c.source;
-    src.textContent = `${c.source}${c.codec ? ` · ${c.codec}` : ''}${c.online ? '' : ' · offline'}`;
+    src.textContent = `${c.source}${c.codec ? ` · ${c.codec}` : ''}${c.online ? '' : c.fromArchive ? ' · offline · archive' : ' · offline'}`;
     row.append(box, c.name, src);
     items.push(row);
   }

@@ -20,6 +20,9 @@ function supported(codec: string): Promise<boolean> {
   return known;
 }
 
+/** What a fleet camera's badge says (none for a local camera). */
+export type BadgeKind = 'archive' | 'offline' | 'offline-archive';
+
 export interface TileState {
   camera: number;
   name: string;
@@ -95,11 +98,14 @@ export class Tile {
     this.setOverlay('WAITING', 'wait');
   }
 
-  /** A fleet camera's badge in the corner: ARCHIVE (played from the fleet archive) or OFFLINE (its node is down). */
-  setBadge(kind: 'archive' | 'offline' | undefined): void {
+  /**
+   * A fleet camera's badge in the corner: ARCHIVE (an archive camera), OFFLINE (its node is down, nothing archived
+   * to play instead) or OFFLINE · ARCHIVE (its node is down: it plays from the fleet archive).
+   */
+  setBadge(kind: BadgeKind | undefined): void {
     this.badge.hidden = kind === undefined;
     this.badge.dataset.kind = kind ?? '';
-    this.badge.textContent = kind === undefined ? '' : kind.toUpperCase();
+    this.badge.textContent = kind === undefined ? '' : kind === 'offline-archive' ? 'OFFLINE · ARCHIVE' : kind.toUpperCase();
   }
 
   /** A seek answer: what the server shows at the target (null = a hole). */
