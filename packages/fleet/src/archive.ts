@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 
-import { DeliverPolicy, DiscardPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { DiscardPolicy, type MsgRequest, jetstreamManager } from '@nats-io/jetstream';
 import { type ObjectInfo, type ObjectStore, Objm, StorageType, setSha256Backend } from '@nats-io/obj';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { selfDescribedHeader } from '@valkka/fs';
@@ -202,8 +202,14 @@ export class Archive {
 
   /**
    * Reads the object store's metadata messages (one per object, the newest kept per subject) after the
-   * last one seen; then drops what the bucket's limits removed (metadata older than the stream's first
-   * message). Object store internals used: stream OBJ_<bucket>, subjects $O.<bucket>.M.<name>.
+   * last one seen, one by one from the stream leader ("the next metadata message at or after seq");
+   * then drops what the bucket's limits removed (metadata older than the stream's first message).
+   * Not a consumer: on a loaded machine, after a server or cluster restart, an ordered consumer from
+   * lastSeq + 1 was seen (nats-server 2.9.10, @nats-io/jetstream 3.4) to deliver later metadata while
+   * skipping some before it; the index moved past the skipped ones and never listed those objects.
+   * Each get here names its seq, so nothing in between can be passed over. Object store internals
+   * used: stream OBJ_<bucket>, subjects $O.<bucket>.M.<name>; STREAM.MSG.GET takes next_by_subj
+   * (the client types it for direct gets only).
    */
   private async updateIndex(): Promise<void> {
     const stream = `OBJ_${ARCHIVE_BUCKET}`;
@@ -215,27 +221,13 @@ export class Archive {
       this.skipped.clear();
       this.lastSeq = 0;
     }
-    const filter = `$O.${ARCHIVE_BUCKET}.M.>`;
-    const opts =
-      this.lastSeq === 0
-        ? { filter_subjects: filter, deliver_policy: DeliverPolicy.LastPerSubject }
-        : { filter_subjects: filter, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: this.lastSeq + 1 };
-    const consumer = await jetstream(this.nc).consumers.get(stream, opts);
-    try {
-      let pending = (await consumer.info(true)).num_pending;
-      while (pending > 0) {
-        const batch = await consumer.fetch({ max_messages: Math.min(pending, 1000), expires: 5000 });
-        let got = 0;
-        for await (const m of batch) {
-          got++;
-          pending = m.info.pending;
-          this.lastSeq = Math.max(this.lastSeq, m.seq);
-          this.apply(m.json<ObjectInfo>(), m.seq);
-        }
-        if (got === 0) throw new FleetError('ENATS', `archive ${ARCHIVE_BUCKET}: ${pending} metadata messages did not arrive in time`);
-      }
-    } finally {
-      await consumer.delete().catch(() => undefined);
+    const next_by_subj = `$O.${ARCHIVE_BUCKET}.M.>`;
+    // Up to the last message as of now: objects put meanwhile wait for the next call.
+    while (this.lastSeq < state.last_seq) {
+      const m = await jsm.streams.getMessage(stream, { seq: this.lastSeq + 1, next_by_subj } as unknown as MsgRequest);
+      if (!m) break;
+      this.apply(m.json<ObjectInfo>(), m.seq);
+      this.lastSeq = m.seq;
     }
     for (const [name, e] of this.index) if (e.metaSeq < state.first_seq) this.index.delete(name);
     for (const [name, seq] of this.skipped) if (seq < state.first_seq) this.skipped.delete(name);

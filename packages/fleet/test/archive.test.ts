@@ -8,7 +8,7 @@ import { Objm } from '@nats-io/obj';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { ARCHIVE_BUCKET, Archiver, type Fleet, connectFleet, digestOf, objectName } from '../src/index.js';
-import { Recorder, captureLog, natsSkip, startNatsCluster, tempDir } from './helpers.js';
+import { Recorder, captureLog, expectArchived, natsSkip, startNatsCluster, tempDir } from './helpers.js';
 
 const skip = natsSkip('fleet archive');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -120,9 +120,7 @@ describe.skipIf(skip)('fleet archive (3 NATS servers)', () => {
       await rec.stopWriting();
       await rec.fs.flush();
       await expect.poll(() => fleet.status(), { timeout: 30_000 }).toBe('connected');
-      await expect.poll(async () => (await archive.list(rec.fs.fsId).catch(() => [])).length, { timeout: 60_000, interval: 500 }).toBe(rec.seals.length);
-      const listed = await archive.list(rec.fs.fsId);
-      expect(listed.map((a) => a.seq)).toEqual(rec.seals.map((s) => s.seq));
+      await expectArchived(fleet, archive, archiver, rec);
       expect(archiver.stats).toMatchObject({ missed: 0, refused: 0 });
     } finally {
       await rec.stopWriting();

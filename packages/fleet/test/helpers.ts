@@ -4,10 +4,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+import { Objm } from '@nats-io/obj';
 import { Codec, MediaType, ValkkaMultiFS } from '@valkka/fs';
 import { natsMissing } from '@valkka/vitest-preset/nats-cluster';
 import { skipReason } from '@valkka/vitest-preset/skip';
 import { type Logger, pino } from 'pino';
+
+import { ARCHIVE_BUCKET, Archive, type Archiver, type Fleet, objectName } from '../src/index.js';
 
 export { startNatsCluster } from '@valkka/vitest-preset/nats-cluster';
 
@@ -88,4 +91,70 @@ export class Recorder {
     await this.stopWriting();
     await this.fs.close();
   }
+}
+
+/**
+ * Waits until the archive's index lists exactly the recorder's sealed seqs, then checks that a fresh
+ * full listing says the same. On failure the error says what is missing: seqs sealed vs listed by the
+ * (incremental) index vs a fresh Archive vs os.list(), and the archiver's own view (stats, pending
+ * seqs, whether a put is in flight).
+ */
+export async function expectArchived(fleet: Fleet, archive: Archive, archiver: Archiver, rec: Recorder, timeoutMs = 60_000): Promise<void> {
+  const fsId = rec.fs.fsId;
+  const want = (): string => rec.seals.map((s) => s.seq).join(',');
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const listed = await archive.list(fsId).catch(() => []);
+    if (listed.map((a) => a.seq).join(',') === want()) {
+      // The incremental index must agree with a listing made from scratch.
+      const fresh = await new Archive(fleet.nc, { log: pino({ level: 'silent' }), replicas: 1 }).list(fsId);
+      if (fresh.map((a) => a.seq).join(',') === want()) return;
+      throw new Error(`a fresh listing differs from the archive's index:\n${await archiveReport(fleet, archive, archiver, rec)}`);
+    }
+    if (Date.now() > deadline) break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(`archive not caught up in ${timeoutMs} ms:\n${await archiveReport(fleet, archive, archiver, rec)}`);
+}
+
+/** Sealed vs indexed vs freshly listed seqs, and the archiver's state: what a failed catch-up prints. */
+export async function archiveReport(fleet: Fleet, archive: Archive, archiver: Archiver, rec: Recorder): Promise<string> {
+  const fsId = rec.fs.fsId;
+  const sealed = rec.seals.map((s) => s.seq);
+  const seqsOf = (a: Archive): Promise<number[] | string> =>
+    a.list(fsId).then(
+      (l) => l.map((b) => b.seq),
+      (e: unknown) => `failed: ${(e as Error).message}`,
+    );
+  const indexed = await seqsOf(archive);
+  const fresh = await seqsOf(new Archive(fleet.nc, { log: pino({ level: 'silent' }), replicas: 1 }));
+  let stored: number[] | string;
+  try {
+    const os = await new Objm(fleet.nc).open(ARCHIVE_BUCKET);
+    stored = (await os.list()).filter((i) => i.name.startsWith(`${fsId}/`)).map((i) => Number.parseInt(i.name.slice(fsId.length + 1), 16)).sort((x, y) => x - y);
+  } catch (err) {
+    stored = `os.list() failed: ${(err as Error).message}`;
+  }
+  const missing = (from: number[] | string): string => (typeof from === 'string' ? from : sealed.filter((s) => !from.includes(s)).join(',') || 'none');
+  const inside = archiver as unknown as { pending: Map<number, unknown>; archived: Set<number>; inFlight: boolean };
+  return [
+    `sealed ${sealed.length}: ${sealed[0]}..${sealed.at(-1)}`,
+    `index (archive.list) ${typeof indexed === 'string' ? indexed : indexed.length}, missing: ${missing(indexed)}`,
+    `fresh Archive listing ${typeof fresh === 'string' ? fresh : fresh.length}, missing: ${missing(fresh)}`,
+    `os.list() ${typeof stored === 'string' ? stored : stored.length}, missing: ${missing(stored)}`,
+    `archiver stats ${JSON.stringify(archiver.stats)}; in flight: ${inside.inFlight}; pending seqs: ${[...inside.pending.keys()].join(',') || 'none'}`,
+    `uploaded per the archiver yet not in the index: ${sealed.filter((s) => inside.archived.has(s) && typeof indexed !== 'string' && !indexed.includes(s)).join(',') || 'none'}`,
+    `fleet status ${fleet.status()}`,
+    `meta seqs of the missing: ${await metaSeqs(fleet, fsId, typeof indexed === 'string' ? [] : sealed.filter((s) => !indexed.includes(s)))}`,
+  ].join('\n');
+}
+
+async function metaSeqs(fleet: Fleet, fsId: string, seqs: number[]): Promise<string> {
+  const os = await new Objm(fleet.nc).open(ARCHIVE_BUCKET);
+  const out: string[] = [];
+  for (const seq of seqs) {
+    const i = await os.info(objectName(fsId, seq)).catch(() => null);
+    out.push(`${seq}: rev ${i?.revision} mtime ${i?.mtime}`);
+  }
+  return out.join('; ');
 }

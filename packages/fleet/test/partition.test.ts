@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { Archiver, type Fleet, connectFleet } from '../src/index.js';
-import { Recorder, captureLog, natsSkip, startNatsCluster, tempDir } from './helpers.js';
+import { Recorder, captureLog, expectArchived, natsSkip, startNatsCluster, tempDir } from './helpers.js';
 
 const skip = natsSkip('fleet partition');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -53,8 +53,7 @@ describe.skipIf(skip)('fleet on the minority side of a partition (3 NATS servers
       await sleep(1000);
       await rec.stopWriting();
       await rec.fs.flush();
-      await expect.poll(async () => (await archive.list(rec.fs.fsId).catch(() => [])).length, { timeout: 60_000, interval: 500 }).toBe(rec.seals.length);
-      expect((await archive.list(rec.fs.fsId)).map((a) => a.seq)).toEqual(rec.seals.map((s) => s.seq));
+      await expectArchived(fleet, archive, archiver, rec);
       expect(archiver.stats).toMatchObject({ missed: 0, refused: 0 });
       await expect.poll(async () => (await fleet.catalog.list().catch(() => [])).map((n) => n.online), { timeout: 20_000 }).toEqual([true]);
     } finally {
