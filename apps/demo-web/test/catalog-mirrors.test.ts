@@ -1,6 +1,9 @@
 // The Catalog's fleet side without NATS: directories added and removed as mirrors (here plain filesystems
 // opened read-only, which is what a mirror directory is to the Catalog), camera numbers kept, ranges from the
-// fleet's list, protection refused for a camera of another node.
+// fleet's list, an offline node's camera switched to the archive mirror of its filesystem and back, protection
+// refused for a camera of another node.
+import { cp } from 'node:fs/promises';
+import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Catalog } from '../src/server/catalog.js';
@@ -47,6 +50,45 @@ describe('Catalog mirrors', () => {
         [2, 'archive'],
       ]);
       expect(catalog.filesystems).toHaveLength(1); // mirrors are not among the local filesystems
+    } finally {
+      await catalog.close();
+    }
+  });
+
+  it("an offline node's camera plays from the archive mirror of its filesystem, and from its node again when it is back", async () => {
+    // Two directories with the same fs id, as a node mirror and the archive mirror of one filesystem are.
+    const node = join(rec.base, 'as-node');
+    const archive = join(rec.base, 'as-archive');
+    await cp(rec.dirs[1]!, node, { recursive: true });
+    await cp(rec.dirs[1]!, archive, { recursive: true });
+    const catalog = await Catalog.open([rec.dirs[0]!], { node: 'n1' });
+    try {
+      const streams = [{ streamId: 2, name: 'n2/camB', codec: 'h264' as const }];
+      await catalog.addFilesystem(node, { node: 'n2', source: 'remote', streams, ranges: () => [[START, START + 1000]] });
+      await catalog.addFilesystem(archive, { node: 'n2', source: 'archive', streams: [{ ...streams[0]!, name: 'n2/camB (archive)' }], ranges: () => [[START, START + 9000]] });
+      const remote = catalog.cameras.find((c) => c.source === 'remote')!;
+      const home = remote.fs;
+      let changes = 0;
+      catalog.onCamerasChanged(() => changes++);
+
+      catalog.setOffline(['n2']);
+      expect(changes).toBe(1);
+      expect(remote.fs).toBe(catalog.mirror(archive)!.fs);
+      expect(catalog.info(remote)).toMatchObject({ name: 'n2/camB', online: false, fromArchive: true, recording: false });
+      // Its timeline and frames are the archive's now.
+      expect(await catalog.rangesOf(remote, START, START + 20_000, 1500)).toEqual([[START, START + 9000]]);
+      expect((await catalog.framesOf(remote, catalog.mirror(archive)!.fs.blockTable.timeOrder()[0]!)).length).toBeGreaterThan(0);
+      catalog.setOffline(['n2']);
+      expect(changes, 'nothing changed: no event').toBe(1);
+
+      catalog.setOffline([]);
+      expect(remote.fs).toBe(home);
+      expect(catalog.info(remote)).toMatchObject({ online: true, fromArchive: false });
+      // Offline again, then the archive mirror goes away: the camera goes back to its node's mirror (still offline).
+      catalog.setOffline(['n2']);
+      await catalog.removeFilesystem(archive);
+      expect(catalog.camera(remote.id)).toBe(remote);
+      expect(catalog.info(remote)).toMatchObject({ online: false, fromArchive: false });
     } finally {
       await catalog.close();
     }
