@@ -3,6 +3,7 @@
  * rewritten every heartbeat. Entries are validated on read: a hostile or old one is skipped and
  * counted, never trusted. A node that stops heartbeating stays listed, shown offline.
  */
+import { type JetStreamManager, jetstreamManager } from '@nats-io/jetstream';
 import { type KV, Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
@@ -15,6 +16,8 @@ import { withTimeout } from './timeout.js';
 const OP_TIMEOUT_MS = 10_000;
 
 export const CATALOG_BUCKET = 'valkka_fleet';
+/** The bucket's stream (read directly by list()). */
+const STREAM = `KV_${CATALOG_BUCKET}`;
 export const DEFAULT_HEARTBEAT_MS = 2000;
 /** Largest entry read back (the bucket's max value size too): a hostile value is not parsed. */
 export const MAX_ENTRY_BYTES = 4 * 2 ** 20;
@@ -33,6 +36,7 @@ export class Catalog {
   /** Heartbeats that could not be written (NATS down); they resume by themselves. */
   failedHeartbeats = 0;
   private kv: Promise<KV> | undefined;
+  private jsm: Promise<JetStreamManager> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
 
@@ -104,31 +108,65 @@ export class Catalog {
     }
   }
 
+  /**
+   * Reads the bucket from its stream leader only: the keys are the subjects the leader's stream info
+   * names, each value is a STREAM.MSG.GET last_by_subj. Neither kv.keys() nor kv.get() is used:
+   * - kv.keys() is a last-per-subject consumer and ends when the consumer says nothing is pending; on
+   *   a loaded machine a fresh one was seen (nats-server 2.9.10, @nats-io/kv 3.4) to report 0 pending
+   *   while the leader held every key, so a list came back without some or all nodes, and no error;
+   * - kv.get() is a direct get (allow_direct), which any replica may answer, a lagging follower
+   *   with an old value (a node shown offline) or none (a node missing).
+   * The leader holds every write the cluster has acknowledged, also after a leader change; with no
+   * leader reachable (the minority side of a partition, a restart under way) the list fails with ENATS
+   * instead of showing a stale or partial fleet.
+   */
   private async listNow(): Promise<FleetNode[]> {
-    let kv: KV;
+    let jsm: JetStreamManager;
     try {
-      kv = await this.bucket();
+      await this.bucket();
+      jsm = await this.manager();
     } catch (err) {
       throw new FleetError('ENATS', `fleet catalog ${CATALOG_BUCKET}: unreachable (${(err as Error).message})`, { cause: err });
     }
-    const keys: string[] = [];
-    for await (const k of await kv.keys('node.>')) keys.push(k);
+    const prefix = `$KV.${CATALOG_BUCKET}.`;
+    const info = await jsm.streams.info(STREAM, { subjects_filter: `${prefix}node.>` });
+    // A stream still electing its leader (just made, a restart) is answered by a replica with an empty state.
+    if (info.cluster && !info.cluster.leader) throw new FleetError('ENATS', `fleet catalog ${CATALOG_BUCKET}: its stream has no leader yet (NATS restarting or partitioned)`);
+    const keys = Object.keys(info.state.subjects ?? {})
+      .map((subject) => subject.slice(prefix.length))
+      .sort();
     const nodes: FleetNode[] = [];
     let skipped = 0;
-    const now = Date.now();
-    for (const key of keys.sort()) {
-      const e = await kv.get(key);
-      if (!e || e.operation !== 'PUT') continue;
-      const entry = parseEntry(e.value, key);
-      if (typeof entry === 'string') {
-        skipped++;
-        this.options.log.warn({ key, reason: entry }, 'fleet: catalog entry skipped');
-        continue;
-      }
-      nodes.push({ ...entry, online: now - e.created.getTime() < 3 * this.heartbeatMs });
+    // A few gets in flight at a time: one round trip each, bounded however many nodes there are.
+    for (let i = 0; i < keys.length; i += 16) {
+      const batch = keys.slice(i, i + 16);
+      const msgs = await Promise.all(batch.map((key) => jsm.streams.getMessage(STREAM, { last_by_subj: prefix + key })));
+      const now = Date.now();
+      batch.forEach((key, j) => {
+        const m = msgs[j];
+        // Gone since the stream info, or a delete/purge marker: not a node.
+        const op = m?.header?.get('KV-Operation');
+        if (!m || op === 'DEL' || op === 'PURGE') return;
+        const entry = parseEntry(m.data, key);
+        if (typeof entry === 'string') {
+          skipped++;
+          this.options.log.warn({ key, reason: entry }, 'fleet: catalog entry skipped');
+          return;
+        }
+        nodes.push({ ...entry, online: now - m.time.getTime() < 3 * this.heartbeatMs });
+      });
     }
     this.skipped = skipped;
     return nodes;
+  }
+
+  /** The JetStream manager, made again after a failure (NATS may have been down). */
+  private manager(): Promise<JetStreamManager> {
+    if (!this.jsm) {
+      this.jsm = jetstreamManager(this.nc);
+      this.jsm.catch(() => (this.jsm = undefined));
+    }
+    return this.jsm;
   }
 }
 

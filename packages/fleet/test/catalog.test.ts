@@ -151,6 +151,64 @@ describe.skipIf(skip)('fleet catalog (3 NATS servers)', () => {
     }
   });
 
+  it('never lists a fleet without an announced node, also while servers restart (leader changes)', async () => {
+    // Each node on its own server, heartbeats rewriting their keys all the time; a reader on each server
+    // too (a replica there may lag the stream leader: what it answers must not reach a list).
+    const names = ['churn-0', 'churn-1', 'churn-2'];
+    const readers: Fleet[] = [];
+    for (const [i, name] of names.entries()) {
+      const f = await connectFleet({ servers: [cluster.urls[i]!], name, user: USER, pass: PASS, log: logs.log, heartbeatMs: 300 });
+      fleets.push(f);
+      f.catalog.announce(() => entry(name, 1));
+      const r = await connectFleet({ servers: [cluster.urls[i]!, ...cluster.urls], name: `reader-${i}`, user: USER, pass: PASS, log: logs.log });
+      fleets.push(r);
+      readers.push(r);
+    }
+    await expect.poll(async () => (await readers[0]!.catalog.list()).filter((n) => names.includes(n.node)).length, { timeout: 15_000 }).toBe(3);
+    const short: string[] = [];
+    let lists = 0;
+    let failed = 0;
+    let restarts = 0;
+    let done = false;
+    const churn = (async () => {
+      try {
+        // Every server once, the stream leader among them: each restart may move the leader, and the
+        // restarted replica catches up while lists go on.
+        for (let i = 0; i < 3; i++) {
+          await cluster.stop(i);
+          await new Promise((r) => setTimeout(r, 1000));
+          await cluster.start(i);
+          restarts++;
+          await new Promise((r) => setTimeout(r, 1500));
+        }
+      } finally {
+        done = true;
+      }
+    })();
+    await Promise.all(
+      readers.map(async (reader, i) => {
+        while (!done) {
+          const listed = await reader.catalog.list().catch((err: Error) => {
+            // No leader for a moment: a clear ENATS error, never a partial fleet.
+            expect(err.message).toMatch(/fleet catalog valkka_fleet/);
+            failed++;
+            return undefined;
+          });
+          if (listed) {
+            lists++;
+            const missing = names.filter((n) => !listed.some((x) => x.node === n));
+            if (missing.length > 0) short.push(`reader ${i}, list ${lists}: without ${missing.join(',')}`);
+          }
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      }),
+    );
+    await churn;
+    expect(restarts).toBe(3);
+    expect(short, `${lists} lists made, ${failed} failed while a leader was elected`).toEqual([]);
+    expect(lists, `lists made (${failed} failed while a leader was elected)`).toBeGreaterThan(15);
+  });
+
   it('refuses credentials inside a server URL without repeating them', async () => {
     const err = await connectFleet({ servers: [`nats://${USER}:${PASS}@127.0.0.1:4222`], name: 'x', log: logs.log }).catch((e: unknown) => e as Error);
     expect((err as Error).message).toMatch(/--fleet: server 1 carries credentials in its URL/);
