@@ -156,8 +156,13 @@ async function save(name, result) {
   await writeFile(out, `${JSON.stringify(result, null, 2)}\n`);
 }
 
+/** A process that exited by a signal (GStreamer's server aborts) has no exitCode, only a signalCode. */
+function exited(p) {
+  return p.exitCode !== null || p.signalCode !== null;
+}
+
 function waitExit(p) {
-  return p.exitCode !== null ? Promise.resolve() : new Promise((resolve) => p.once('exit', resolve));
+  return exited(p) ? Promise.resolve() : new Promise((resolve) => p.once('exit', resolve));
 }
 
 /** One measurement: ours (unless ffmpegOnly) and/or N ffmpegs (unless oursOnly), concurrently, over the same window. */
@@ -173,7 +178,7 @@ async function measure({ base, cameras, fs = FS, ours: withOurs, ffmpeg: withFfm
     children.push(ours);
     ours.stdout.on('data', (d) => (oursOut += d));
     while (!oursOut.includes('STARTED')) {
-      if (ours.exitCode !== null) throw new Error(`the recorder exited before it started: ${oursOut}`);
+      if (exited(ours)) throw new Error(`the recorder exited before it started: ${oursOut}`);
       await sleep(50);
     }
   }
@@ -193,7 +198,7 @@ async function measure({ base, cameras, fs = FS, ours: withOurs, ffmpeg: withFfm
   const t1 = await Promise.all(ffmpegs.map((p) => cpuTicks(p.pid)));
   const s1 = await cpuTicks(serverPid);
   const ffmpegAlive = t1.filter((t) => Number.isFinite(t)).length;
-  const serverCrashed = server.exitCode !== null;
+  const serverCrashed = exited(server);
   for (const p of ffmpegs) p.kill('SIGINT');
   await Promise.all(ffmpegs.map(waitExit));
   const cameraMinutes = (cameras * SECONDS) / 60;
@@ -242,6 +247,14 @@ async function startServer(children) {
 async function main() {
   const base = await mkdtemp(join(tmpdir(), 'valkka-bench-live-'));
   const children = [];
+  // Stopped from outside: say so, and take the servers and recorders along.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+    process.once(signal, () => {
+      console.error(`bench stopped by ${signal}`);
+      for (const c of children) if (!exited(c)) c.kill('SIGKILL');
+      void rm(base, { recursive: true, force: true }).finally(() => process.exit(1));
+    });
+  }
   try {
     const common = { base, children };
     const fsText = (fs) => ({
@@ -252,6 +265,17 @@ async function main() {
     const stream = 'GStreamer x264 640x360 25 fps, key frame every second (one shared live media)';
     const machine = { cores: availableParallelism(), loadAtStart: (await readFile('/proc/loadavg', 'utf8')).split(' ').slice(0, 3).join(' ') };
     if (SWEEP) {
+      const sweepResult = (steps, most) => ({
+        what: `the most cameras (of 8, 16, 32, ...) LiveThread records on this machine with no loss (no lost packet or frame, no queue drop, every camera >= 23.5 fps, <= ${MAX_CORES} cores); ffmpeg -c copy alone at the same counts`,
+        fs: fsText(FS),
+        stream,
+        seconds: SECONDS,
+        machine,
+        mostCamerasClean: most,
+        ...(steps.at(-1)?.clean ? { limit: `not reached: the sweep stops at ${MAX_CAMERAS} cameras (--max-cameras)` } : {}),
+        steps,
+        date: new Date().toISOString(),
+      });
       const steps = [];
       let most = 0;
       for (let n = 8; n <= MAX_CAMERAS; n *= 2) {
@@ -270,19 +294,11 @@ async function main() {
             `${step.valkka.lostPackets} packets lost, ${step.valkka.queueDrops} queue drops -> ${step.clean ? 'clean' : 'NOT clean'}; ` +
             `ffmpeg ${step.ffmpeg.cores.toFixed(2)} cores (${step.ffmpeg.cpuSecondsPerCameraMinute.toFixed(3)} s/camera-min); server ${step.serverCores.toFixed(2)} cores`,
         );
+        if (step.clean) most = n;
+        // Saved after every step: a sweep stopped half-way keeps what it measured.
+        await save('live-sweep.json', sweepResult(steps, most));
         if (!step.clean) break;
-        most = n;
       }
-      await save('live-sweep.json', {
-        what: `the most cameras (of 8, 16, 32, ...) LiveThread records on this machine with no loss (no lost packet or frame, no queue drop, every camera >= 23.5 fps, <= ${MAX_CORES} cores); ffmpeg -c copy alone at the same counts`,
-        fs: fsText(FS),
-        stream,
-        seconds: SECONDS,
-        machine,
-        mostCamerasClean: most,
-        steps,
-        date: new Date().toISOString(),
-      });
     } else {
       // One file per filesystem kind (--fs single,multi measures both, one after the other).
       for (const fs of FS.split(',')) {
@@ -309,7 +325,7 @@ async function main() {
       }
     }
   } finally {
-    for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+    for (const c of children) if (!exited(c)) c.kill('SIGKILL');
     await rm(base, { recursive: true, force: true });
   }
 }
