@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
-import { Codec, MediaType, ValkkaMultiFS, ValkkaSingleFS } from '@valkka/fs';
+import { Codec, loadValkkaFS, MediaType, ValkkaMultiFS, ValkkaSingleFS } from '@valkka/fs';
 import type { FrameQueue, QueueEntry, SlotFrame } from '../src/index.js';
 
 /** A fresh filesystem directory (made and closed again, so that a writer thread can open it). */
@@ -13,6 +13,21 @@ export async function makeFs(options: { blocksize: number; nBlocks: number; mult
   const fs = await cls.newFromDirectory({ dirname, blocksize: options.blocksize, nBlocks: options.nBlocks });
   await fs.close();
   return { dirname, remove: () => rm(base, { recursive: true, force: true }) };
+}
+
+/** Every frame stored in the filesystem (Single or Multi), block by block, sorted by timestamp. */
+export async function readAll(dirname: string): Promise<Array<{ streamId: number; timestamp: number; payload: Uint8Array }>> {
+  const fs = await loadValkkaFS(dirname, { readOnly: true });
+  try {
+    const out = [];
+    for (let i = 0; i < fs.nBlocks; i++) {
+      const c = await fs.readBlock(i).catch(() => undefined);
+      if (c) out.push(...c.frames);
+    }
+    return out.sort((a, b) => a.timestamp - b.timestamp);
+  } finally {
+    await fs.close();
+  }
 }
 
 /**

@@ -1,10 +1,10 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadValkkaFS, ValkkaSingleFS } from '@valkka/fs';
+import { ValkkaSingleFS } from '@valkka/fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type SharedBlockInfo, SharedWriterThread } from '../src/index.js';
-import { checkPayload, makeFs, testFrame } from './helpers.js';
+import { checkPayload, makeFs, readAll, testFrame } from './helpers.js';
 
 let cleanup: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -16,21 +16,6 @@ async function fsDir(options: { blocksize: number; nBlocks: number; multi?: bool
   const fs = await makeFs(options);
   cleanup.push(() => fs.remove());
   return fs.dirname;
-}
-
-/** Every frame stored in the filesystem (any variant), oldest first. */
-async function readAll(dirname: string): Promise<Array<{ streamId: number; timestamp: number; payload: Uint8Array }>> {
-  const fs = await loadValkkaFS(dirname, { readOnly: true });
-  try {
-    const out = [];
-    for (let i = 0; i < fs.nBlocks; i++) {
-      const c = await fs.readBlock(i).catch(() => undefined);
-      if (c) out.push(...c.frames);
-    }
-    return out.sort((a, b) => a.timestamp - b.timestamp);
-  } finally {
-    await fs.close();
-  }
 }
 
 describe('SharedWriterThread', () => {

@@ -1,7 +1,7 @@
 import { ValkkaSingleFS } from '@valkka/fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type BlockInfo, ValkkaFSReaderThread, ValkkaFSWriterThread } from '../src/index.js';
-import { checkPayload, makeFs, testFrame } from './helpers.js';
+import { checkPayload, makeFs, readAll, testFrame } from './helpers.js';
 
 let cleanup: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -22,21 +22,6 @@ async function startWriter(blocksize: number, nBlocks: number): Promise<{ writer
     await fs.remove();
   });
   return { writer, dirname: fs.dirname, blocks, logs };
-}
-
-/** Every frame stored in the filesystem, block by block from the oldest. */
-async function readAll(dirname: string): Promise<Array<{ streamId: number; timestamp: number; payload: Uint8Array }>> {
-  const fs = await ValkkaSingleFS.loadFromDirectory(dirname, { readOnly: true });
-  try {
-    const out = [];
-    for (let i = 0; i < fs.nBlocks; i++) {
-      const c = await fs.readBlock(i).catch(() => undefined);
-      if (c) out.push(...c.frames);
-    }
-    return out.sort((a, b) => a.timestamp - b.timestamp);
-  } finally {
-    await fs.close();
-  }
 }
 
 describe('ValkkaFSWriterThread', () => {
