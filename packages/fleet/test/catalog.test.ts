@@ -165,15 +165,32 @@ describe.skipIf(skip)('fleet catalog (3 NATS servers)', () => {
       readers.push(r);
     }
     await expect.poll(async () => (await readers[0]!.catalog.list()).filter((n) => names.includes(n.node)).length, { timeout: 15_000 }).toBe(3);
+    // A node whose entry the cluster has acknowledged is in the very next list of every reader, whichever
+    // replica is nearest to it (one of the three may not have applied the write yet).
+    const kv = await new Kvm(readers[0]!.nc).open(CATALOG_BUCKET);
+    const late: string[] = [];
+    for (let k = 0; k < 15; k++) {
+      await kv.put(`node.fresh-${k}`, JSON.stringify(entry(`fresh-${k}`, 1)));
+      const seen = await Promise.all(readers.map((r) => r.catalog.list()));
+      seen.forEach((l, i) => l.some((n) => n.node === `fresh-${k}`) || late.push(`reader ${i}: without fresh-${k}`));
+    }
+    expect(late).toEqual([]);
     const short: string[] = [];
     let lists = 0;
     let failed = 0;
     let restarts = 0;
+    let stepdowns = 0;
     let done = false;
     const churn = (async () => {
       try {
-        // Every server once, the stream leader among them: each restart may move the leader, and the
-        // restarted replica catches up while lists go on.
+        // The catalog stream's leader made to step down a few times (a new election each), then every
+        // server restarted once: each restart may move the leader, and the restarted replica catches up
+        // while lists go on.
+        for (let k = 0; k < 6; k++) {
+          const res = await readers[0]!.nc.request(`$JS.API.STREAM.LEADER.STEPDOWN.KV_${CATALOG_BUCKET}`, undefined, { timeout: 5000 }).catch(() => undefined);
+          if (res && !res.json<{ error?: unknown }>().error) stepdowns++;
+          await new Promise((r) => setTimeout(r, 400));
+        }
         for (let i = 0; i < 3; i++) {
           await cluster.stop(i);
           await new Promise((r) => setTimeout(r, 1000));
@@ -196,7 +213,7 @@ describe.skipIf(skip)('fleet catalog (3 NATS servers)', () => {
           });
           if (listed) {
             lists++;
-            const missing = names.filter((n) => !listed.some((x) => x.node === n));
+            const missing = [...names, 'fresh-0', 'fresh-14'].filter((n) => !listed.some((x) => x.node === n));
             if (missing.length > 0) short.push(`reader ${i}, list ${lists}: without ${missing.join(',')}`);
           }
           await new Promise((r) => setTimeout(r, 20));
@@ -205,6 +222,7 @@ describe.skipIf(skip)('fleet catalog (3 NATS servers)', () => {
     );
     await churn;
     expect(restarts).toBe(3);
+    expect(stepdowns, 'leader stepdowns done').toBeGreaterThan(2);
     expect(short, `${lists} lists made, ${failed} failed while a leader was elected`).toEqual([]);
     expect(lists, `lists made (${failed} failed while a leader was elected)`).toBeGreaterThan(15);
   });
