@@ -5,35 +5,22 @@ import { open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { Objm } from '@nats-io/obj';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
-import { ARCHIVE_BUCKET, Archiver, type Fleet, connectFleet, digestOf, objectName } from '../src/index.js';
-import { Recorder, captureLog, expectArchived, natsSkip, startNatsCluster, tempDir } from './helpers.js';
+import { ARCHIVE_BUCKET, Archiver, digestOf, objectName } from '../src/index.js';
+import { Recorder, expectArchived, natsSkip, useFleetSuite } from './helpers.js';
 
 const skip = natsSkip('fleet archive');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe.skipIf(skip)('fleet archive (3 NATS servers)', () => {
-  let cluster: Awaited<ReturnType<typeof startNatsCluster>>;
-  let fleet: Fleet;
-  let tmp: Awaited<ReturnType<typeof tempDir>>;
-  const logs = captureLog();
-
-  beforeAll(async () => {
-    cluster = await startNatsCluster({ nodes: 3 });
-    fleet = await connectFleet({ servers: cluster.urls, name: 'rec1', log: logs.log });
-    tmp = await tempDir();
-  });
-  afterAll(async () => {
-    await fleet?.close();
-    await cluster?.close();
-    await tmp?.cleanup();
-  });
+  const s = useFleetSuite({ nodes: 3 });
+  const logs = s.logs;
 
   it('uploads every sealed block once, verbatim (bytes and SHA-256 digest)', async () => {
-    const dir = join(tmp.dir, 'fs1');
+    const dir = join(s.tmp.dir, 'fs1');
     const rec = await Recorder.create(dir, { nBlocks: 32 });
-    const archive = fleet.archive();
+    const archive = s.fleet.archive();
     const archiver = await Archiver.start({ dirname: dir, archive, log: logs.log, pollMs: 100 });
     try {
       await rec.write(200); // about 12 blocks of 64 KiB
@@ -67,12 +54,12 @@ describe.skipIf(skip)('fleet archive (3 NATS servers)', () => {
   });
 
   it('refuses a corrupted object with an error naming it', async () => {
-    const archive = fleet.archive();
+    const archive = s.fleet.archive();
     const fsId = (await archive.listAll()).byFs.keys().next().value!;
     const [first] = await archive.list(fsId);
     const { bytes } = await archive.read(fsId, first!.seq);
     // Bit rot inside a frame record: the digest of what is stored matches, the block's own CRC does not.
-    const os = await new Objm(fleet.nc).open(ARCHIVE_BUCKET);
+    const os = await new Objm(s.fleet.nc).open(ARCHIVE_BUCKET);
     const info = (await os.info(objectName(fsId, first!.seq)))!;
     const bad = Buffer.from(bytes);
     bad[200] = bad[200]! ^ 0xff;
@@ -90,37 +77,37 @@ describe.skipIf(skip)('fleet archive (3 NATS servers)', () => {
   });
 
   it('catches up after one NATS server and then the whole cluster stopped while the recorder kept writing', async () => {
-    const dir = join(tmp.dir, 'fs2');
+    const dir = join(s.tmp.dir, 'fs2');
     const rec = await Recorder.create(dir, { nBlocks: 256 });
-    const archive = fleet.archive();
+    const archive = s.fleet.archive();
     const archiver = await Archiver.start({ dirname: dir, archive, log: logs.log, pollMs: 100 });
     try {
       rec.startWriting(5, 50); // ~400 KB/s: about 6 blocks a second
       await sleep(1000);
       // One server down: the cluster keeps a quorum (R3), uploads go on.
       let sealed = rec.seals.length;
-      await cluster.stop(1);
+      await s.cluster.stop(1);
       await sleep(2000);
       expect(rec.seals.length - sealed).toBeGreaterThan(5);
-      await cluster.start(1);
+      await s.cluster.start(1);
       // The whole cluster down: recording goes on, uploads wait.
       await sleep(500);
       const uploadedBefore = archiver.stats.uploaded;
       sealed = rec.seals.length;
-      await cluster.stopAll();
+      await s.cluster.stopAll();
       await sleep(3000);
       const sealedDuringOutage = rec.seals.length - sealed;
       expect(sealedDuringOutage).toBeGreaterThan(8);
-      expect(fleet.status()).toBe('disconnected');
+      expect(s.fleet.status()).toBe('disconnected');
       expect(archiver.stats.pending).toBeGreaterThan(0);
       // Uploads that were in flight when the cluster stopped may complete; nothing sealed during the outage can.
       expect(archiver.stats.uploaded - uploadedBefore).toBeLessThan(sealedDuringOutage);
-      await cluster.start(0, 1, 2);
+      await s.cluster.start(0, 1, 2);
       await sleep(1000);
       await rec.stopWriting();
       await rec.fs.flush();
-      await expect.poll(() => fleet.status(), { timeout: 30_000 }).toBe('connected');
-      await expectArchived(fleet, archive, archiver, rec);
+      await expect.poll(() => s.fleet.status(), { timeout: 30_000 }).toBe('connected');
+      await expectArchived(s.fleet, archive, archiver, rec);
       expect(archiver.stats).toMatchObject({ missed: 0, refused: 0 });
     } finally {
       await rec.stopWriting();
@@ -130,7 +117,7 @@ describe.skipIf(skip)('fleet archive (3 NATS servers)', () => {
   });
 
   it('never uploads a block that fails its checksums on the recorder (refused, logged)', async () => {
-    const dir = join(tmp.dir, 'fs4');
+    const dir = join(s.tmp.dir, 'fs4');
     const rec = await Recorder.create(dir, { nBlocks: 16 });
     await rec.write(60);
     await rec.close();
@@ -138,7 +125,7 @@ describe.skipIf(skip)('fleet archive (3 NATS servers)', () => {
     const fh = await open(join(dir, 'dumpfile'), 'r+');
     await fh.write(Buffer.from([0xee, 0xee]), 0, 2, damaged.index * 65536 + 300); // inside its first frame record
     await fh.close();
-    const archive = fleet.archive();
+    const archive = s.fleet.archive();
     const archiver = await Archiver.start({ dirname: dir, archive, log: logs.log, pollMs: 20 });
     try {
       await expect.poll(() => archiver.stats.refused, { timeout: 30_000 }).toBe(1);
@@ -152,7 +139,7 @@ describe.skipIf(skip)('fleet archive (3 NATS servers)', () => {
   });
 
   it('uploads protected blocks before the others', async () => {
-    const dir = join(tmp.dir, 'fs5');
+    const dir = join(s.tmp.dir, 'fs5');
     const rec = await Recorder.create(dir, { nBlocks: 32 });
     await rec.write(300);
     await rec.fs.flush();
@@ -166,7 +153,7 @@ describe.skipIf(skip)('fleet archive (3 NATS servers)', () => {
     });
     await rec.close();
     const order: number[] = [];
-    const archiver = await Archiver.start({ dirname: dir, archive: fleet.archive(), log: logs.log, pollMs: 50 });
+    const archiver = await Archiver.start({ dirname: dir, archive: s.fleet.archive(), log: logs.log, pollMs: 50 });
     archiver.on('uploaded', (a) => order.push(a.seq));
     try {
       await expect.poll(() => order.length, { timeout: 30_000 }).toBe(rec.seals.length);
@@ -179,13 +166,13 @@ describe.skipIf(skip)('fleet archive (3 NATS servers)', () => {
   });
 
   it('counts and logs a block the ring overwrote before it could be archived', async () => {
-    const dir = join(tmp.dir, 'fs3');
+    const dir = join(s.tmp.dir, 'fs3');
     const rec = await Recorder.create(dir, { nBlocks: 4 });
-    const archive = fleet.archive();
+    const archive = s.fleet.archive();
     await rec.write(40);
     await rec.fs.flush();
     // NATS down from the start: nothing can be uploaded while the small ring wraps.
-    await cluster.stopAll();
+    await s.cluster.stopAll();
     const archiver = await Archiver.start({ dirname: dir, archive, log: logs.log, pollMs: 50 });
     try {
       await sleep(500);
@@ -193,7 +180,7 @@ describe.skipIf(skip)('fleet archive (3 NATS servers)', () => {
       await rec.write(120);
       await rec.fs.flush();
       await sleep(500);
-      await cluster.start(0, 1, 2);
+      await s.cluster.start(0, 1, 2);
       await expect.poll(() => archiver.stats.pending, { timeout: 60_000, interval: 200 }).toBe(0);
       await archiver.idle();
       const archived = (await archive.list(rec.fs.fsId)).length;

@@ -6,11 +6,12 @@ import { join } from 'node:path';
 
 import { Objm } from '@nats-io/obj';
 import { Codec, MediaType, ValkkaMultiFS } from '@valkka/fs';
-import { natsMissing } from '@valkka/vitest-preset/nats-cluster';
+import { natsMissing, startNatsCluster } from '@valkka/vitest-preset/nats-cluster';
 import { skipReason } from '@valkka/vitest-preset/skip';
 import { type Logger, pino } from 'pino';
+import { afterAll, beforeAll } from 'vitest';
 
-import { ARCHIVE_BUCKET, Archive, type Archiver, type Fleet, objectName } from '../src/index.js';
+import { ARCHIVE_BUCKET, Archive, type Archiver, type Fleet, connectFleet, objectName } from '../src/index.js';
 
 export { startNatsCluster } from '@valkka/vitest-preset/nats-cluster';
 
@@ -29,6 +30,33 @@ export function captureLog(): { log: Logger; lines: string[] } {
 export async function tempDir(): Promise<{ dir: string; cleanup: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'valkka-fleet-'));
   return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+export interface FleetSuite {
+  cluster: Awaited<ReturnType<typeof startNatsCluster>>;
+  fleet: Fleet;
+  tmp: Awaited<ReturnType<typeof tempDir>>;
+  logs: ReturnType<typeof captureLog>;
+}
+
+/**
+ * For one describe block: a NATS cluster of `nodes` servers, a fleet connection to it (to the servers
+ * `servers` picks, all by default), a temporary directory and a kept log; all closed after the block.
+ */
+export function useFleetSuite(options: { nodes: number; name?: string; servers?: (urls: string[]) => string[]; replicas?: number }): FleetSuite {
+  const suite = { logs: captureLog() } as FleetSuite;
+  beforeAll(async () => {
+    suite.cluster = await startNatsCluster({ nodes: options.nodes });
+    const servers = options.servers?.(suite.cluster.urls) ?? suite.cluster.urls;
+    suite.fleet = await connectFleet({ servers, name: options.name ?? 'rec1', log: suite.logs.log, ...(options.replicas ? { replicas: options.replicas } : {}) });
+    suite.tmp = await tempDir();
+  });
+  afterAll(async () => {
+    await suite.fleet?.close();
+    await suite.cluster?.close();
+    await suite.tmp?.cleanup();
+  });
+  return suite;
 }
 
 export interface Written {

@@ -2,34 +2,21 @@
 // (read incrementally) forgets them; what is listed still reads, verified.
 import { join } from 'node:path';
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
-import { Archiver, type Fleet, FleetError, connectFleet } from '../src/index.js';
-import { Recorder, captureLog, natsSkip, startNatsCluster, tempDir } from './helpers.js';
+import { Archiver, FleetError } from '../src/index.js';
+import { Recorder, natsSkip, useFleetSuite } from './helpers.js';
 
 const skip = natsSkip('fleet archive limits');
 
 describe.skipIf(skip)('fleet archive limits (1 NATS server)', () => {
-  let cluster: Awaited<ReturnType<typeof startNatsCluster>>;
-  let fleet: Fleet;
-  let tmp: Awaited<ReturnType<typeof tempDir>>;
-  const logs = captureLog();
-
-  beforeAll(async () => {
-    cluster = await startNatsCluster({ nodes: 1 });
-    fleet = await connectFleet({ servers: cluster.urls, name: 'rec1', log: logs.log });
-    tmp = await tempDir();
-  });
-  afterAll(async () => {
-    await fleet?.close();
-    await cluster?.close();
-    await tmp?.cleanup();
-  });
+  const s = useFleetSuite({ nodes: 1 });
+  const logs = s.logs;
 
   it('lists only what the bucket still holds once its size limit dropped the oldest blocks', async () => {
-    const archive = fleet.archive({ maxBytes: 6 * 65536 + 32_768 });
-    const rec = await Recorder.create(join(tmp.dir, 'fs'), { nBlocks: 64 });
-    const archiver = await Archiver.start({ dirname: join(tmp.dir, 'fs'), archive, log: logs.log, pollMs: 50 });
+    const archive = s.fleet.archive({ maxBytes: 6 * 65536 + 32_768 });
+    const rec = await Recorder.create(join(s.tmp.dir, 'fs'), { nBlocks: 64 });
+    const archiver = await Archiver.start({ dirname: join(s.tmp.dir, 'fs'), archive, log: logs.log, pollMs: 50 });
     try {
       await rec.write(40);
       await rec.fs.flush();

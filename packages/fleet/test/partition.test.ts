@@ -3,61 +3,47 @@
 // archived without a quorum; once healed every block sealed meanwhile is archived.
 import { join } from 'node:path';
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
-import { Archiver, type Fleet, connectFleet } from '../src/index.js';
-import { Recorder, captureLog, expectArchived, natsSkip, startNatsCluster, tempDir } from './helpers.js';
+import { Archiver } from '../src/index.js';
+import { Recorder, expectArchived, natsSkip, useFleetSuite } from './helpers.js';
 
 const skip = natsSkip('fleet partition');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe.skipIf(skip)('fleet on the minority side of a partition (3 NATS servers)', () => {
-  let cluster: Awaited<ReturnType<typeof startNatsCluster>>;
-  let fleet: Fleet;
-  let tmp: Awaited<ReturnType<typeof tempDir>>;
-  const logs = captureLog();
-
-  beforeAll(async () => {
-    cluster = await startNatsCluster({ nodes: 3 });
-    // This node knows only the third server: the one left alone.
-    fleet = await connectFleet({ servers: [cluster.urls[2]!], name: 'rec3', log: logs.log, replicas: 3 });
-    tmp = await tempDir();
-  });
-  afterAll(async () => {
-    await fleet?.close();
-    await cluster?.close();
-    await tmp?.cleanup();
-  });
+  const s = useFleetSuite({ nodes: 3, name: 'rec3', replicas: 3, servers: (urls) => [urls[2]!] });
+  const logs = s.logs;
 
   it('records on, refuses to hang, archives nothing without a quorum, and catches up when healed', async () => {
-    const dir = join(tmp.dir, 'fs');
+    const dir = join(s.tmp.dir, 'fs');
     const rec = await Recorder.create(dir, { nBlocks: 256 });
-    const archive = fleet.archive();
-    fleet.catalog.announce(() => ({ node: 'rec3', url: 'http://127.0.0.1:9', heartbeatAt: Date.now(), startedAt: 1, filesystems: [] }));
+    const archive = s.fleet.archive();
+    s.fleet.catalog.announce(() => ({ node: 'rec3', url: 'http://127.0.0.1:9', heartbeatAt: Date.now(), startedAt: 1, filesystems: [] }));
     const archiver = await Archiver.start({ dirname: dir, archive, log: logs.log, pollMs: 100 });
     try {
       rec.startWriting(5, 50);
       await expect.poll(() => archiver.stats.uploaded, { timeout: 20_000 }).toBeGreaterThan(2);
-      await cluster.stop(0);
-      await cluster.stop(1);
+      await s.cluster.stop(0);
+      await s.cluster.stop(1);
       const sealed = rec.seals.length;
       const uploaded = archiver.stats.uploaded;
       await sleep(4000);
-      expect(fleet.status()).toBe('connected'); // its own server is up: only JetStream has no quorum
+      expect(s.fleet.status()).toBe('connected'); // its own server is up: only JetStream has no quorum
       expect(rec.seals.length - sealed).toBeGreaterThan(8);
       expect(archiver.stats.uploaded - uploaded).toBeLessThanOrEqual(1); // at most the block in flight when it was cut off
       expect(archiver.stats.pending).toBeGreaterThan(5);
-      const err = await fleet.catalog.list().then(() => undefined, (e: unknown) => e as Error);
+      const err = await s.fleet.catalog.list().then(() => undefined, (e: unknown) => e as Error);
       expect(err?.message).toMatch(/fleet catalog valkka_fleet/);
-      await cluster.start(0, 1);
+      await s.cluster.start(0, 1);
       await sleep(1000);
       await rec.stopWriting();
       await rec.fs.flush();
-      await expectArchived(fleet, archive, archiver, rec);
+      await expectArchived(s.fleet, archive, archiver, rec);
       expect(archiver.stats).toMatchObject({ missed: 0, refused: 0 });
-      await expect.poll(async () => (await fleet.catalog.list().catch(() => [])).map((n) => n.online), { timeout: 20_000 }).toEqual([true]);
+      await expect.poll(async () => (await s.fleet.catalog.list().catch(() => [])).map((n) => n.online), { timeout: 20_000 }).toEqual([true]);
     } finally {
-      fleet.catalog.stop();
+      s.fleet.catalog.stop();
       await rec.stopWriting();
       await archiver.stop();
       await rec.close();
