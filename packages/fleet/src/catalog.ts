@@ -118,7 +118,8 @@ export class Catalog {
    *   with an old value (a node shown offline) or none (a node missing).
    * The leader holds every write the cluster has acknowledged, also after a leader change; with no
    * leader reachable (the minority side of a partition, a restart under way) the list fails with ENATS
-   * instead of showing a stale or partial fleet.
+   * instead of showing a partial fleet. A leader cut off from its quorum still answers for up to about
+   * 10 s, until nats-server steps it down: what it shows then is the fleet as it was (heartbeats aging).
    */
   private async listNow(): Promise<FleetNode[]> {
     let jsm: JetStreamManager;
