@@ -316,7 +316,9 @@ async function runCheck(dirname: string, meta: Metadata, device: BlockDevice, mo
       // A row copies columns of the block written just before (sequence − 1), when that one is still there.
       if (info.seq !== previousSeq + 1) previous = undefined;
       previousSeq = info.seq;
-      if (mode !== 'rows' && zeroedAhead.has(info.block) && !blockfile.table.isUsed(info.block)) {
+      // Zeroed means [0, 0]: a row such as [0, t] (a block without a lead key frame after none) is the block's own.
+      const [r1, r2] = blockfile.row(info.block);
+      if (mode !== 'rows' && zeroedAhead.has(info.block) && r1 === 0 && r2 === 0) {
         previous = undefined; // the next block's own row stands, as for the oldest block
         continue;
       }

@@ -37,6 +37,23 @@ describe('check', () => {
     });
   });
 
+  it('a row [0, t] (a block of lead frames without a key frame) is not mistaken for a zeroed one', async () => {
+    // Found by the crash property test (seed 2138060769): check expected [0, 0] for such a block within the
+    // rows the writer zeroes ahead, because [0, t] reads as unused.
+    await withTempDir(async (dir) => {
+      const nBlocks = 3;
+      const dev = memoryDevice(BS * nBlocks);
+      const fs = await ValkkaMultiFS.newFromDirectory({ dirname: dir, blocksize: BS, nBlocks, device: dev, flushIntervalMs: 3_600_000 });
+      for (let i = 0; fs.currentBlock === 0; i++) await fs.write(h264Frame(1, 1000 + 40 * i, 1500, false));
+      await fs.close();
+      const reopened = await ValkkaMultiFS.loadFromDirectory(dir, { device: dev, readOnly: true });
+      expect(reopened.blockTable.get(0)[0]).toBe(0);
+      expect(reopened.blockTable.get(0)[1]).toBeGreaterThan(0);
+      await reopened.close();
+      expect((await check(dir, { device: dev })).problems).toEqual([]);
+    });
+  });
+
   it('rows zeroed a few blocks ahead: check passes, other processes see them unused, the writer still shows them', async () => {
     await withTempDir(async (dir) => {
       const nBlocks = 48; // rowsInvalidatedAhead = 3
