@@ -131,7 +131,9 @@ describe.skipIf(skip)('fleet catalog (3 NATS servers)', () => {
       await writeFile(seedFile, `${SEED}\n`, { mode: 0o600 });
       const f = await connectFleet({ servers: cluster.urls, name: 'node-nk', credsFile: seedFile, log: logs.log });
       fleets.push(f);
-      expect((await f.catalog.list()).map((n) => n.node)).toContain('node-a');
+      // Connected by nkey; the JetStream API may still be settling after the previous test's restarts.
+      const nodes = () => f.catalog.list().then((l) => l.map((n) => n.node), () => []);
+      await expect.poll(nodes, { timeout: 30_000, interval: 500 }).toContain('node-a');
       // Another user's seed: refused by the servers, the error names neither seed.
       const other = new TextDecoder().decode(createUser().getSeed());
       const otherFile = joinPath(tmp.dir, 'other.nk');
