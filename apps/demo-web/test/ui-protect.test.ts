@@ -5,7 +5,7 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningServer, startServer } from '../src/server/server.js';
-import { chromiumMissing, launch, settle, shot } from './browser.js';
+import { chromiumMissing, launch, settle, shot, tiles } from './browser.js';
 import { makeRecordings, START } from './recordings.js';
 
 const why = skipReason('demo-web protect/export UI in Chromium', [[!chromiumMissing(), 'chromium not installed (/usr/bin/chromium)']]);
@@ -73,6 +73,8 @@ describe.skipIf(why)('selection, clips and protected ranges on the timeline', ()
     expect(Math.abs(selection[1] - (START + 9000))).toBeLessThan(200);
     expect(await page.locator('#selection').isVisible()).toBe(true);
 
+    // The screenshot shows pictures under the list, not tiles still waiting for their first frame.
+    await settle(() => tiles(page), (ts) => ts.every((t) => t.shownTs !== undefined || t.noData || t.message !== undefined), 15_000);
     await page.click('#clip');
     const links = page.locator('#clips a[download]');
     expect(await links.count()).toBe(4);
