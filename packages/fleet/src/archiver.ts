@@ -252,9 +252,7 @@ export class Archiver extends EventEmitter<Events> {
     const seqNow = await readSeq(device!, this.geometry, p.block);
     // Reused since it was seen (or while it was read): its bytes are another block's now.
     if (seqNow !== p.seq || (typeof checked !== 'string' && checked.seq !== p.seq)) {
-      this.pending.delete(p.seq);
-      this.done.add(p.seq);
-      this.counts.missed++;
+      this.giveUp(p, 'missed');
       this.options.log.warn({ fsId: this.fsId, block: p.block, seq: p.seq }, 'fleet: block overwritten by the ring before it was archived (missed)');
       this.emit('missed', p);
       return;
@@ -265,9 +263,7 @@ export class Archiver extends EventEmitter<Events> {
       return;
     }
     if (typeof checked === 'string') {
-      this.pending.delete(p.seq);
-      this.done.add(p.seq);
-      this.counts.refused++;
+      this.giveUp(p, 'refused');
       this.options.log.error({ fsId: this.fsId, block: p.block, seq: p.seq, reason: checked }, 'fleet: block does not verify; not archived');
       this.emit('refused', { ...p, reason: checked });
       return;
@@ -283,6 +279,13 @@ export class Archiver extends EventEmitter<Events> {
     this.pending.delete(p.seq);
     this.counts.uploaded++;
     this.emit('uploaded', a);
+  }
+
+  /** Settles a block that will never be archived (counted under `why`). */
+  private giveUp(p: Pending, why: 'missed' | 'refused'): void {
+    this.pending.delete(p.seq);
+    this.done.add(p.seq);
+    this.counts[why]++;
   }
 
   /** Resolves once, after a fresh look at the ring, nothing is pending (tests; `valkka serve` does not wait for it). */

@@ -41,8 +41,10 @@ export interface FleetOptions {
 
 /** A mirror's streams as the catalog shows them. */
 type Streams = Array<{ streamId: number; name: string; codec: 'h264' | 'h265' | 'other' | null }>;
+/** Omit applied to each member of a union (so a spec keeps its `kind` discriminant). */
+type OmitEach<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 /** What a mirror spec leaves to this server: its own block route and token. */
-type Spec = MirrorSyncSpec extends infer S ? (S extends MirrorSyncSpec ? Omit<S, 'blockUrl' | 'token'> : never) : never;
+type Spec = OmitEach<MirrorSyncSpec, 'blockUrl' | 'token'>;
 
 export class FleetMember implements FleetBlocks {
   private fleet: Fleet | undefined;
