@@ -31,7 +31,7 @@ Napi::Value AllocAligned(const Napi::CallbackInfo& info) {
   // posix_memalign(0) may return NULL; one alignment unit keeps the pointer real.
   int err = posix_memalign(&data, alignment, size > 0 ? size : alignment);
   if (err != 0) {
-    SysError(env, err, "posix_memalign").ThrowAsJavaScriptException();
+    ThrowSysError(env, err, "posix_memalign");
     return env.Undefined();
   }
   memset(data, 0, size);

@@ -3,12 +3,21 @@
 #include <cstring>
 #include <string>
 
-Napi::Error SysError(Napi::Env env, int err, const char* syscall) {
+napi_value NewSysError(napi_env env, int err, const char* syscall) {
   std::string message = std::string(syscall) + ": " + std::strerror(err);
-  Napi::Error error = Napi::Error::New(env, message);
-  error.Set("errno", Napi::Number::New(env, err));
-  error.Set("syscall", Napi::String::New(env, syscall));
-  return error;
+  napi_value text, error, errnoValue, syscallValue;
+  bool built = napi_create_string_utf8(env, message.c_str(), message.size(), &text) == napi_ok &&
+               napi_create_error(env, nullptr, text, &error) == napi_ok &&
+               napi_create_int32(env, err, &errnoValue) == napi_ok &&
+               napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &syscallValue) == napi_ok &&
+               napi_set_named_property(env, error, "errno", errnoValue) == napi_ok &&
+               napi_set_named_property(env, error, "syscall", syscallValue) == napi_ok;
+  return built ? error : nullptr;
+}
+
+void ThrowSysError(napi_env env, int err, const char* syscall) {
+  napi_value error = NewSysError(env, err, syscall);
+  if (error != nullptr) napi_throw(env, error);
 }
 
 bool ThrowUnless(Napi::Env env, bool ok, const char* message) {

@@ -22,7 +22,7 @@ Napi::Value LockCall(const Napi::CallbackInfo& info, short type) {
   Napi::Env env = info.Env();
   if (ThrowUnless(env, info.Length() >= 1 && info[0].IsNumber(), "expected (fd)")) return env.Undefined();
   int err = SetLock(info[0].As<Napi::Number>().Int32Value(), type);
-  if (err != 0) SysError(env, err, "fcntl F_OFD_SETLK").ThrowAsJavaScriptException();
+  if (err != 0) ThrowSysError(env, err, "fcntl F_OFD_SETLK");
   return env.Undefined();
 }
 
