@@ -156,10 +156,14 @@ describe('WebSocket playback', () => {
     c.send({ cmd: 'reverse', rate: 1 });
     const clock = await c.until(() => c.events.slice(mark).find((e) => e.type === 'clock' && e.rate === -1), 5000, 'a reverse clock');
     const gen = (clock as { generation: number }).generation;
-    const frames = await c.until(() => {
-      const f = c.frames.filter((x) => x.generation === gen);
-      return f.length >= 75 ? f : undefined;
-    }, 30_000, 'three GOPs backwards'); // reverse play paces three seconds of video; a loaded CI needs room
+    const ofRun = () => c.frames.filter((x) => x.generation === gen);
+    const frames = await c
+      .until(() => (ofRun().length >= 75 ? ofRun() : undefined), 30_000, 'three GOPs backwards') // three seconds of video; a loaded CI needs room
+      .catch((err: Error) => {
+        const got = ofRun().map((f) => f.timestamp - START);
+        const events = c.events.slice(mark).map((e) => JSON.stringify(e));
+        throw new Error(`${err.message}: got ${got.length} frames [${got.join(' ')}]; events since reverse: ${events.join(', ')}`);
+      });
     // GOP 2.000..2.960 (up to the position), then 1.000..1.960, then 0..0.960: each in decode order.
     expect(frames.slice(0, 75).map((f) => f.timestamp - START)).toEqual([
       ...Array.from({ length: 25 }, (_, i) => 2000 + i * 40),
