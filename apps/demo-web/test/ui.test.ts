@@ -78,6 +78,13 @@ describe.skipIf(why)('the web UI in Chromium', () => {
     expect(green(await colors(START + 1000, 1)), 'camB not started at +1 s').toBe(false);
     expect(green(await colors(START + 3000, 1)), 'camB recorded at +3 s').toBe(true);
     expect(green(await colors(START + 13_000, 3)), 'camD hole at +13 s').toBe(false);
+  });
+
+  it('opened at the newest recorded instant, every tile shows its camera\'s last frame there', async () => {
+    // Every camera's last frame is at +19.96 s. camB's is the 50th of a 2 s GOP: its seek burst is longer than the
+    // decode queue beyond which a tile skips played frames, and the burst arrives before the new decoder starts.
+    expect(await clockNow()).toBe(START + 19_960);
+    await expectExact(START + 19_960);
     await shot(page, '01-loaded');
   });
 

@@ -48,6 +48,8 @@ export class Tile {
   private waitingForKey = true;
   private buffer: VideoFrame[] = [];
   private preroll = new Set<number>();
+  /** The last frame decoded was a preroll frame: the next one is the seek's target. */
+  private afterPreroll = false;
   /** Timestamps (µs) sent to the decoder for the current request, not yet out of it. */
   private readonly wanted = new Set<number>();
   private shownTs: number | undefined;
@@ -126,6 +128,7 @@ export class Tile {
     this.generation = generation;
     this.clearBuffer();
     this.preroll.clear();
+    this.afterPreroll = false;
     this.waitingForKey = true;
     this.seekNoData = false;
     // The decoder is kept (configuring it again costs tens of ms per tile): the new request starts at a key
@@ -147,12 +150,17 @@ export class Tile {
     if (this.message !== undefined && this.decoder === undefined) return; // cannot decode: said in words
     if (!this.decoder || this.decoder.state !== 'configured') return;
     if (this.waitingForKey && !key) return;
-    if (!key && this.decoder.decodeQueueSize > MAX_DECODE_QUEUE) {
+    const preroll = (f.flags & FRAME_PREROLL) !== 0;
+    // A seek burst (preroll frames, then the target right after them) is decoded whole, however long its GOP:
+    // skipping any of it loses the target. Only played frames are skipped when the decoder falls behind.
+    const ofBurst = preroll || this.afterPreroll;
+    if (!key && !ofBurst && this.decoder.decodeQueueSize > MAX_DECODE_QUEUE) {
       this.waitingForKey = true; // the decoder cannot keep up: skip to the next key frame
       return;
     }
     this.waitingForKey = false;
-    if (f.flags & FRAME_PREROLL) this.preroll.add(f.timestamp);
+    this.afterPreroll = preroll;
+    if (preroll) this.preroll.add(f.timestamp);
     const us = Math.round(f.timestamp * 1000);
     this.wanted.add(us);
     this.decoder.decode(new EncodedVideoChunk({ type: key ? 'key' : 'delta', timestamp: us, data: f.payload }));
@@ -229,8 +237,11 @@ export class Tile {
       this.shownGeneration = this.generation;
       this.stamp.textContent = '';
     }
+    // Nothing of this request drawn yet while its pictures are still in the decoder: on their way, not missing.
+    const decoding = !this.seekNoData && this.shownGeneration !== this.generation && this.wanted.size > 0;
+    const waiting = (this.shownTs === undefined && !this.seekNoData && this.generation < 0) || decoding;
     if (this.message !== undefined) this.setOverlay(this.message, 'codec');
-    else if (noData) this.setOverlay(this.shownTs === undefined && !this.seekNoData && this.generation < 0 ? 'WAITING' : 'NO DATA', 'nodata');
+    else if (noData) this.setOverlay(waiting ? 'WAITING' : 'NO DATA', 'nodata');
     else this.setOverlay('', '');
     this.el.classList.toggle('dim', noData || this.message !== undefined);
   }
