@@ -32,6 +32,7 @@ import type { BlockTable } from './block-table.js';
 import { type TimeRange, blockAt, getInd, getIndNeigh, getTimeRange } from './search.js';
 import { type StreamSpan, recordedRanges } from './timeline.js';
 import { StreamIndex } from './stream-index.js';
+import { everyInterval } from './ticker.js';
 import { type BlockEvent, RingWriter, maxPayloadFor } from './writer.js';
 import { RetentionKeeper } from './retention/keeper.js';
 import { expiredBlocks, nextBlockAfter } from './retention/policy.js';
@@ -92,7 +93,8 @@ export abstract class ValkkaFS extends EventEmitter<Events> {
   now: () => number = Date.now;
   private keeper: RetentionKeeper | undefined;
   private saveMeta: ((patch: Partial<Metadata>) => Promise<void>) | undefined;
-  private retentionTimer: NodeJS.Timeout | undefined;
+  /** Stops the retention poll. */
+  private stopRetentionPoll: (() => void) | undefined;
   /** Writer handles: the first expiry round (on open) has run. */
   private expiredOnce = false;
   /** Reader handles: blocks hidden because their video expired (not yet wiped by a writer). */
@@ -176,7 +178,7 @@ export abstract class ValkkaFS extends EventEmitter<Events> {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    clearInterval(this.retentionTimer);
+    this.stopRetentionPoll?.();
     try {
       await this.writer?.close();
     } finally {
@@ -439,7 +441,8 @@ export abstract class ValkkaFS extends EventEmitter<Events> {
     this.keeper = keeper;
     this.saveMeta = saveMeta;
     let ticks = 0;
-    this.retentionTimer = setInterval(() => {
+    // On the thread's shared tick (ticker.ts): with the flushes of the same interval, and the other filesystems'.
+    this.stopRetentionPoll = everyInterval(RETENTION_POLL_MS, () => {
       ticks++;
       void (async () => {
         if (await keeper.reload()) await this.writer!.heldChanged();
@@ -449,8 +452,7 @@ export abstract class ValkkaFS extends EventEmitter<Events> {
       })().catch((err: unknown) => {
         if (!this.closed) this.retentionError = err as Error;
       });
-    }, RETENTION_POLL_MS);
-    this.retentionTimer.unref();
+    });
   }
 
   /** Reader handles: rows of expired video are hidden until a writer wipes them. */

@@ -30,6 +30,7 @@ import { FrameIngest, validateFrame } from './ingest.js';
 import { type OpenBlock, newOpenBlock } from './open-block.js';
 import type { RecoveryContext, ResumePoint } from './recovery.js';
 import { nextBlockAfter } from './retention/policy.js';
+import { everyInterval } from './ticker.js';
 
 export interface BlockEvent {
   /** The block just sealed. */
@@ -107,7 +108,8 @@ export class RingWriter {
   private failure: unknown;
   private flushQueued = false;
   private closed = false;
-  private readonly timer: NodeJS.Timeout;
+  /** Stops the flush tick. */
+  private readonly stopTick: () => void;
   private previousRow: Row;
   private readonly ingest = new FrameIngest();
   private readonly maxPayload: number;
@@ -128,8 +130,8 @@ export class RingWriter {
     this.maxPayload = maxPayloadFor(ctx.blocksize);
     const interval = options.flushIntervalMs ?? 1000;
     if (!(interval > 0)) throw new ValkkaFSError('EARGUMENT', `flushIntervalMs must be > 0, got ${interval}`);
-    this.timer = setInterval(() => void this.requestFlush().catch(() => undefined), interval);
-    this.timer.unref();
+    // Shared with the thread's other writers of this interval: their flushes overlap (ticker.ts).
+    this.stopTick = everyInterval(interval, () => void this.requestFlush().catch(() => undefined));
   }
 
   /** Starts writing at the resume point; a sealed resume block is left at once for the next one. */
@@ -192,7 +194,7 @@ export class RingWriter {
   /** Seals the partial block (as the original's stop did), waits for all I/O, stops the timer. */
   async close(): Promise<void> {
     if (this.closed) return;
-    clearInterval(this.timer);
+    this.stopTick();
     await this.tail;
     this.closed = true;
     if (this.failure === undefined && this.open.stats.frames > 0) await this.advance();

@@ -20,7 +20,7 @@ export class RetentionKeeper {
 
   /** Re-reads protections.json when it was replaced; true when the list may have changed. */
   async reload(force = false): Promise<boolean> {
-    const version = await protectionsVersion(this.dirname);
+    const version = protectionsVersion(this.dirname);
     if (!force && version === this.version) return false;
     this.protections = await readProtections(this.dirname);
     this.version = version;
