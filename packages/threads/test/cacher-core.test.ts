@@ -189,6 +189,28 @@ describe('CacherCore: rates, steps, holes', () => {
     for (const f of played) expect(f.at).toBeCloseTo(T0 + (f.ts - 26000) / rate, 6);
   });
 
+  it('reverse play from a stop starts with the GOP holding the stop position, however late the thread reads the clock', () => {
+    const clock = PlaybackClock.manual(T0);
+    const anchor = clock.play.bind(clock);
+    let preempted = 0;
+    clock.play = (t?: number) => {
+      anchor(t);
+      clock.advance(5); // the thread loses the CPU right after anchoring the clock
+      preempted++;
+    };
+    const h = new Harness(clock);
+    h.core.registerSlot(2);
+    h.transmit(run(2, 1000, 106000));
+    h.core.seek(26000.5); // just after the frame at 26000, as the manager positions a reverse run
+    h.core.setRate(-1);
+    const m = h.mark();
+    h.core.playStreams();
+    h.runUntil(T0 + 9000);
+    expect(preempted, 'the clock was anchored by play and moved before the cacher read it').toBe(1);
+    // GOPs 25000..26000, then 21000..24000, then 17000..20000: whole, each in decode order, the first up to the position.
+    expect(h.timestamps(m)).toEqual([25000, 26000, 21000, 22000, 23000, 24000, 17000, 18000, 19000, 20000]);
+  });
+
   it('above the key-frame-only rate sends key frames only, and after slowing down waits for a key frame', () => {
     const h = new Harness();
     const m = playFrom(h, 26000, 32);

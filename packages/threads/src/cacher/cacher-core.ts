@@ -193,11 +193,14 @@ export class CacherCore {
   /** Plays from the current target. With a shared clock that already runs, follows it instead of re-anchoring. */
   playStreams(): void {
     if (this.target === null || this.state === 'play') return;
-    if (!this.clock.timeline().playing) this.clock.play(this.target);
+    // Anchored here, play starts at the target itself: the clock may already have moved on when this thread
+    // reads it (preempted on a loaded machine), and reverse play would then leave out the target's frame.
+    const anchored = !this.clock.timeline().playing;
+    if (anchored) this.clock.play(this.target);
     this.state = 'play';
     this.sendState('play');
     this.reverse.reset();
-    if ((!this.positioned || this.reversing) && this.play) this.position(this.clock.streamTime());
+    if ((!this.positioned || this.reversing) && this.play) this.position(anchored ? this.target : this.clock.streamTime());
     this.run();
   }
 
