@@ -17,7 +17,7 @@
 //   packets or frames, falls below 23.5 fps, or our process needs more than --max-cores; then ffmpeg alone at the
 //   same counts for its CPU.
 //
-//   node bench/live.mjs [--cameras 8,32] [--seconds 30] [--warmup 20] [--workers CORES] [--fs single|multi|none]
+//   node bench/live.mjs [--cameras 8,32] [--seconds 30] [--warmup 20] [--workers N (default: one per 32 cameras, at most one per core)] [--fs single|multi|none]
 //                       [--sweep [--max-cameras 128] [--max-cores 1.6]] [--read-batch MS] [--writer-batch MS]
 import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -35,7 +35,7 @@ const SECONDS = Number(arg('seconds', 30));
 // Node compiles its hot code over the first ~20 s (TurboFan on helper threads): a recorder runs for days, so the
 // window starts after that (the early cost was about 1.5 x the steady one).
 const WARMUP = Number(arg('warmup', 20));
-const WORKERS = Number(arg('workers', availableParallelism()));
+const WORKERS = arg('workers') === undefined ? undefined : Number(arg('workers')); // default: as the CLI (recordingGroups)
 const FS = arg('fs', 'single');
 const SWEEP = process.argv.includes('--sweep');
 const MAX_CORES = Number(arg('max-cores', 1.6));
@@ -51,9 +51,9 @@ else await main();
 /** The recorder under test, in its own process: N cameras, LiveThreads and SharedWriterThreads. */
 async function child(cameras) {
   const { ValkkaMultiFS, ValkkaSingleFS } = await import('@valkka/fs');
-  const { FrameQueue, LiveThread, SharedWriterThread } = await import('../dist/index.js');
+  const { FrameQueue, LiveThread, SharedWriterThread, recordingGroups } = await import('../dist/index.js');
   const [url, base] = [arg('url'), arg('base')];
-  const groups = FS === 'multi' || FS === 'none' ? 1 : Math.min(WORKERS, cameras);
+  const groups = FS === 'multi' || FS === 'none' ? 1 : Math.min(WORKERS ?? recordingGroups(cameras), cameras);
   // Camera i goes to group i % groups; in a Multi FS every camera is a stream of the one filesystem.
   const members = Array.from({ length: groups }, (_v, g) => Array.from({ length: cameras }, (_x, i) => i).filter((i) => i % groups === g));
   const writers = [];
@@ -172,7 +172,7 @@ async function measure({ base, cameras, fs = FS, ours: withOurs, ffmpeg: withFfm
   let oursOut = '';
   let ours;
   if (withOurs) {
-    ours = spawn(process.execPath, [fileURLToPath(import.meta.url), '--child', '--url', url, '--base', join(base, `valkka-${cameras}`), '--cameras', String(cameras), '--seconds', String(SECONDS), '--warmup', String(WARMUP), '--workers', String(WORKERS), '--fs', fs], {
+    ours = spawn(process.execPath, [fileURLToPath(import.meta.url), '--child', '--url', url, '--base', join(base, `valkka-${cameras}`), '--cameras', String(cameras), '--seconds', String(SECONDS), '--warmup', String(WARMUP), ...(WORKERS === undefined ? [] : ['--workers', String(WORKERS)]), '--fs', fs], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     children.push(ours);
@@ -258,7 +258,7 @@ async function main() {
   try {
     const common = { base, children };
     const fsText = (fs) => ({
-      single: `a ValkkaSingleFS per camera, spread over ${WORKERS} SharedWriterThreads, each fed by one LiveThread`,
+      single: `a ValkkaSingleFS per camera, spread over ${WORKERS ?? 'the default number of'} SharedWriterThreads (one per 32 cameras, at most one per core), each fed by one LiveThread`,
       multi: 'one ValkkaMultiFS (one SharedWriterThread, one LiveThread)',
       none: 'no filesystem: frames dropped into a queue (one LiveThread)',
     })[fs];

@@ -28,6 +28,7 @@ export {
   type SharedWriterFs,
   type SharedWriterOptions,
 } from './writer/shared-writer-thread.js';
+export { CAMERAS_PER_GROUP, recordingGroups } from './writer/recording-groups.js';
 export { ReaderCore, type ExpiredBlock, type ReaderCommand, type ReaderCounts } from './reader/reader-core.js';
 export { ValkkaFSReaderThread, type ReaderEvents, type ReaderStats, type ReaderThreadOptions } from './reader/reader-thread.js';
 export { SharedReaderThread, type SharedReaderCommand, type SharedReaderEvents, type SharedReaderOptions } from './reader/shared-reader-thread.js';

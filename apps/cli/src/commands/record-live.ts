@@ -5,7 +5,6 @@
  * never leave the URL they came in: everything printed names cameras with `redactUrl`.
  */
 import { readFile } from 'node:fs/promises';
-import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
@@ -13,6 +12,7 @@ import {
   type CameraStats,
   LiveThread,
   parseRtspUrl,
+  recordingGroups,
   redactUrl,
   SharedWriterThread,
   ThreadDiedError,
@@ -161,7 +161,7 @@ function transportOf(text: string | undefined): Transport {
 async function run(plans: CameraPlan[], workers: number | undefined, durationMs: number | undefined, json: boolean): Promise<LiveSummary> {
   const dirs = [...new Set(plans.map((p) => p.dir))];
   // A filesystem's input queue has one producer: cameras of one directory share a LiveThread.
-  const threadCount = Math.max(1, Math.min(workers ?? availableParallelism(), dirs.length));
+  const threadCount = Math.max(1, Math.min(workers ?? recordingGroups(plans.length), dirs.length));
   const groups: string[][] = Array.from({ length: threadCount }, () => []);
   for (const dir of [...dirs].sort((a, b) => plans.filter((p) => p.dir === b).length - plans.filter((p) => p.dir === a).length)) {
     const lightest = groups.reduce((a, b) => (cameraCount(plans, a) <= cameraCount(plans, b) ? a : b));

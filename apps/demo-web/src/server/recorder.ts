@@ -5,10 +5,9 @@
  * continued (the writer recovers and goes on).
  */
 import { readFile } from 'node:fs/promises';
-import { availableParallelism } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { ValkkaSingleFS } from '@valkka/fs';
-import { FileSourceThread, loadClip, SharedWriterThread } from '@valkka/threads';
+import { FileSourceThread, loadClip, recordingGroups, SharedWriterThread } from '@valkka/threads';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 
@@ -96,7 +95,7 @@ export class Recorders {
     for (const c of config.cameras) await loadClip(c.source, c.fps ? { fps: c.fps } : {});
     const recorders = new Recorders([], log);
     // Camera i's filesystem goes to writer i % workers, each writer a worker writing its filesystems.
-    const workers = Math.min(availableParallelism(), config.cameras.length);
+    const workers = recordingGroups(config.cameras.length);
     const groups = Array.from({ length: workers }, (_v, w) => config.cameras.filter((_c, i) => i % workers === w));
     try {
       for (const group of groups) {
