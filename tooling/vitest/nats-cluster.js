@@ -2,10 +2,14 @@
 // each server gets its own config, store directory and log file in one temp directory.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
+// Generous: after a whole-cluster restart on a loaded 2-core CI machine the meta group once needed over 20 s to
+// elect a leader (routes reconnect with backoff, then Raft). An upper bound only: a quick cluster is not held up.
+const UP_WITHIN_MS = 60_000;
 
 const CANDIDATES = ['/usr/sbin/nats-server', '/usr/bin/nats-server'];
 
@@ -105,7 +109,12 @@ export async function startNatsCluster(options = {}) {
       }
       await sleep(100);
     }
-    throw new Error(`no JetStream meta leader in time; logs in ${dir}`);
+    // The directory goes with the cluster: the error carries the end of each server's log.
+    const tails = await Promise.all(servers.map(async (_s, i) => {
+      const log = await readFile(join(dir, `n${i + 1}.log`), 'utf8').catch(() => '(no log)');
+      return `n${i + 1}:\n${log.split('\n').slice(-12).join('\n')}`;
+    }));
+    throw new Error(`no JetStream meta leader within ${UP_WITHIN_MS / 1000} s\n${tails.join('\n')}`);
   };
   const stop = async (i, signal = 'SIGTERM') => {
     const s = servers[i];
@@ -118,7 +127,7 @@ export async function startNatsCluster(options = {}) {
 
   try {
     for (let i = 0; i < nodes; i++) launch(i);
-    const deadline = Date.now() + 20_000;
+    const deadline = Date.now() + UP_WITHIN_MS;
     for (let i = 0; i < nodes; i++) await healthy(i, deadline);
     await metaLeader(deadline);
   } catch (err) {
@@ -140,7 +149,7 @@ export async function startNatsCluster(options = {}) {
     async start(...indices) {
       const todo = indices.filter((i) => !(servers[i].child && servers[i].child.exitCode === null && servers[i].child.signalCode === null));
       for (const i of todo) launch(i);
-      const deadline = Date.now() + 20_000;
+      const deadline = Date.now() + UP_WITHIN_MS;
       for (const i of todo) await healthy(i, deadline);
       const up = servers.filter((s) => s.child && s.child.exitCode === null && s.child.signalCode === null).length;
       if (up > nodes / 2) await metaLeader(deadline);
