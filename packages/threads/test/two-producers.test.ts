@@ -1,6 +1,5 @@
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { ValkkaSingleFS } from '@valkka/fs';
 import { describe, expect, it } from 'vitest';
 import {
   FileCacherThread,
@@ -13,7 +12,7 @@ import {
   ValkkaFSReaderThread,
   ValkkaFSWriterThread,
 } from '../src/index.js';
-import { makeFs } from './helpers.js';
+import { makeFs, readAll } from './helpers.js';
 
 // A source thread feeds a writer while the owner sends commands without pause: commands travel on their own
 // queue, so frames and commands never meet in one ring (before, the writer died within a second parsing frame
@@ -24,20 +23,6 @@ const CLIP = join(import.meta.dirname, 'fixtures', 'h264-high-gop2s.h264');
 const START = 1_700_000_000_000;
 /** The source's clock runs this much faster than real time: about 1000 frames a second. */
 const SPEEDUP = 40;
-
-async function readBack(dirname: string) {
-  const fs = await ValkkaSingleFS.loadFromDirectory(dirname, { readOnly: true });
-  try {
-    const frames = [];
-    for (let i = 0; i < fs.nBlocks; i++) {
-      const c = await fs.readBlock(i).catch(() => undefined);
-      if (c) frames.push(...c.frames);
-    }
-    return frames.sort((a, b) => a.timestamp - b.timestamp);
-  } finally {
-    await fs.close();
-  }
-}
 
 const clipOnce = loadClip(CLIP);
 
@@ -119,7 +104,7 @@ async function race(ms: number, playback: boolean): Promise<void> {
     expect(stats.written + stats.unmapped + stats.tooLarge + stats.wrongStream).toBe(sent);
     expect(stats.written).toBeGreaterThan(0);
     expect(stats.unmapped).toBeGreaterThan(0);
-    const frames = await readBack(fs.dirname);
+    const frames = await readAll(fs.dirname);
     expect(frames.length).toBe(stats.written);
     let previous = -1;
     for (const f of frames) {
